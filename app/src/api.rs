@@ -1,0 +1,64 @@
+//! Server functions the pages call, and the `Lab` seam the server implements behind them.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::wire::{RunSpec, RunSummary, StartReply};
+
+#[cfg(feature = "ssr")]
+pub use lab::{BoxFut, Lab, LabError, SharedLab};
+
+#[cfg(feature = "ssr")]
+mod lab {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use crate::wire::{FieldError, RunSpec, RunSummary};
+
+    pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    /// A failure the user can't fix; its text is safe to show (no paths, no internals).
+    #[derive(Debug, Clone)]
+    pub struct LabError(pub String);
+
+    /// What the UI needs from the server. The server crate implements it over its run
+    /// service; the UI crate stays free of storage and training code.
+    pub trait Lab: Send + Sync + 'static {
+        fn submit(&self, spec: RunSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
+        fn list(&self) -> BoxFut<'_, Result<Vec<RunSummary>, LabError>>;
+        fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>>;
+        fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
+    }
+
+    pub type SharedLab = Arc<dyn Lab>;
+}
+
+#[cfg(feature = "ssr")]
+fn lab() -> Result<SharedLab, ServerFnError> {
+    use_context::<SharedLab>().ok_or_else(|| ServerFnError::new("server is not configured"))
+}
+
+/// Validates and queues a run. Invalid specs come back as field errors, not as an error.
+#[server(input = Json)]
+pub async fn start_run(spec: RunSpec) -> Result<StartReply, ServerFnError> {
+    match lab()?.submit(spec).await.map_err(|e| ServerFnError::new(e.0))? {
+        Ok(id) => Ok(StartReply::Created { id }),
+        Err(errors) => Ok(StartReply::Invalid { errors }),
+    }
+}
+
+#[server]
+pub async fn list_runs() -> Result<Vec<RunSummary>, ServerFnError> {
+    lab()?.list().await.map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server]
+pub async fn get_run(id: i64) -> Result<Option<RunSummary>, ServerFnError> {
+    lab()?.get(id).await.map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server]
+pub async fn cancel_run(id: i64) -> Result<bool, ServerFnError> {
+    lab()?.cancel(id).await.map_err(|e| ServerFnError::new(e.0))
+}

@@ -1,0 +1,66 @@
+//! Anneal's Leptos UI: the HTML shell, routes and pages. Rendered on the server (`ssr`) and
+//! hydrated in the browser (`hydrate`); it never depends on Burn or the server's storage.
+
+pub mod api;
+pub mod chart;
+pub mod pages;
+pub mod wire;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+/// The whole HTML document; the server renders it around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
+                // A classic blocking script, so `window.Plotly` exists before hydration runs.
+                <script src="/plotly.min.js"></script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/anneal.css"/>
+        <Title text="Anneal"/>
+        <Router>
+            <header class="topbar">
+                <A href="/">"Anneal"</A>
+                <span class="tagline">"when should the learning rate come down?"</span>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="notfound">"Page not found."</p> }>
+                    <Route path=path!("") view=pages::home::HomePage/>
+                    <Route path=path!("/runs/:id") view=pages::run::RunPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+    // Lets end-to-end tests wait for interactivity instead of sleeping.
+    if let Some(w) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&w, &"__anneal_hydrated".into(), &true.into());
+    }
+}

@@ -1,0 +1,190 @@
+//! Home: the launch form for a toy-model run, and the list of runs.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use schedule::Schedule;
+use spec::{BackendChoice, Experiment, RunSpec, ToySpec};
+
+use super::{FieldMessage, format_ms};
+use crate::api::{StartRun, list_runs};
+use crate::wire::{FieldError, StartReply};
+
+/// One numeric input, bound to a string signal so half-typed values survive.
+#[component]
+fn NumField(
+    label: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: RwSignal<Vec<FieldError>>,
+    #[prop(optional)] hint: &'static str,
+) -> impl IntoView {
+    let id = format!("f-{}", field.replace('.', "-"));
+    let invalid = move || errors.with(|es| es.iter().any(|e| e.field == field));
+    let label_for = id.clone();
+    view! {
+        <label class="field" for=label_for>
+            <span class="label">{label}</span>
+            <input
+                id=id
+                name=field
+                type="text"
+                inputmode="decimal"
+                class:invalid=invalid
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+            <span class="hint">{hint}</span>
+            <FieldMessage errors field/>
+        </label>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ToyForm {
+    d: RwSignal<String>,
+    n: RwSignal<String>,
+    gamma: RwSignal<String>,
+    noise: RwSignal<String>,
+    batch: RwSignal<String>,
+    lr: RwSignal<String>,
+    steps: RwSignal<String>,
+    seed: RwSignal<String>,
+}
+
+impl ToyForm {
+    fn new() -> Self {
+        let t = ToySpec::paper_default();
+        let s = |v: String| RwSignal::new(v);
+        Self {
+            d: s(t.d.to_string()),
+            n: s(t.n.to_string()),
+            gamma: s(t.gamma.to_string()),
+            noise: s(t.label_noise.to_string()),
+            batch: s(t.batch.to_string()),
+            lr: s("0.05".into()),
+            steps: s(t.steps.to_string()),
+            seed: s("0".into()),
+        }
+    }
+
+    /// The spec the form describes, or the fields that don't parse or validate.
+    fn to_spec(&self) -> Result<RunSpec, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        fn num<T: std::str::FromStr + Default>(v: &RwSignal<String>, field: &str, errs: &mut Vec<FieldError>) -> T {
+            v.get_untracked().trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError { field: field.into(), message: "must be a number".into() });
+                T::default()
+            })
+        }
+        let toy = ToySpec {
+            d: num(&self.d, "experiment.d", &mut errs),
+            n: num(&self.n, "experiment.n", &mut errs),
+            gamma: num(&self.gamma, "experiment.gamma", &mut errs),
+            label_noise: num(&self.noise, "experiment.label_noise", &mut errs),
+            batch: num(&self.batch, "experiment.batch", &mut errs),
+            steps: num(&self.steps, "experiment.steps", &mut errs),
+            ..ToySpec::paper_default()
+        };
+        let lr: f64 = num(&self.lr, "schedule.lr", &mut errs);
+        let seed: u64 = num(&self.seed, "seed", &mut errs);
+        let spec = RunSpec {
+            name: String::new(),
+            experiment: Experiment::Toy(toy),
+            schedule: Schedule::Constant { lr },
+            seed,
+            backend: BackendChoice::Cpu,
+        };
+        if let Err(more) = spec.validate() {
+            // A field that didn't parse already has the clearer message.
+            errs.extend(more.into_iter().filter(|e| !e.field.is_empty()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        errs.retain(|e| seen.insert(e.field.clone()));
+        if errs.is_empty() { Ok(spec) } else { Err(errs) }
+    }
+}
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let form = ToyForm::new();
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let start = ServerAction::<StartRun>::new();
+    let failure = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start.value().get() {
+            match result {
+                Ok(StartReply::Created { id }) => navigate(&format!("/runs/{id}"), Default::default()),
+                Ok(StartReply::Invalid { errors: es }) => errors.set(es),
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+        }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        failure.set(None);
+        match form.to_spec() {
+            Ok(spec) => {
+                errors.set(Vec::new());
+                start.dispatch(StartRun { spec });
+            }
+            Err(es) => errors.set(es),
+        }
+    };
+    let runs = Resource::new(move || start.version().get(), |_| list_runs());
+
+    view! {
+        <section class="card launch">
+            <h1>"Toy model: y = ‖w‖" <sup>"γ"</sup> "·wᵀx"</h1>
+            <p class="lede">
+                "SGD with label noise drifts along the valley of interpolating solutions toward the "
+                "minimum-norm one; a large LR held longer gets closer. Start a run and watch "
+                "‖α − α" <sub>"mn"</sub> "‖ fall."
+            </p>
+            <form id="launch-form" on:submit=on_submit novalidate>
+                <div class="grid">
+                    <NumField label="d (input dim)" field="experiment.d" value=form.d errors/>
+                    <NumField label="n (samples, < d)" field="experiment.n" value=form.n errors/>
+                    <NumField label="γ" field="experiment.gamma" value=form.gamma errors/>
+                    <NumField label="label noise σ" field="experiment.label_noise" value=form.noise errors/>
+                    <NumField label="batch" field="experiment.batch" value=form.batch errors/>
+                    <NumField label="learning rate" field="schedule.lr" value=form.lr errors hint="constant"/>
+                    <NumField label="steps" field="experiment.steps" value=form.steps errors/>
+                    <NumField label="seed" field="seed" value=form.seed errors/>
+                </div>
+                <button type="submit" id="start" disabled=move || start.pending().get()>
+                    {move || if start.pending().get() { "Starting…" } else { "Start" }}
+                </button>
+                <Show when=move || failure.get().is_some()>
+                    <p class="form-error">{move || failure.get()}</p>
+                </Show>
+            </form>
+        </section>
+        <section class="card">
+            <h2>"Runs"</h2>
+            <Suspense fallback=|| view! { <p>"Loading runs…"</p> }>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="runs" id="runs">
+                                <thead><tr><th>"#"</th><th>"run"</th><th>"status"</th><th>"created"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td>{r.id}</td>
+                                            <td><a href=format!("/runs/{}", r.id)>{r.spec.schedule.describe()}</a></td>
+                                            <td><span class=format!("status {}", r.status.as_str())>{r.status.as_str()}</span></td>
+                                            <td>{format_ms(r.created_at_ms)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

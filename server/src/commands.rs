@@ -1,0 +1,76 @@
+//! What each subcommand does, kept out of `main` so that it only wires.
+
+use std::io::Write;
+use std::path::Path;
+
+use schedule::Schedule;
+
+use crate::db::Db;
+use crate::http::{AppState, router};
+use crate::runs::RunService;
+use crate::settings::Settings;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads a spec file as JSON or TOML, by extension.
+pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BoxError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    if is_toml {
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+    }
+}
+
+pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result<(), BoxError> {
+    let sched: Schedule = read_spec(spec)?;
+    if let Err(errs) = sched.validate() {
+        let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+        return Err(format!("invalid schedule:\n{}", lines.join("\n")).into());
+    }
+    if steps_per_epoch == Some(0) {
+        return Err("--steps-per-epoch must be at least 1".into());
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for step in 0..steps {
+        match steps_per_epoch {
+            Some(spe) => writeln!(out, "{step} {} {}", schedule::steps_to_epochs(step, spe), sched.lr_at(step))?,
+            None => writeln!(out, "{}", sched.lr_at(step))?,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub async fn serve(settings: Settings) -> Result<(), BoxError> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    let db = Db::open(&settings.db_path).await?;
+    let runs = RunService::start(db, settings.max_concurrent).await?;
+    let state = AppState { runs: runs.clone(), leptos: settings.leptos_options() };
+    let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+    tracing::info!(addr = %settings.addr, db = %settings.db_path.display(), "listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shutting down: stopping runs");
+    runs.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

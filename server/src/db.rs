@@ -1,0 +1,344 @@
+//! SQLite storage (WAL, versioned migrations): runs and their event log. Queries are plain
+//! portable SQL so a Postgres pool can stand behind the same methods later.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::wire::{RunSpec, RunStatus, RunSummary};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Kinds of stored events; the SSE event name is the same word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Metric,
+    Status,
+    /// The terminal status change; nothing follows it.
+    Done,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Metric => "metric",
+            Self::Status => "status",
+            Self::Done => "done",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, DbError> {
+        match s {
+            "metric" => Ok(Self::Metric),
+            "status" => Ok(Self::Status),
+            "done" => Ok(Self::Done),
+            other => Err(DbError::Corrupt(format!("unknown event kind {other:?}"))),
+        }
+    }
+}
+
+/// One stored event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub run_id: i64,
+    pub seq: i64,
+    pub kind: EventKind,
+    pub data: String,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[derive(FromRow)]
+struct RunRow {
+    id: i64,
+    name: String,
+    spec: String,
+    status: String,
+    message: Option<String>,
+    backend: Option<String>,
+    device: Option<String>,
+    created_at_ms: i64,
+    finished_at_ms: Option<i64>,
+    last_step: Option<i64>,
+}
+
+const RUN_COLUMNS: &str = "id, name, spec, status, message, backend, device, created_at_ms, finished_at_ms, \
+     (SELECT MAX(step) FROM run_events e WHERE e.run_id = runs.id AND e.kind = 'metric') AS last_step";
+
+impl RunRow {
+    fn into_summary(self) -> Result<RunSummary, DbError> {
+        let spec: RunSpec = serde_json::from_str(&self.spec)
+            .map_err(|e| DbError::Corrupt(format!("run {} spec: {e}", self.id)))?;
+        let status = RunStatus::parse(&self.status)
+            .ok_or_else(|| DbError::Corrupt(format!("run {} status {:?}", self.id, self.status)))?;
+        Ok(RunSummary {
+            id: self.id,
+            name: self.name,
+            status,
+            message: self.message,
+            spec,
+            backend: self.backend,
+            device: self.device,
+            created_at_ms: self.created_at_ms,
+            finished_at_ms: self.finished_at_ms,
+            last_step: self.last_step.and_then(|s| u64::try_from(s).ok()),
+        })
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, DbError> {
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed metric row survives even a power cut, not just a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn insert_run(&self, spec: &RunSpec) -> Result<i64, DbError> {
+        let spec_json = serde_json::to_string(spec).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO runs (name, spec, status, created_at_ms) VALUES (?, ?, 'queued', ?) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(spec_json)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    pub async fn get_run(&self, id: i64) -> Result<Option<RunSummary>, DbError> {
+        let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(RunRow::into_summary).transpose()
+    }
+
+    pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunSummary>, DbError> {
+        let rows: Vec<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(RunRow::into_summary).collect()
+    }
+
+    /// Atomically takes the oldest queued run and marks it running.
+    pub async fn claim_next(&self) -> Result<Option<RunSummary>, DbError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "UPDATE runs SET status = 'running', started_at_ms = ?, heartbeat_ms = ?
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued'
+             RETURNING id",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.get_run(id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_device(&self, id: i64, backend: &str, device: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET backend = ?, device = ?, heartbeat_ms = ? WHERE id = ?")
+            .bind(backend)
+            .bind(device)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_heartbeat(&self, id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET heartbeat_ms = ? WHERE id = ?").bind(now_ms()).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Moves a run to `to` only if it is currently in one of `from`; returns whether it moved.
+    pub async fn transition(
+        &self,
+        id: i64,
+        from: &[RunStatus],
+        to: RunStatus,
+        message: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let placeholders = vec!["?"; from.len()].join(", ");
+        let finished = to.is_terminal().then(now_ms);
+        let sql = format!(
+            "UPDATE runs SET status = ?, message = COALESCE(?, message), finished_at_ms = COALESCE(?, finished_at_ms)
+             WHERE id = ? AND status IN ({placeholders})"
+        );
+        let mut q = sqlx::query(&sql).bind(to.as_str()).bind(message).bind(finished).bind(id);
+        for s in from {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    /// Runs left `running` by a crash; returns their ids after marking them interrupted.
+    pub async fn interrupt_orphans(&self) -> Result<Vec<i64>, DbError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE runs SET status = 'interrupted', message = 'the server stopped while this run was training'
+             WHERE status = 'running' RETURNING id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    /// Appends an event with the next per-run sequence number, committed before returning.
+    pub async fn append_event(
+        &self,
+        run_id: i64,
+        kind: EventKind,
+        step: Option<u64>,
+        data: &str,
+    ) -> Result<i64, DbError> {
+        let step = step.and_then(|s| i64::try_from(s).ok());
+        // One statement: SQLite serialises writers, so MAX(seq)+1 cannot race.
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
+             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM run_events WHERE run_id = ?
+             RETURNING seq",
+        )
+        .bind(run_id)
+        .bind(kind.as_str())
+        .bind(step)
+        .bind(data)
+        .bind(now_ms())
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq)
+    }
+
+    /// Events with seq > `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, run_id: i64, after: i64, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    run_id,
+                    seq: r.try_get("seq")?,
+                    kind: EventKind::parse(r.try_get::<&str, _>("kind")?)?,
+                    data: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_db() -> (Db, tempdir::Dir) {
+        let dir = tempdir::Dir::new();
+        let db = Db::open(&dir.path.join("t.db")).await.expect("opens");
+        (db, dir)
+    }
+
+    /// A throwaway directory removed on drop (no extra crate needed).
+    pub mod tempdir {
+        pub struct Dir {
+            pub path: std::path::PathBuf,
+        }
+        impl Dir {
+            pub fn new() -> Self {
+                use std::sync::atomic::{AtomicU64, Ordering};
+                static N: AtomicU64 = AtomicU64::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "anneal-test-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&path).expect("temp dir");
+                Self { path }
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn events_get_consecutive_seqs_per_run() {
+        let (db, _d) = temp_db().await;
+        let a = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+        let b = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+        for i in 0..3 {
+            assert_eq!(db.append_event(a, EventKind::Metric, Some(i), "{}").await.expect("append"), i as i64 + 1);
+        }
+        assert_eq!(db.append_event(b, EventKind::Status, None, "{}").await.expect("append"), 1);
+        let after = db.events_after(a, 1, 10).await.expect("read");
+        assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(db.get_run(a).await.expect("get").and_then(|r| r.last_step), Some(2));
+    }
+
+    #[tokio::test]
+    async fn claim_transition_and_orphans() {
+        let (db, _d) = temp_db().await;
+        let a = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+        let claimed = db.claim_next().await.expect("claim").expect("one queued");
+        assert_eq!((claimed.id, claimed.status), (a, RunStatus::Running));
+        assert!(db.claim_next().await.expect("claim").is_none());
+        assert!(!db.transition(a, &[RunStatus::Queued], RunStatus::Cancelled, None).await.expect("tx"));
+        assert_eq!(db.interrupt_orphans().await.expect("orphans"), vec![a]);
+        let r = db.get_run(a).await.expect("get").expect("exists");
+        assert_eq!(r.status, RunStatus::Interrupted);
+        assert!(r.message.is_some());
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopen() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("t.db");
+        let id = {
+            let db = Db::open(&path).await.expect("opens");
+            let id = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+            db.append_event(id, EventKind::Metric, Some(5), "{\"x\":1}").await.expect("append");
+            id
+        };
+        let db = Db::open(&path).await.expect("reopens");
+        let ev = db.events_after(id, 0, 10).await.expect("read");
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].data, "{\"x\":1}");
+    }
+}

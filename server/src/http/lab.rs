@@ -1,0 +1,31 @@
+//! The server's side of the UI's `Lab` seam: server functions reach the run service here.
+
+use std::sync::Arc;
+
+use app::api::{BoxFut, Lab, LabError};
+use app::wire::{FieldError, RunSpec, RunSummary};
+
+use crate::db::DbError;
+use crate::runs::RunService;
+
+pub struct ServiceLab(pub Arc<RunService>);
+
+fn hide(e: DbError) -> LabError {
+    tracing::error!(error = %e, "storage error behind a server function");
+    LabError("the server could not reach its database".into())
+}
+
+impl Lab for ServiceLab {
+    fn submit(&self, spec: RunSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>> {
+        Box::pin(async move { self.0.submit(spec).await.map_err(hide) })
+    }
+    fn list(&self) -> BoxFut<'_, Result<Vec<RunSummary>, LabError>> {
+        Box::pin(async move { self.0.db().list_runs(200).await.map_err(hide) })
+    }
+    fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>> {
+        Box::pin(async move { self.0.db().get_run(id).await.map_err(hide) })
+    }
+    fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
+        Box::pin(async move { self.0.cancel(id).await.map_err(hide) })
+    }
+}

@@ -1,0 +1,59 @@
+//! The HTTP surface: JSON API, SSE streams, server functions and the server-rendered pages,
+//! all behind one `router(state)` that `main` and the tests share.
+
+mod api;
+mod error;
+mod lab;
+mod sse;
+
+use std::sync::Arc;
+
+use app::api::SharedLab;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+pub use error::ApiError;
+
+use crate::runs::RunService;
+
+/// Request bodies above this are refused before parsing.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub runs: Arc<RunService>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let lab: SharedLab = Arc::new(lab::ServiceLab(state.runs.clone()));
+    let routes = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    // The stream route gets no compression or timeout layer: it must stay open and unbuffered.
+    let api = Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/api/runs", post(api::create_run).get(api::list_runs))
+        .route("/api/runs/{id}", get(api::get_run))
+        .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/metrics", get(api::run_metrics))
+        .route("/api/runs/{id}/events", get(sse::run_events));
+    api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {
+        let leptos = leptos.clone();
+        move || app::shell(leptos.clone())
+    })
+    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+    .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+    .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,258 @@
+//! Router-level tests: real SQLite file, real training, no socket.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{AppState, router};
+use crate::db::Db;
+use crate::runs::RunService;
+
+struct TestApp {
+    router: axum::Router,
+    runs: std::sync::Arc<RunService>,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestApp {
+    async fn new() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!("anneal-http-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db = Db::open(&dir.join("t.db")).await.expect("db opens");
+        let runs = RunService::start(db, 1).await.expect("service starts");
+        let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
+        Self { router: router(AppState { runs: runs.clone(), leptos }), runs, _dir: TempDir(dir) }
+    }
+
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let res = self.router.clone().oneshot(req).await.expect("router answers");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn post_json(&self, uri: &str, body: &str) -> (StatusCode, Value) {
+        let req = Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_owned()));
+        self.call(req.expect("request")).await
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Request::get(uri).body(Body::empty()).expect("request")).await
+    }
+
+    /// Reads SSE events until `done`, `max` events, or the timeout.
+    async fn stream(&self, uri: &str, last_id: Option<i64>, max: usize) -> Vec<SseEvent> {
+        let mut req = Request::get(uri);
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let res = self.router.clone().oneshot(req.body(Body::empty()).expect("request")).await.expect("answers");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let mut body = res.into_body();
+        let mut text = String::new();
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while events.len() < max {
+            let frame = tokio::time::timeout_at(deadline, body.frame()).await;
+            let Ok(Some(Ok(frame))) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                if let Some(e) = SseEvent::parse(&block) {
+                    let done = e.event == "done";
+                    events.push(e);
+                    if done || events.len() >= max {
+                        return events;
+                    }
+                }
+            }
+        }
+        events
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SseEvent {
+    event: String,
+    id: Option<i64>,
+    data: Value,
+}
+
+impl SseEvent {
+    fn parse(block: &str) -> Option<Self> {
+        let (mut event, mut id, mut data) = (None, None, String::new());
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                event = Some(v.to_owned());
+            } else if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                id = v.parse().ok();
+            } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                data.push_str(v);
+            }
+        }
+        Some(Self { event: event?, id, data: serde_json::from_str(&data).unwrap_or(Value::Null) })
+    }
+}
+
+fn toy_body(steps: u64, eval_every: u64) -> String {
+    json!({
+        "experiment": {"kind": "toy", "d": 20, "n": 5, "gamma": 1.0, "label_noise": 0.3, "batch": 1,
+                       "steps": steps, "eval_every": eval_every},
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "seed": 1
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = TestApp::new().await;
+    let res = app.router.clone().oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("ok");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_run_streams_metrics_then_done() {
+    let app = TestApp::new().await;
+    let (code, body) = app.post_json("/api/runs", &toy_body(400, 40)).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let events = app.stream(&format!("/api/runs/{id}/events"), None, 1000).await;
+    let stored: Vec<&SseEvent> = events.iter().filter(|e| e.id.is_some()).collect();
+    let ids: Vec<i64> = stored.iter().filter_map(|e| e.id).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "ids are 1..n with no gap");
+    let metrics: Vec<&&SseEvent> = stored.iter().filter(|e| e.event == "metric").collect();
+    assert_eq!(metrics.len(), 11, "step 0 and every 40 steps");
+    assert_eq!(metrics[10].data["step"], 400);
+    assert!(metrics[10].data["values"]["dist_mn"].as_f64().is_some_and(f64::is_finite));
+    let last = events.last().expect("events");
+    assert_eq!((last.event.as_str(), last.data["status"].as_str()), ("done", Some("completed")));
+    let running = stored.iter().find(|e| e.data["status"] == "running").expect("a running status");
+    assert_eq!(running.data["backend"], "flex");
+
+    let (code, run) = app.get(&format!("/api/runs/{id}")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!((run["status"].as_str(), run["last_step"].as_u64()), (Some("completed"), Some(400)));
+    let (_, rows) = app.get(&format!("/api/runs/{id}/metrics")).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(11));
+}
+
+#[tokio::test]
+async fn reconnect_with_last_event_id_has_no_gaps_or_duplicates() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy_body(3000, 10)).await;
+    let id = body["id"].as_i64().expect("id");
+    let uri = format!("/api/runs/{id}/events");
+    // Drop the first connection mid-run, after a handful of stored events.
+    let first: Vec<SseEvent> = app.stream(&uri, None, 8).await;
+    let last_seen = first.iter().filter_map(|e| e.id).max().expect("some stored events");
+    let second = app.stream(&uri, Some(last_seen), 100_000).await;
+    let mut ids: Vec<i64> = first.iter().chain(second.iter()).filter_map(|e| e.id).collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no duplicates");
+    assert_eq!(ids, (1..=n as i64).collect::<Vec<_>>(), "no gaps");
+    assert_eq!(second.last().map(|e| e.event.as_str()), Some("done"));
+    let metrics = first.iter().chain(second.iter()).filter(|e| e.event == "metric").count();
+    assert_eq!(metrics, 301);
+}
+
+#[tokio::test]
+async fn finished_run_replays_everything_and_closes() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy_body(100, 10)).await;
+    let id = body["id"].as_i64().expect("id");
+    let uri = format!("/api/runs/{id}/events");
+    let live = app.stream(&uri, None, 10_000).await;
+    let replay = app.stream(&uri, None, 10_000).await;
+    let ids = |v: &[SseEvent]| v.iter().filter_map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(&live), ids(&replay));
+    let tail = app.stream(&uri, Some(ids(&live)[3]), 10_000).await;
+    assert_eq!(ids(&tail), ids(&live)[4..].to_vec());
+}
+
+#[tokio::test]
+async fn invalid_specs_get_field_level_422() {
+    let app = TestApp::new().await;
+    let bad = json!({
+        "experiment": {"kind": "toy", "d": 10, "n": 20, "gamma": 1.0, "label_noise": 0.3, "batch": 0, "steps": 10},
+        "schedule": {"kind": "constant", "lr": -0.1}
+    });
+    let (code, body) = app.post_json("/api/runs", &bad.to_string()).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
+    for f in ["experiment.n", "experiment.batch", "schedule.lr"] {
+        assert!(fields.contains(&f), "{f} missing from {fields:?}");
+    }
+
+    let (code, body) = app.post_json("/api/runs", &toy_body(10, 1).replace("\"seed\"", "\"bogus\":1,\"seed\"")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "bogus");
+
+    let cuda = toy_body(10, 1).replace("\"seed\":1", "\"seed\":1,\"backend\":\"cuda\"");
+    let (code, body) = app.post_json("/api/runs", &cuda).await;
+    if !cfg!(feature = "cuda") {
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], "backend");
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_get_400_or_413() {
+    let app = TestApp::new().await;
+    let (code, body) = app.post_json("/api/runs", "{not json").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "request body is not valid JSON");
+    let req = Request::post("/api/runs").body(Body::from(toy_body(10, 1))).expect("req");
+    assert_eq!(app.call(req).await.0, StatusCode::BAD_REQUEST, "missing content type");
+    let huge = format!("{{\"name\":\"{}\"}}", "x".repeat(super::BODY_LIMIT_BYTES + 10));
+    let (code, _) = app.post_json("/api/runs", &huge).await;
+    assert!(code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::BAD_REQUEST, "{code}");
+}
+
+#[tokio::test]
+async fn unknown_runs_are_404_and_bad_ids_rejected() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/api/runs/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/runs/999/events").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.post_json("/api/runs/999/cancel", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/runs/abc").await.0, StatusCode::BAD_REQUEST);
+    let (_, body) = app.post_json("/api/runs", &toy_body(10, 1)).await;
+    let id = body["id"].as_i64().expect("id");
+    let req = Request::get(format!("/api/runs/{id}/events")).header("last-event-id", "x").body(Body::empty());
+    assert_eq!(app.call(req.expect("req")).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_run() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy_body(5_000_000, 100_000)).await;
+    let id = body["id"].as_i64().expect("id");
+    // Wait until it is running.
+    let uri = format!("/api/runs/{id}/events");
+    let early = app.stream(&uri, None, 3).await;
+    assert!(early.iter().any(|e| e.data["status"] == "running"), "{early:?}");
+    let (code, body) = app.post_json(&format!("/api/runs/{id}/cancel"), "").await;
+    assert_eq!((code, body["cancelled"].as_bool()), (StatusCode::OK, Some(true)));
+    let rest = app.stream(&uri, early.iter().filter_map(|e| e.id).max(), 10_000).await;
+    let done = rest.last().expect("done event");
+    assert_eq!((done.event.as_str(), done.data["status"].as_str()), ("done", Some("cancelled")));
+    app.runs.shutdown().await;
+}

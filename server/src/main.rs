@@ -1,0 +1,38 @@
+//! The `anneal` binary: parse the command line, set up logging, and hand off.
+
+mod cli;
+mod commands;
+mod db;
+mod http;
+mod runs;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli::Cli::parse().command {
+        cli::Command::Serve => settings::Settings::from_environment()
+            .map_err(Into::into)
+            .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::serve(s)))),
+        cli::Command::Schedule { spec, steps, steps_per_epoch } => commands::schedule(&spec, steps, steps_per_epoch),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, commands::BoxError> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

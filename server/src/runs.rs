@@ -1,0 +1,254 @@
+//! The run service: a durable queue in SQLite, workers that train in `spawn_blocking`, and a
+//! broadcast of every event *after* it is committed, for SSE followers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::wire::{FieldError, MetricPoint, Progress, RunSpec, RunStatus, RunSummary, StatusChange};
+use tokio::sync::{Notify, broadcast};
+use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
+
+use crate::db::{Db, DbError, EventKind};
+
+/// An event on its way to live followers. `seq` is `None` for progress heartbeats,
+/// which are never stored.
+#[derive(Clone, Debug)]
+pub struct LiveEvent {
+    pub run_id: i64,
+    pub seq: Option<i64>,
+    pub kind: &'static str,
+    pub data: Arc<str>,
+}
+
+/// Progress heartbeats closer together than this are dropped.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// How often a running run's heartbeat is written.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+pub struct RunService {
+    db: Db,
+    live: broadcast::Sender<LiveEvent>,
+    wake: Notify,
+    /// Stop flags of running runs, and whether the stop was a user's cancel.
+    running: Mutex<HashMap<i64, (StopFlag, bool)>>,
+    shutting_down: AtomicBool,
+    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl RunService {
+    /// Recovers from a previous crash and starts `max_concurrent` workers.
+    pub async fn start(db: Db, max_concurrent: usize) -> Result<Arc<Self>, DbError> {
+        let (live, _) = broadcast::channel(1024);
+        let svc = Arc::new(Self {
+            db,
+            live,
+            wake: Notify::new(),
+            running: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
+            workers: Mutex::default(),
+        });
+        for id in svc.db.interrupt_orphans().await? {
+            tracing::warn!(run.id = id, "run was left running by a previous process; marked interrupted");
+            let change = StatusChange {
+                status: RunStatus::Interrupted,
+                message: Some("the server stopped while this run was training".into()),
+                backend: None,
+                device: None,
+            };
+            svc.record(id, EventKind::Done, None, &json(&change)).await?;
+        }
+        let handles = (0..max_concurrent)
+            .map(|_| {
+                let svc = svc.clone();
+                tokio::spawn(async move { svc.worker().await })
+            })
+            .collect();
+        *lock(&svc.workers) = handles;
+        Ok(svc)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
+    }
+
+    /// Validates and queues a run.
+    pub async fn submit(&self, spec: RunSpec) -> Result<Result<i64, Vec<FieldError>>, DbError> {
+        let mut errors = spec.validate().err().unwrap_or_default();
+        if !trainer::device::is_available(spec.backend) {
+            errors.push(FieldError {
+                field: "backend".into(),
+                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let id = self.db.insert_run(&spec).await?;
+        let change = StatusChange { status: RunStatus::Queued, message: None, backend: None, device: None };
+        self.record(id, EventKind::Status, None, &json(&change)).await?;
+        self.wake.notify_one();
+        Ok(Ok(id))
+    }
+
+    /// Cancels a queued or running run; false if it had already finished (or doesn't exist).
+    pub async fn cancel(&self, id: i64) -> Result<bool, DbError> {
+        if self.db.transition(id, &[RunStatus::Queued], RunStatus::Cancelled, Some("cancelled before it started")).await? {
+            let change = StatusChange {
+                status: RunStatus::Cancelled,
+                message: Some("cancelled before it started".into()),
+                backend: None,
+                device: None,
+            };
+            self.record(id, EventKind::Done, None, &json(&change)).await?;
+            return Ok(true);
+        }
+        let mut running = lock(&self.running);
+        match running.get_mut(&id) {
+            Some((flag, by_user)) => {
+                *by_user = true;
+                flag.raise();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Stops every worker; running runs end as interrupted after their current step.
+    pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for (flag, _) in lock(&self.running).values() {
+            flag.raise();
+        }
+        self.wake.notify_waiters();
+        let handles = std::mem::take(&mut *lock(&self.workers));
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
+    /// Commits an event, then publishes it. Returns its seq.
+    pub async fn record(&self, run_id: i64, kind: EventKind, step: Option<u64>, data: &str) -> Result<i64, DbError> {
+        let seq = self.db.append_event(run_id, kind, step, data).await?;
+        // No receivers is fine: nobody is watching.
+        let _ = self.live.send(LiveEvent { run_id, seq: Some(seq), kind: kind.as_str(), data: data.into() });
+        Ok(seq)
+    }
+
+    async fn worker(self: Arc<Self>) {
+        while !self.shutting_down.load(Ordering::SeqCst) {
+            match self.db.claim_next().await {
+                Ok(Some(run)) => self.clone().execute(run).await,
+                Ok(None) => {
+                    // The timeout is a backstop for a wake-up missed between claim and wait.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming a queued run failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn execute(self: Arc<Self>, run: RunSummary) {
+        let id = run.id;
+        let stop = StopFlag::new();
+        lock(&self.running).insert(id, (stop.clone(), false));
+        if self.shutting_down.load(Ordering::SeqCst) {
+            stop.raise();
+        }
+        tracing::info!(run.id = id, "run started");
+        let svc = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let spec = run.spec.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut sink = DbSink { svc, handle, run_id: id, last_progress: None, last_heartbeat: Instant::now() };
+            trainer::train(&spec, &mut sink, &stop)
+        })
+        .await;
+        let by_user = lock(&self.running).remove(&id).is_some_and(|(_, by_user)| by_user);
+        let (status, message) = match result {
+            Ok(Ok(Outcome::Completed)) => (RunStatus::Completed, None),
+            Ok(Ok(Outcome::Stopped { at_step })) if by_user => {
+                (RunStatus::Cancelled, Some(format!("cancelled at step {at_step}")))
+            }
+            Ok(Ok(Outcome::Stopped { at_step })) => {
+                (RunStatus::Interrupted, Some(format!("the server shut down at step {at_step}")))
+            }
+            Ok(Err(e)) => (RunStatus::Failed, Some(e.to_string())),
+            Err(join) => {
+                tracing::error!(run.id = id, error = %join, "training task panicked");
+                (RunStatus::Failed, Some("internal error while training".into()))
+            }
+        };
+        tracing::info!(run.id = id, status = status.as_str(), "run finished");
+        if let Err(e) = self.finish(id, status, message).await {
+            tracing::error!(run.id = id, error = %e, "recording the end of a run failed");
+        }
+    }
+
+    async fn finish(&self, id: i64, status: RunStatus, message: Option<String>) -> Result<(), DbError> {
+        self.db.transition(id, &[RunStatus::Running], status, message.as_deref()).await?;
+        let change = StatusChange { status, message, backend: None, device: None };
+        self.record(id, EventKind::Done, None, &json(&change)).await?;
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("wire types serialise to JSON")
+}
+
+/// Writes training events to the database from the blocking training thread.
+struct DbSink {
+    svc: Arc<RunService>,
+    handle: tokio::runtime::Handle,
+    run_id: i64,
+    last_progress: Option<Instant>,
+    last_heartbeat: Instant,
+}
+
+impl Sink for DbSink {
+    fn emit(&mut self, event: Event) -> Result<(), SinkError> {
+        let (svc, id) = (&self.svc, self.run_id);
+        let db_err = |e: DbError| SinkError(e.to_string());
+        match event {
+            Event::Started { backend, device, .. } => self.handle.block_on(async {
+                svc.db.set_device(id, &backend, &device).await.map_err(db_err)?;
+                let change =
+                    StatusChange { status: RunStatus::Running, message: None, backend: Some(backend), device: Some(device) };
+                svc.record(id, EventKind::Status, None, &json(&change)).await.map_err(db_err)?;
+                Ok(())
+            }),
+            Event::Metric(row) => {
+                let point = MetricPoint { step: row.step, epoch: row.epoch, values: row.values };
+                self.handle.block_on(svc.record(id, EventKind::Metric, Some(point.step), &json(&point))).map_err(db_err)?;
+                Ok(())
+            }
+            Event::Progress { step, total_steps, samples_per_sec } => {
+                if self.last_progress.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+                    return Ok(());
+                }
+                self.last_progress = Some(Instant::now());
+                let p = Progress { step, total_steps, samples_per_sec };
+                let _ = svc.live.send(LiveEvent { run_id: id, seq: None, kind: "progress", data: json(&p).into() });
+                if self.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+                    self.last_heartbeat = Instant::now();
+                    self.handle.block_on(svc.db.set_heartbeat(id)).map_err(db_err)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

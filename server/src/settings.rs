@@ -1,0 +1,85 @@
+//! Server settings, all from the environment in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use leptos::config::{Env, LeptosOptions};
+
+/// Every knob the server reads, with its variable and default:
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `ANNEAL_ADDR` | `127.0.0.1:3000` | listen address (also `LEPTOS_SITE_ADDR`, which cargo-leptos sets) |
+/// | `ANNEAL_DATA_DIR` | `./data` | database, checkpoints and datasets the server manages |
+/// | `ANNEAL_DB` | `$ANNEAL_DATA_DIR/anneal.db` | SQLite file |
+/// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
+/// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
+/// | `LEPTOS_ENV` | `PROD` | `DEV` turns on cargo-leptos live reload |
+/// | `LEPTOS_RELOAD_PORT` | `3001` | live-reload websocket port (DEV only) |
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub db_path: PathBuf,
+    pub max_concurrent: usize,
+    pub site_root: String,
+    pub dev_reload: bool,
+    pub reload_port: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct SettingsError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        Some(v) => v.trim().parse().map_err(|e: T::Err| SettingsError { var: name, problem: e.to_string() }),
+        None => Ok(default),
+    }
+}
+
+impl Settings {
+    pub fn from_environment() -> Result<Self, SettingsError> {
+        let addr_default: SocketAddr = ([127, 0, 0, 1], 3000).into();
+        let addr = match var("ANNEAL_ADDR") {
+            Some(_) => parsed("ANNEAL_ADDR", addr_default)?,
+            None => parsed("LEPTOS_SITE_ADDR", addr_default)?,
+        };
+        let data_dir = PathBuf::from(var("ANNEAL_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let db_path = var("ANNEAL_DB").map_or_else(|| data_dir.join("anneal.db"), PathBuf::from);
+        let max_concurrent = parsed("ANNEAL_MAX_CONCURRENT", 1usize)?;
+        if max_concurrent == 0 || max_concurrent > 64 {
+            return Err(SettingsError { var: "ANNEAL_MAX_CONCURRENT", problem: "must be between 1 and 64".into() });
+        }
+        Ok(Self {
+            addr,
+            data_dir,
+            db_path,
+            max_concurrent,
+            site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            dev_reload: var("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
+            reload_port: parsed("LEPTOS_RELOAD_PORT", 3001u32)?,
+        })
+    }
+
+    pub fn leptos_options(&self) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("anneal")
+            .site_root(self.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(self.addr)
+            .reload_port(self.reload_port)
+            .env(if self.dev_reload { Env::DEV } else { Env::PROD })
+            .build()
+    }
+}

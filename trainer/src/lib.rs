@@ -1,0 +1,48 @@
+//! Anneal's training engine on Burn: synchronous and web-free. It reports through a [`Sink`]
+//! and stops when its [`StopFlag`] is raised; callers decide where events go.
+
+pub mod device;
+pub mod sink;
+pub mod toy;
+
+pub use device::{DeviceInfo, run_on};
+pub use sink::{Event, MetricRow, Sink, SinkError, StopFlag};
+
+/// Why a run did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid run spec: {0}")]
+    InvalidSpec(String),
+    #[error("data: {0}")]
+    Data(#[from] datasets::DataError),
+    #[error("the {0} backend is not compiled into this binary (rebuild with `--features cuda`)")]
+    BackendUnavailable(&'static str),
+    #[error("could not record results: {0}")]
+    Sink(#[from] SinkError),
+    #[error("tensor data: {0}")]
+    Tensor(String),
+    #[error("training diverged at step {step}: {what} is not finite")]
+    Diverged { step: u64, what: &'static str },
+}
+
+/// How a run ended when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// The stop flag was raised; rows up to the last reported step are complete.
+    Stopped { at_step: u64 },
+}
+
+/// Trains one run described by `spec` on the backend it names.
+pub fn train(spec: &spec::RunSpec, sink: &mut dyn Sink, stop: &StopFlag) -> Result<Outcome, TrainError> {
+    if let Err(errs) = spec.validate() {
+        let msg = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        return Err(TrainError::InvalidSpec(msg));
+    }
+    match &spec.experiment {
+        spec::Experiment::Toy(toy) => {
+            let job = toy::ToyJob { spec: toy, schedule: &spec.schedule, seed: spec.seed, sink, stop };
+            run_on(spec.backend, job)
+        }
+    }
+}
