@@ -29,6 +29,7 @@ mod lab {
         fn list(&self) -> BoxFut<'_, Result<Vec<RunSummary>, LabError>>;
         fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>>;
         fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
+        fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
     }
 
     pub type SharedLab = Arc<dyn Lab>;
@@ -61,4 +62,10 @@ pub async fn get_run(id: i64) -> Result<Option<RunSummary>, ServerFnError> {
 #[server]
 pub async fn cancel_run(id: i64) -> Result<bool, ServerFnError> {
     lab()?.cancel(id).await.map_err(|e| ServerFnError::new(e.0))
+}
+
+/// Continues an interrupted run from its last checkpoint.
+#[server]
+pub async fn resume_run(id: i64) -> Result<bool, ServerFnError> {
+    lab()?.resume(id).await.map_err(|e| ServerFnError::new(e.0))
 }

@@ -47,7 +47,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
     let db = Db::open(&settings.db_path).await?;
-    let runs = RunService::start(db, settings.max_concurrent).await?;
+    let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
     let state = AppState { runs: runs.clone(), leptos: settings.leptos_options() };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, db = %settings.db_path.display(), "listening");

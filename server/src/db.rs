@@ -240,6 +240,42 @@ impl Db {
         Ok(seq)
     }
 
+    /// Records a checkpoint folder (replacing an earlier record for the same epoch).
+    pub async fn insert_checkpoint(&self, run_id: i64, epoch: u32, step: u64, path: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
+        )
+        .bind(run_id)
+        .bind(i64::from(epoch))
+        .bind(i64::try_from(step).unwrap_or(i64::MAX))
+        .bind(path)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest checkpoint of a run: (epoch, path).
+    pub async fn latest_checkpoint(&self, run_id: i64) -> Result<Option<(u32, String)>, DbError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT epoch, path FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC LIMIT 1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(e, p)| (u32::try_from(e).unwrap_or(0), p)))
+    }
+
+    /// Step of the newest stored metric row.
+    pub async fn last_metric_step(&self, run_id: i64) -> Result<Option<u64>, DbError> {
+        let step: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(step) FROM run_events WHERE run_id = ? AND kind = 'metric'")
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(step.and_then(|s| u64::try_from(s).ok()))
+    }
+
     /// Events with seq > `after`, oldest first, at most `limit`.
     pub async fn events_after(&self, run_id: i64, after: i64, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
         let rows = sqlx::query(

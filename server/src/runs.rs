@@ -2,6 +2,7 @@
 //! broadcast of every event *after* it is committed, for SSE followers.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 pub struct RunService {
     db: Db,
+    data_dir: PathBuf,
     live: broadcast::Sender<LiveEvent>,
     wake: Notify,
     /// Stop flags of running runs, and whether the stop was a user's cancel.
@@ -39,10 +41,11 @@ pub struct RunService {
 
 impl RunService {
     /// Recovers from a previous crash and starts `max_concurrent` workers.
-    pub async fn start(db: Db, max_concurrent: usize) -> Result<Arc<Self>, DbError> {
+    pub async fn start(db: Db, data_dir: PathBuf, max_concurrent: usize) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
         let svc = Arc::new(Self {
             db,
+            data_dir,
             live,
             wake: Notify::new(),
             running: Mutex::default(),
@@ -119,6 +122,18 @@ impl RunService {
         }
     }
 
+    /// Puts an interrupted run back in the queue; it continues from its last checkpoint into
+    /// the same run id. False if the run is not interrupted.
+    pub async fn resume(&self, id: i64) -> Result<bool, DbError> {
+        if !self.db.transition(id, &[RunStatus::Interrupted], RunStatus::Queued, None).await? {
+            return Ok(false);
+        }
+        let change = StatusChange { status: RunStatus::Queued, message: Some("resuming".into()), backend: None, device: None };
+        self.record(id, EventKind::Status, None, &json(&change)).await?;
+        self.wake.notify_one();
+        Ok(true)
+    }
+
     /// Stops every worker; running runs end as interrupted after their current step.
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -164,12 +179,30 @@ impl RunService {
             stop.raise();
         }
         tracing::info!(run.id = id, "run started");
+        let prepared = async {
+            let resume_from = self.db.latest_checkpoint(id).await?.map(|(_, p)| PathBuf::from(p));
+            let skip_through = self.db.last_metric_step(id).await?;
+            Ok::<_, DbError>((resume_from, skip_through))
+        };
+        let (resume_from, skip_through) = match prepared.await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(run.id = id, error = %e, "reading a run's checkpoints failed");
+                (None, None)
+            }
+        };
+        let ctx = trainer::TrainContext {
+            data_root: self.data_dir.clone(),
+            checkpoint_dir: Some(self.data_dir.join("checkpoints").join(format!("run-{id}"))),
+            resume_from,
+        };
         let svc = self.clone();
         let handle = tokio::runtime::Handle::current();
         let spec = run.spec.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let mut sink = DbSink { svc, handle, run_id: id, last_progress: None, last_heartbeat: Instant::now() };
-            trainer::train(&spec, &mut sink, &stop)
+            let mut sink =
+                DbSink { svc, handle, run_id: id, last_progress: None, last_heartbeat: Instant::now(), skip_through };
+            trainer::train(&spec, &ctx, &mut sink, &stop)
         })
         .await;
         let by_user = lock(&self.running).remove(&id).is_some_and(|(_, by_user)| by_user);
@@ -217,6 +250,9 @@ struct DbSink {
     run_id: i64,
     last_progress: Option<Instant>,
     last_heartbeat: Instant,
+    /// A resumed run re-trains from its last checkpoint; rows it already stored (identical,
+    /// since training is deterministic) are not stored again.
+    skip_through: Option<u64>,
 }
 
 impl Sink for DbSink {
@@ -231,10 +267,15 @@ impl Sink for DbSink {
                 svc.record(id, EventKind::Status, None, &json(&change)).await.map_err(db_err)?;
                 Ok(())
             }),
+            Event::Metric(row) if self.skip_through.is_some_and(|s| row.step <= s) => Ok(()),
             Event::Metric(row) => {
                 let point = MetricPoint { step: row.step, epoch: row.epoch, values: row.values };
                 self.handle.block_on(svc.record(id, EventKind::Metric, Some(point.step), &json(&point))).map_err(db_err)?;
                 Ok(())
+            }
+            Event::Checkpoint { epoch, step, dir } => {
+                let path = dir.to_string_lossy().into_owned();
+                self.handle.block_on(svc.db.insert_checkpoint(id, epoch, step, &path)).map_err(db_err)
             }
             Event::Progress { step, total_steps, samples_per_sec } => {
                 if self.last_progress.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {

@@ -13,6 +13,10 @@ pub mod limits {
     pub const MAX_LR: f64 = 100.0;
     pub const MAX_METRIC_POINTS: u64 = 20_000;
     pub const MAX_NAME_LEN: usize = 200;
+    pub const MAX_EPOCHS: u32 = 100_000;
+    pub const MAX_HIDDEN_LAYERS: usize = 16;
+    pub const MAX_WIDTH: u32 = 65_536;
+    pub const MAX_PER_CLASS: u32 = 100_000;
 }
 
 /// Which compute device a run asks for.
@@ -46,6 +50,219 @@ pub struct RunSpec {
 pub enum Experiment {
     /// The paper's nonlinear model y = ‖w‖^γ·wᵀx on Gaussian data.
     Toy(ToySpec),
+    /// A network on an image dataset.
+    Net(NetSpec),
+}
+
+/// Image datasets in their official on-disk formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetChoice {
+    FashionMnist,
+    Mnist,
+    Cifar10,
+}
+
+impl DatasetChoice {
+    /// Images in the full official training split.
+    pub fn train_size(self) -> u32 {
+        match self {
+            Self::FashionMnist | Self::Mnist => 60_000,
+            Self::Cifar10 => 50_000,
+        }
+    }
+    pub fn test_size(self) -> u32 {
+        10_000
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FashionMnist => "Fashion-MNIST",
+            Self::Mnist => "MNIST",
+            Self::Cifar10 => "CIFAR-10",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VggWidth {
+    /// The paper's code: convs 32-M-64-M-64-64-M-128-128-M-256-256-M, FC 256-128-128-10 with dropout.
+    Narrow,
+    /// Simonyan & Zisserman's VGG-11: 64-M-128-M-256-256-M-512-512-M-512-512-M.
+    Standard,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// Fully connected ReLU network with these hidden widths.
+    Mlp { hidden: Vec<u32> },
+    /// conv32-pool-conv64-pool-fc128.
+    SmallCnn,
+    Vgg11 {
+        width: VggWidth,
+        #[serde(default)]
+        batch_norm: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    CrossEntropy,
+    /// Mean squared error against one-hot targets, as in the paper's code.
+    Mse,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerSpec {
+    Sgd {
+        #[serde(default)]
+        momentum: f64,
+        #[serde(default)]
+        nesterov: bool,
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    AdamW {
+        #[serde(default = "default_beta1")]
+        beta1: f64,
+        #[serde(default = "default_beta2")]
+        beta2: f64,
+        #[serde(default = "default_eps")]
+        eps: f64,
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+fn default_checkpoint_every() -> u32 {
+    1
+}
+
+/// A network trained on an image dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSpec {
+    pub dataset: DatasetChoice,
+    /// Folder holding the dataset files; the default is where the package or fetch puts them.
+    /// The server only accepts folders inside its data directory.
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// Train on k images per class (chosen with the run's seed); all when absent.
+    #[serde(default)]
+    pub train_per_class: Option<u32>,
+    /// Evaluate on the first this-many test images; all when absent.
+    #[serde(default)]
+    pub test_limit: Option<u32>,
+    /// Random crop (padding 4) and horizontal flip; meant for CIFAR-10.
+    #[serde(default)]
+    pub augment: bool,
+    pub model: ModelSpec,
+    pub loss: LossKind,
+    pub optimizer: OptimizerSpec,
+    pub batch: u32,
+    pub epochs: u32,
+    /// Save a checkpoint every this many epochs (0 = never). Branching needs 1.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u32,
+}
+
+impl NetSpec {
+    pub fn train_size(&self) -> u32 {
+        match self.train_per_class {
+            Some(k) => k.saturating_mul(10),
+            None => self.dataset.train_size(),
+        }
+    }
+    pub fn steps_per_epoch(&self) -> u64 {
+        u64::from(self.train_size().div_ceil(self.batch.max(1)).max(1))
+    }
+
+    /// A 2-epoch Fashion-MNIST MLP: the quick real-data check.
+    pub fn fashion_mlp() -> Self {
+        Self {
+            dataset: DatasetChoice::FashionMnist,
+            data_dir: None,
+            train_per_class: None,
+            test_limit: None,
+            augment: false,
+            model: ModelSpec::Mlp { hidden: vec![512, 512] },
+            loss: LossKind::CrossEntropy,
+            optimizer: OptimizerSpec::Sgd { momentum: 0.9, nesterov: false, weight_decay: 0.0 },
+            batch: 128,
+            epochs: 2,
+            checkpoint_every: 1,
+        }
+    }
+
+    fn check(&self, errs: &mut Vec<FieldError>) {
+        let p = "experiment.";
+        if let Some(dir) = &self.data_dir {
+            if dir.trim().is_empty() || dir.len() > 4096 || dir.contains('\0') {
+                errs.push(field(&format!("{p}data_dir"), "must be a folder name".into()));
+            }
+        }
+        if let Some(k) = self.train_per_class {
+            let max = self.dataset.train_size() / 10;
+            if k < 1 || k > max.min(limits::MAX_PER_CLASS) {
+                errs.push(field(&format!("{p}train_per_class"), format!("must be between 1 and {max}")));
+            }
+        }
+        if let Some(t) = self.test_limit {
+            if t < 1 || t > self.dataset.test_size() {
+                errs.push(field(&format!("{p}test_limit"), format!("must be between 1 and {}", self.dataset.test_size())));
+            }
+        }
+        match &self.model {
+            ModelSpec::Mlp { hidden } => {
+                if hidden.len() > limits::MAX_HIDDEN_LAYERS {
+                    errs.push(field(&format!("{p}model.hidden"), format!("at most {} layers", limits::MAX_HIDDEN_LAYERS)));
+                }
+                if hidden.iter().any(|&w| w < 1 || w > limits::MAX_WIDTH) {
+                    errs.push(field(&format!("{p}model.hidden"), format!("widths must be between 1 and {}", limits::MAX_WIDTH)));
+                }
+            }
+            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
+        }
+        if matches!(self.model, ModelSpec::Vgg11 { .. }) && self.dataset != DatasetChoice::Cifar10 {
+            errs.push(field(&format!("{p}model"), "VGG-11 needs 32×32 colour images (CIFAR-10)".into()));
+        }
+        match &self.optimizer {
+            OptimizerSpec::Sgd { momentum, weight_decay, nesterov } => {
+                finite_in(errs, &format!("{p}optimizer.momentum"), *momentum, 0.0, 0.9999);
+                finite_in(errs, &format!("{p}optimizer.weight_decay"), *weight_decay, 0.0, 1.0);
+                if *nesterov && *momentum == 0.0 {
+                    errs.push(field(&format!("{p}optimizer.nesterov"), "needs momentum > 0".into()));
+                }
+            }
+            OptimizerSpec::AdamW { beta1, beta2, eps, weight_decay } => {
+                finite_in(errs, &format!("{p}optimizer.beta1"), *beta1, 0.0, 0.9999);
+                finite_in(errs, &format!("{p}optimizer.beta2"), *beta2, 0.0, 0.999_999);
+                finite_in(errs, &format!("{p}optimizer.eps"), *eps, 1e-12, 1.0);
+                finite_in(errs, &format!("{p}optimizer.weight_decay"), *weight_decay, 0.0, 1.0);
+            }
+        }
+        if self.batch < 1 || self.batch > limits::MAX_BATCH.min(self.train_size().max(1)) {
+            errs.push(field(&format!("{p}batch"), format!("must be between 1 and {}", self.train_size().min(limits::MAX_BATCH))));
+        }
+        if self.epochs < 1 || self.epochs > limits::MAX_EPOCHS {
+            errs.push(field(&format!("{p}epochs"), format!("must be between 1 and {}", limits::MAX_EPOCHS)));
+        }
+        if self.checkpoint_every > self.epochs.max(1) {
+            errs.push(field(&format!("{p}checkpoint_every"), "must not exceed epochs".into()));
+        }
+    }
 }
 
 /// The toy model's knobs (DESIGN.md §2).
@@ -120,12 +337,14 @@ impl RunSpec {
     pub fn total_steps(&self) -> u64 {
         match &self.experiment {
             Experiment::Toy(t) => t.steps,
+            Experiment::Net(n) => u64::from(n.epochs) * n.steps_per_epoch(),
         }
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
         match &self.experiment {
             Experiment::Toy(t) => t.steps_per_epoch(),
+            Experiment::Net(n) => n.steps_per_epoch(),
         }
     }
 
@@ -137,6 +356,7 @@ impl RunSpec {
         }
         match &self.experiment {
             Experiment::Toy(t) => t.check(&mut errs),
+            Experiment::Net(n) => n.check(&mut errs),
         }
         if let Err(schedule_errs) = self.schedule.validate() {
             errs.extend(schedule_errs.into_iter().map(|e| FieldError {
@@ -211,7 +431,7 @@ mod tests {
     #[test]
     fn bad_values_are_reported_per_field() {
         let mut spec = RunSpec::toy_default();
-        let Experiment::Toy(t) = &mut spec.experiment;
+        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
         t.n = 60; // >= d
         t.gamma = f64::NAN;
         t.batch = 0;
@@ -227,7 +447,7 @@ mod tests {
     fn lr_cap_and_metric_row_cap_apply() {
         let mut spec = RunSpec::toy_default();
         spec.schedule = Schedule::Constant { lr: 1000.0 };
-        let Experiment::Toy(t) = &mut spec.experiment;
+        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
         t.steps = 1_000_000;
         t.eval_every = 1;
         let f = fields(&spec);
@@ -241,6 +461,23 @@ mod tests {
                        "schedule":{"kind":"constant","lr":0.05}}"#;
         let err = serde_json::from_str::<RunSpec>(json).expect_err("bogus field must fail");
         assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn net_spec_checks_fields_and_sizes() {
+        let mut net = NetSpec::fashion_mlp();
+        let spec = |n: &NetSpec| RunSpec { experiment: Experiment::Net(n.clone()), ..RunSpec::toy_default() };
+        assert_eq!(spec(&net).validate(), Ok(()));
+        assert_eq!(spec(&net).steps_per_epoch(), 469);
+        net.train_per_class = Some(100);
+        assert_eq!(net.steps_per_epoch(), 8);
+        net.model = ModelSpec::Vgg11 { width: VggWidth::Narrow, batch_norm: false };
+        net.optimizer = OptimizerSpec::Sgd { momentum: 1.5, nesterov: false, weight_decay: 0.0 };
+        net.epochs = 0;
+        let f = fields(&spec(&net));
+        for want in ["experiment.model", "experiment.optimizer.momentum", "experiment.epochs"] {
+            assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! and stops when its [`StopFlag`] is raised; callers decide where events go.
 
 pub mod device;
+pub mod net;
 pub mod sink;
 pub mod toy;
+
+use std::path::PathBuf;
 
 pub use device::{DeviceInfo, run_on};
 pub use sink::{Event, MetricRow, Sink, SinkError, StopFlag};
@@ -21,6 +24,8 @@ pub enum TrainError {
     Sink(#[from] SinkError),
     #[error("tensor data: {0}")]
     Tensor(String),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     #[error("training diverged at step {step}: {what} is not finite")]
     Diverged { step: u64, what: &'static str },
 }
@@ -33,8 +38,19 @@ pub enum Outcome {
     Stopped { at_step: u64 },
 }
 
+/// Where a run finds its data and keeps its checkpoints, and whether it continues from one.
+#[derive(Clone, Debug, Default)]
+pub struct TrainContext {
+    /// Root that relative dataset folders are resolved against (the server's data directory).
+    pub data_root: PathBuf,
+    /// Checkpoints go to `checkpoint_dir/epoch-NNNNNN/`; none are written when absent.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// A checkpoint folder to continue from (resume, or branch with another schedule).
+    pub resume_from: Option<PathBuf>,
+}
+
 /// Trains one run described by `spec` on the backend it names.
-pub fn train(spec: &spec::RunSpec, sink: &mut dyn Sink, stop: &StopFlag) -> Result<Outcome, TrainError> {
+pub fn train(spec: &spec::RunSpec, ctx: &TrainContext, sink: &mut dyn Sink, stop: &StopFlag) -> Result<Outcome, TrainError> {
     if let Err(errs) = spec.validate() {
         let msg = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         return Err(TrainError::InvalidSpec(msg));
@@ -42,6 +58,10 @@ pub fn train(spec: &spec::RunSpec, sink: &mut dyn Sink, stop: &StopFlag) -> Resu
     match &spec.experiment {
         spec::Experiment::Toy(toy) => {
             let job = toy::ToyJob { spec: toy, schedule: &spec.schedule, seed: spec.seed, sink, stop };
+            run_on(spec.backend, job)
+        }
+        spec::Experiment::Net(net) => {
+            let job = net::train::NetJob { spec: net, schedule: &spec.schedule, seed: spec.seed, ctx, sink, stop };
             run_on(spec.backend, job)
         }
     }

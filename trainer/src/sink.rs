@@ -24,6 +24,8 @@ pub enum Event {
     /// Training is about to start on this device.
     Started { backend: String, device: String, total_steps: u64, steps_per_epoch: u64 },
     Metric(MetricRow),
+    /// A checkpoint after `epoch` epochs was written to `dir`.
+    Checkpoint { epoch: u32, step: u64, dir: std::path::PathBuf },
     /// A heartbeat between metric rows; cheap, may be dropped by the receiver.
     Progress { step: u64, total_steps: u64, samples_per_sec: f64 },
 }

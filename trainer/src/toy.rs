@@ -220,7 +220,7 @@ mod tests {
     fn quick_spec(steps: u64, seed: u64) -> RunSpec {
         let mut spec = RunSpec::toy_default();
         spec.seed = seed;
-        let Experiment::Toy(t) = &mut spec.experiment;
+        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
         t.steps = steps;
         t.eval_every = steps / 10;
         spec
@@ -234,7 +234,7 @@ mod tests {
     fn training_reports_rows_and_fits_the_data() {
         let spec = quick_spec(3000, 7);
         let mut events = Vec::new();
-        let out = crate::train(&spec, &mut events, &StopFlag::new()).expect("toy run trains");
+        let out = crate::train(&spec, &Default::default(), &mut events, &StopFlag::new()).expect("toy run trains");
         assert_eq!(out, Outcome::Completed);
         assert!(matches!(events[0], Event::Started { .. }));
         let rows = metrics(&events);
@@ -249,7 +249,7 @@ mod tests {
     fn same_seed_repeats_bit_for_bit() {
         let run = |seed| {
             let mut ev = Vec::new();
-            crate::train(&quick_spec(500, seed), &mut ev, &StopFlag::new()).expect("runs");
+            crate::train(&quick_spec(500, seed), &Default::default(), &mut ev, &StopFlag::new()).expect("runs");
             metrics(&ev).into_iter().cloned().collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
@@ -261,7 +261,7 @@ mod tests {
         let stop = StopFlag::new();
         stop.raise();
         let mut ev = Vec::new();
-        let out = crate::train(&quick_spec(500, 1), &mut ev, &stop).expect("runs");
+        let out = crate::train(&quick_spec(500, 1), &Default::default(), &mut ev, &stop).expect("runs");
         assert_eq!(out, Outcome::Stopped { at_step: 0 });
     }
 
@@ -269,7 +269,7 @@ mod tests {
     fn cuda_request_is_refused_without_the_feature() {
         let mut spec = quick_spec(10, 1);
         spec.backend = spec::BackendChoice::Cuda;
-        let res = crate::train(&spec, &mut Vec::new(), &StopFlag::new());
+        let res = crate::train(&spec, &Default::default(), &mut Vec::new(), &StopFlag::new());
         if cfg!(feature = "cuda") {
             return;
         }

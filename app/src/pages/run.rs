@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::api::{CancelRun, get_run};
+use crate::api::{CancelRun, ResumeRun, get_run};
 use crate::chart::{self, ChartDef};
 use crate::wire::{Progress, RunStatus, RunSummary};
 
@@ -25,6 +25,56 @@ pub const TOY_CHARTS: &[ChartDef] = &[
         series: &[("w_norm", "‖w‖"), ("dist_mn", "‖α − α_mn‖")],
     },
 ];
+
+/// The charts of a network run.
+pub const NET_CHARTS: &[ChartDef] = &[
+    ChartDef {
+        div: "chart-loss",
+        title: "loss",
+        log_y: true,
+        series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
+    },
+    ChartDef {
+        div: "chart-acc",
+        title: "accuracy",
+        log_y: false,
+        series: &[("train_acc", "train acc"), ("test_acc", "test acc")],
+    },
+    ChartDef { div: "chart-lr", title: "learning rate", log_y: false, series: &[("lr", "LR")] },
+    ChartDef {
+        div: "chart-norms",
+        title: "norms",
+        log_y: false,
+        series: &[("w_norm", "‖w‖"), ("dist_init", "‖w − w₀‖")],
+    },
+];
+
+/// What the page lists under the title: every knob of the run, as (name, value).
+fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
+    let mut rows = match &run.spec.experiment {
+        Experiment::Toy(t) => vec![
+            ("model", "toy y = ‖w‖^γ·wᵀx".to_owned()),
+            ("d", t.d.to_string()),
+            ("n", t.n.to_string()),
+            ("γ", t.gamma.to_string()),
+            ("label noise σ", t.label_noise.to_string()),
+            ("batch", t.batch.to_string()),
+            ("steps", t.steps.to_string()),
+        ],
+        Experiment::Net(n) => vec![
+            ("dataset", n.dataset.label().to_owned()),
+            ("train images", n.train_per_class.map_or("all".into(), |k| format!("{k} per class"))),
+            ("model", format!("{:?}", n.model)),
+            ("loss", format!("{:?}", n.loss)),
+            ("optimizer", format!("{:?}", n.optimizer)),
+            ("batch", n.batch.to_string()),
+            ("epochs", n.epochs.to_string()),
+        ],
+    };
+    rows.push(("seed", run.spec.seed.to_string()));
+    rows.push(("schedule", run.spec.schedule.describe()));
+    rows
+}
 
 #[component]
 pub fn RunPage() -> impl IntoView {
@@ -58,8 +108,27 @@ fn RunView(run: RunSummary) -> impl IntoView {
     let device = RwSignal::new(run.device.clone());
     let progress = RwSignal::new(None::<Progress>);
     let cancel = ServerAction::<CancelRun>::new();
+    let resume = ServerAction::<ResumeRun>::new();
+    let charts = match run.spec.experiment {
+        Experiment::Toy(_) => TOY_CHARTS,
+        Experiment::Net(_) => NET_CHARTS,
+    };
+    let title = match &run.spec.experiment {
+        Experiment::Toy(_) => "toy model".to_owned(),
+        Experiment::Net(n) => n.dataset.label().to_owned(),
+    };
 
-    chart::attach_live(id, TOY_CHARTS, move |change| {
+    Effect::new(move |_| {
+        if let Some(Ok(true)) = resume.value().get() {
+            // The stream ended at the interruption; reload to follow the resumed run.
+            #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().reload();
+            }
+        }
+    });
+
+    chart::attach_live(id, charts, move |change| {
         status.set(change.status);
         if change.message.is_some() {
             message.set(change.message);
@@ -70,23 +139,13 @@ fn RunView(run: RunSummary) -> impl IntoView {
         }
     }, move |p| progress.set(Some(p)));
 
-    let Experiment::Toy(toy) = &run.spec.experiment;
-    let config = vec![
-        ("d", toy.d.to_string()),
-        ("n", toy.n.to_string()),
-        ("γ", toy.gamma.to_string()),
-        ("label noise σ", toy.label_noise.to_string()),
-        ("batch", toy.batch.to_string()),
-        ("steps", toy.steps.to_string()),
-        ("seed", run.spec.seed.to_string()),
-        ("schedule", run.spec.schedule.describe()),
-    ];
+    let config = config_rows(&run);
     let pct = move || {
         progress.get().map(|p| format!("step {} / {} · {:.0} samples/s", p.step, p.total_steps, p.samples_per_sec))
     };
     view! {
         <section class="card">
-            <h1>"Run " {id} " · toy model"</h1>
+            <h1>"Run " {id} " · " {title}</h1>
             <p class="meta">
                 <span id="run-status" class=move || format!("status {}", status.get().as_str())>
                     {move || status.get().as_str()}
@@ -106,12 +165,17 @@ fn RunView(run: RunSummary) -> impl IntoView {
                     "Cancel"
                 </button>
             </Show>
+            <Show when=move || status.get() == RunStatus::Interrupted>
+                <button id="resume" on:click=move |_| { resume.dispatch(ResumeRun { id }); }>
+                    "Resume from last checkpoint"
+                </button>
+            </Show>
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>
         </section>
         <section class="charts">
-            {TOY_CHARTS.iter().map(|c| view! {
+            {charts.iter().map(|c| view! {
                 <div class="card chart-card">
                     <h2>{c.title}</h2>
                     <div class="chart" id=c.div></div>

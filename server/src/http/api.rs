@@ -60,6 +60,13 @@ pub async fn cancel_run(State(s): State<AppState>, Path(id): Path<i64>) -> Resul
     Ok(Json(json!({ "cancelled": cancelled })))
 }
 
+pub async fn resume_run(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+    if s.runs.db().get_run(id).await?.is_none() {
+        return Err(ApiError::NotFound("run"));
+    }
+    Ok(Json(json!({ "resumed": s.runs.resume(id).await? })))
+}
+
 /// Every metric row of a run, oldest first, with its seq.
 pub async fn run_metrics(
     State(s): State<AppState>,

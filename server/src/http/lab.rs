@@ -28,4 +28,7 @@ impl Lab for ServiceLab {
     fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
         Box::pin(async move { self.0.cancel(id).await.map_err(hide) })
     }
+    fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
+        Box::pin(async move { self.0.resume(id).await.map_err(hide) })
+    }
 }

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs", post(api::create_run).get(api::list_runs))
         .route("/api/runs/{id}", get(api::get_run))
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/resume", post(api::resume_run))
         .route("/api/runs/{id}/metrics", get(api::run_metrics))
         .route("/api/runs/{id}/events", get(sse::run_events));
     api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {

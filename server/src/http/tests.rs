@@ -33,7 +33,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("anneal-http-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = Db::open(&dir.join("t.db")).await.expect("db opens");
-        let runs = RunService::start(db, 1).await.expect("service starts");
+        let runs = RunService::start(db, dir.clone(), 1).await.expect("service starts");
         let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
         Self { router: router(AppState { runs: runs.clone(), leptos }), runs, _dir: TempDir(dir) }
     }

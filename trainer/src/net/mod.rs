@@ -1,0 +1,8 @@
+//! Networks on image datasets: models, data, optimizers, checkpoints and the training loop.
+
+pub mod checkpoint;
+pub mod data;
+pub mod flat;
+pub mod model;
+pub mod optim;
+pub mod train;

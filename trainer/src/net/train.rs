@@ -1,0 +1,184 @@
+//! The training loop for networks: per-step LR from the schedule, per-epoch evaluation on the
+//! training subset and the test set, checkpoints, and resuming from one.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::optim::GradientsParams;
+use burn::tensor::{ElementConversion, Tensor};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use datasets::{Augment, Dataset};
+use rand::seq::SliceRandom;
+use schedule::Schedule;
+use spec::{LossKind, NetSpec};
+
+use super::checkpoint::{self, Position};
+use super::data::{self, Prepared};
+use super::flat::flatten;
+use super::model::{Net, build};
+use super::optim::AnyOptim;
+use crate::device::{BackendJob, DeviceInfo};
+use crate::sink::{Event, MetricRow, Sink, StopFlag};
+use crate::toy::seeded_stream;
+use crate::{Outcome, TrainContext, TrainError};
+
+const EVAL_BATCH: usize = 1000;
+
+pub struct NetJob<'a> {
+    pub spec: &'a NetSpec,
+    pub schedule: &'a Schedule,
+    pub seed: u64,
+    pub ctx: &'a TrainContext,
+    pub sink: &'a mut dyn Sink,
+    pub stop: &'a StopFlag,
+}
+
+/// Mean loss and accuracy over a whole split, without building a graph.
+pub fn evaluate<B: Backend>(model: &Net<B>, ds: &Dataset, loss: LossKind, device: &B::Device) -> (f64, f64) {
+    let n = ds.labels.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(EVAL_BATCH) {
+        let (x, dims) = data::gather(ds, chunk);
+        let logits = model.forward(data::to_tensor::<B>(x, dims, device));
+        let l = batch_loss(logits.clone(), ds, chunk, loss, device);
+        loss_sum += l.into_scalar().elem::<f64>() * chunk.len() as f64;
+        let pred = logits.argmax(1).reshape([chunk.len() as i32]);
+        let truth = data::labels::<B>(ds, chunk, device);
+        correct += pred.equal(truth).int().sum().into_scalar().elem::<i64>() as usize;
+    }
+    (loss_sum / n as f64, correct as f64 / n as f64)
+}
+
+fn batch_loss<B: Backend>(logits: Tensor<B, 2>, ds: &Dataset, idx: &[usize], loss: LossKind, device: &B::Device) -> Tensor<B, 1> {
+    match loss {
+        LossKind::CrossEntropy => CrossEntropyLossConfig::new().init(device).forward(logits, data::labels(ds, idx, device)),
+        LossKind::Mse => {
+            let classes = logits.dims()[1];
+            MseLoss::new().forward(logits, data::one_hot(ds, idx, classes, device), Reduction::Mean)
+        }
+    }
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
+
+fn dist(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>().sqrt()
+}
+
+/// Stream ids for the per-epoch RNGs, apart from each other and from the toy model's.
+fn epoch_stream(purpose: u64, epoch: u32) -> u64 {
+    (purpose << 32) | u64::from(epoch)
+}
+
+impl BackendJob for NetJob<'_> {
+    type Output = Outcome;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device, info: DeviceInfo) -> Result<Outcome, TrainError> {
+        let NetJob { spec, schedule, seed, ctx, sink, stop } = self;
+        let Prepared { train, test } = data::prepare(spec, &ctx.data_root, seed)?;
+        let classes = train.num_classes;
+        let steps_per_epoch = (train.labels.len().div_ceil(spec.batch as usize)).max(1) as u64;
+        let total_steps = steps_per_epoch * u64::from(spec.epochs);
+
+        // The initial weights depend only on the seed, so a resumed run knows its w₀.
+        B::seed(&device, seed);
+        let mut model: Net<B> = build(&spec.model, train.shape, classes, &device);
+        let w0 = flatten(&model);
+        let mut optim = AnyOptim::<B>::new(&spec.optimizer);
+        let mut start = Position { epoch: 0, step: 0, seed, num_params: model.num_params() };
+        if let Some(dir) = &ctx.resume_from {
+            let (m, o, pos) = checkpoint::load(dir, model, optim, &device)?;
+            if pos.seed != seed {
+                return Err(TrainError::Checkpoint("checkpoint was made with another seed".into()));
+            }
+            (model, optim, start) = (m, o, pos);
+        }
+
+        sink.emit(Event::Started { backend: info.backend, device: info.device, total_steps, steps_per_epoch })?;
+        let emit_row = |sink: &mut dyn Sink, model: &Net<B>, epoch: u32, step: u64, train_secs: f64, samples: usize| {
+            let valid = model.valid();
+            let inner = device.clone();
+            let (train_loss, train_acc) = evaluate(&valid, &train, spec.loss, &inner);
+            let (test_loss, test_acc) = evaluate(&valid, &test, spec.loss, &inner);
+            let w = flatten(model);
+            let mut values = BTreeMap::new();
+            for (k, v) in [
+                ("train_loss", train_loss),
+                ("train_acc", train_acc),
+                ("test_loss", test_loss),
+                ("test_acc", test_acc),
+                ("lr", schedule.lr_at(step.min(total_steps.saturating_sub(1)))),
+                ("w_norm", norm(&w)),
+                ("dist_init", dist(&w, &w0)),
+            ] {
+                values.insert(k.to_owned(), v);
+            }
+            if samples > 0 {
+                values.insert("samples_per_sec".into(), samples as f64 / train_secs.max(1e-9));
+                values.insert("epoch_seconds".into(), train_secs);
+            }
+            if !train_loss.is_finite() {
+                return Err(TrainError::Diverged { step, what: "train_loss" });
+            }
+            sink.emit(Event::Metric(MetricRow { step, epoch: f64::from(epoch), values }))?;
+            Ok(())
+        };
+        if start.epoch == 0 {
+            emit_row(sink, &model, 0, 0, 0.0, 0)?;
+        }
+
+        let augment = spec.augment.then_some(Augment { crop_padding: 4, hflip: true });
+        let batch = spec.batch as usize;
+        let mut step = start.step;
+        let progress_every = (steps_per_epoch / 20).max(1);
+        for epoch in start.epoch..spec.epochs {
+            // Everything random in this epoch is derived from (seed, epoch): resumable exactly.
+            B::seed(&device, seed ^ epoch_stream(3, epoch));
+            let mut order: Vec<usize> = (0..train.labels.len()).collect();
+            order.shuffle(&mut seeded_stream(seed, epoch_stream(1, epoch)));
+            let mut aug_rng = seeded_stream(seed, epoch_stream(2, epoch));
+            let started = Instant::now();
+            for (i, idx) in order.chunks(batch).enumerate() {
+                if stop.is_raised() {
+                    return Ok(Outcome::Stopped { at_step: step });
+                }
+                let (mut x, dims) = data::gather(&train, idx);
+                if let Some(aug) = &augment {
+                    datasets::augment_batch(&mut x, train.shape, aug, &mut aug_rng);
+                }
+                let logits = model.forward(data::to_tensor::<B>(x, dims, &device));
+                let loss = batch_loss(logits, &train, idx, spec.loss, &device);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(schedule.lr_at(step), model, grads);
+                step += 1;
+                if (i as u64 + 1) % progress_every == 0 {
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    let done = (i + 1) * batch;
+                    sink.emit(Event::Progress { step, total_steps, samples_per_sec: done as f64 / secs })?;
+                }
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let done = epoch + 1;
+            emit_row(sink, &model, done, step, secs, train.labels.len())?;
+            // After the row: a crash in between re-runs this epoch, and its identical row is skipped.
+            if spec.checkpoint_every > 0 && done % spec.checkpoint_every == 0 {
+                if let Some(root) = &ctx.checkpoint_dir {
+                    let dir = checkpoint::dir_for(root, done);
+                    let pos = Position { epoch: done, step, seed, num_params: model.num_params() };
+                    checkpoint::save(&dir, &model, &optim, &pos)?;
+                    sink.emit(Event::Checkpoint { epoch: done, step, dir })?;
+                }
+            }
+        }
+        Ok(Outcome::Completed)
+    }
+}
+
