@@ -11,10 +11,52 @@ pub struct Cli {
     pub command: Command,
 }
 
+const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejected)
+
+  name = "optional label"
+  seed = 0                       # every random choice derives from it; CPU runs repeat bit for bit
+  backend = "cpu"                # "cpu" (Burn flex) or "cuda" (binaries built with --features cuda)
+
+  [schedule]                     # the LR at every step; see schedule/SPEC.md for every kind
+  kind = "constant"
+  lr = 0.1
+
+  [experiment]                   # either a network on images ...
+  kind = "net"
+  dataset = "fashion_mnist"      # fashion_mnist | mnist | cifar10
+  data_dir = "fashion"           # optional, relative to ANNEAL_DATA_DIR (default: the apt or fetch location)
+  train_per_class = 500          # optional subset: k images per class, chosen with the seed
+  test_limit = 10000             # optional: evaluate on the first N test images
+  augment = false                # random crop (padding 4) + horizontal flip
+  loss = "cross_entropy"         # cross_entropy | mse (on one-hot targets)
+  batch = 128
+  epochs = 2
+  checkpoint_every = 1           # epochs between checkpoints (0 = none); branching needs 1
+  [experiment.model]
+  kind = "mlp"                   # mlp (hidden = [512, 512]) | small_cnn | vgg11 (width = "narrow"|"standard", batch_norm)
+  hidden = [512, 512]
+  [experiment.optimizer]
+  kind = "sgd"                   # sgd (momentum, nesterov, weight_decay) | adam_w (beta1, beta2, eps, weight_decay)
+  momentum = 0.9
+
+  # ... or the paper's toy model y = ‖w‖^γ·wᵀx:
+  # [experiment]
+  # kind = "toy"
+  # d = 50, n = 10, gamma = 1.0, label_noise = 0.3, batch = 1, steps = 20000
+  # init_scale = 1.0             # w₀ ~ N(0, init_scale²·I/d)
+  # eval_every = 0               # steps between metric rows (0: about 500 rows)
+"#;
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the web lab (settings from the environment; see `Settings`).
     Serve,
+    /// Train one run headless with a progress bar, recording it in the same database as the server.
+    #[command(after_long_help = RUN_SPEC_HELP)]
+    Run {
+        /// Run spec (TOML or JSON); `anneal run --help` documents every field.
+        spec: PathBuf,
+    },
     /// Print a schedule's LR at every step, one per line (no server needed).
     Schedule {
         /// Schedule spec, JSON or TOML (by extension), e.g. {"kind":"cosine","lr":0.1,"t_max":100,"eta_min":0}.

@@ -43,6 +43,66 @@ pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result
     Ok(())
 }
 
+/// Trains one run in this process with a progress bar; the run is stored like a served one.
+pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    use trainer::Event;
+
+    let spec: app::wire::RunSpec = read_spec(spec_path)?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    let db = Db::open(&settings.db_path).await?;
+    let runs = RunService::start(db, settings.data_dir.clone(), 0).await?;
+    let id = match runs.submit(spec).await? {
+        Ok(id) => id,
+        Err(errs) => {
+            let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+            return Err(format!("invalid run spec:\n{}", lines.join("\n")).into());
+        }
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} run {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}")
+            .map_err(|e| e.to_string())?,
+    );
+    bar.set_prefix(id.to_string());
+    let b = bar.clone();
+    let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
+        Event::Started { backend, device, total_steps, .. } => {
+            b.set_length(*total_steps);
+            b.println(format!("run {id}: training on {backend} ({device})"));
+        }
+        Event::Progress { step, .. } => b.set_position(*step),
+        Event::Metric(row) => {
+            b.set_position(row.step);
+            let pick = |k: &str| row.values.get(k).map_or(String::new(), |v| format!("{k} {v:.4}  "));
+            b.set_message(format!("{}{}{}", pick("train_loss"), pick("test_loss"), pick("test_acc")));
+            b.println(format!("epoch {:>8.2}  step {:>8}  {}", row.epoch, row.step, {
+                row.values.iter().map(|(k, v)| format!("{k}={v:.5}")).collect::<Vec<_>>().join(" ")
+            }));
+        }
+        Event::Checkpoint { .. } => {}
+    });
+    let stop_runs = runs.clone();
+    let ctrl_c = tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop_runs.shutdown().await;
+    });
+    let status = runs.clone().run_one(id, observer).await?;
+    ctrl_c.abort();
+    bar.finish_and_clear();
+    let run = runs.db().get_run(id).await?;
+    let msg = run.and_then(|r| r.message).map(|m| format!(": {m}")).unwrap_or_default();
+    match status {
+        Some(app::wire::RunStatus::Completed) => {
+            println!("run {id} completed (database {})", settings.db_path.display());
+            Ok(())
+        }
+        Some(s) => Err(format!("run {id} {}{msg}", s.as_str()).into()),
+        None => Err(format!("run {id} was taken by another process").into()),
+    }
+}
+
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;

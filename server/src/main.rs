@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         cli::Command::Serve => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::serve(s)))),
+        cli::Command::Run { spec } => settings::Settings::from_environment()
+            .map_err(Into::into)
+            .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::run(s, &spec)))),
         cli::Command::Schedule { spec, steps, steps_per_epoch } => commands::schedule(&spec, steps, steps_per_epoch),
     };
     match result {

@@ -40,7 +40,8 @@ pub struct RunService {
 }
 
 impl RunService {
-    /// Recovers from a previous crash and starts `max_concurrent` workers.
+    /// Recovers from a previous crash and starts `max_concurrent` workers. With 0 workers
+    /// (the headless CLI) nothing is recovered: a server may own those runs.
     pub async fn start(db: Db, data_dir: PathBuf, max_concurrent: usize) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
         let svc = Arc::new(Self {
@@ -52,7 +53,8 @@ impl RunService {
             shutting_down: AtomicBool::new(false),
             workers: Mutex::default(),
         });
-        for id in svc.db.interrupt_orphans().await? {
+        let orphans = if max_concurrent > 0 { svc.db.interrupt_orphans().await? } else { Vec::new() };
+        for id in orphans {
             tracing::warn!(run.id = id, "run was left running by a previous process; marked interrupted");
             let change = StatusChange {
                 status: RunStatus::Interrupted,
@@ -171,7 +173,22 @@ impl RunService {
         }
     }
 
+    /// Claims one queued run and trains it here, also showing every event to `observer`.
+    /// Returns the final status, or None if the run was not queued.
+    pub async fn run_one(self: Arc<Self>, id: i64, observer: Observer) -> Result<Option<RunStatus>, DbError> {
+        if !self.db.transition(id, &[RunStatus::Queued], RunStatus::Running, None).await? {
+            return Ok(None);
+        }
+        let Some(run) = self.db.get_run(id).await? else { return Ok(None) };
+        self.clone().execute_observed(run, Some(observer)).await;
+        Ok(self.db.get_run(id).await?.map(|r| r.status))
+    }
+
     async fn execute(self: Arc<Self>, run: RunSummary) {
+        self.execute_observed(run, None).await;
+    }
+
+    async fn execute_observed(self: Arc<Self>, run: RunSummary, observer: Option<Observer>) {
         let id = run.id;
         let stop = StopFlag::new();
         lock(&self.running).insert(id, (stop.clone(), false));
@@ -200,8 +217,15 @@ impl RunService {
         let handle = tokio::runtime::Handle::current();
         let spec = run.spec.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let mut sink =
-                DbSink { svc, handle, run_id: id, last_progress: None, last_heartbeat: Instant::now(), skip_through };
+            let mut sink = DbSink {
+                svc,
+                handle,
+                run_id: id,
+                last_progress: None,
+                last_heartbeat: Instant::now(),
+                skip_through,
+                observer,
+            };
             trainer::train(&spec, &ctx, &mut sink, &stop)
         })
         .await;
@@ -253,10 +277,25 @@ struct DbSink {
     /// A resumed run re-trains from its last checkpoint; rows it already stored (identical,
     /// since training is deterministic) are not stored again.
     skip_through: Option<u64>,
+    observer: Option<Observer>,
 }
+
+/// Sees every training event after it is recorded (the CLI's progress bar).
+pub type Observer = Box<dyn FnMut(&Event) + Send>;
 
 impl Sink for DbSink {
     fn emit(&mut self, event: Event) -> Result<(), SinkError> {
+        let seen = self.observer.is_some().then(|| event.clone());
+        self.record(event)?;
+        if let (Some(obs), Some(ev)) = (self.observer.as_mut(), seen) {
+            obs(&ev);
+        }
+        Ok(())
+    }
+}
+
+impl DbSink {
+    fn record(&mut self, event: Event) -> Result<(), SinkError> {
         let (svc, id) = (&self.svc, self.run_id);
         let db_err = |e: DbError| SinkError(e.to_string());
         match event {
