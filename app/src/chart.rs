@@ -1,7 +1,53 @@
 //! Live charts: an EventSource on a run's stream feeding Plotly (served locally) with
 //! `extendTraces`, batched per animation tick. Browser-only; on the server it does nothing.
 
+use leptos::prelude::*;
+use schedule::Schedule;
+
 use crate::wire::{Progress, StatusChange};
+
+/// Points drawn per schedule in the preview; min, max and last per bucket keep spikes visible.
+pub const PREVIEW_POINTS: usize = 2000;
+
+/// Redraws the LR preview (`#lr-preview`) whenever the schedule, its comparison or the axes change.
+pub fn preview_effect(
+    schedule: RwSignal<Option<Schedule>>,
+    pinned: RwSignal<Option<(String, Schedule)>>,
+    total_steps: Signal<u64>,
+    steps_per_epoch: Signal<u64>,
+    log_y: RwSignal<bool>,
+    x_epochs: RwSignal<bool>,
+) {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    Effect::new(move |_| {
+        let total = total_steps.get().max(1);
+        let spe = steps_per_epoch.get().max(1);
+        let (log, epochs) = (log_y.get(), x_epochs.get());
+        let mut traces = Vec::new();
+        let mut add = |name: String, s: &Schedule, dash: &str| {
+            let pts = s.curve(total, PREVIEW_POINTS);
+            let xs: Vec<f64> = pts.iter().map(|(st, _)| if epochs { schedule::steps_to_epochs(*st, spe) } else { *st as f64 }).collect();
+            let ys: Vec<f64> = pts.iter().map(|(_, lr)| *lr).collect();
+            traces.push(serde_json::json!({"x": xs, "y": ys, "name": name, "mode": "lines", "line": {"dash": dash, "shape": "hv"}}));
+        };
+        if let Some((name, s)) = pinned.get() {
+            add(format!("pinned: {name}"), &s, "dash");
+        }
+        if let Some(s) = schedule.get() {
+            add(s.describe(), &s, "solid");
+        }
+        let layout = serde_json::json!({
+            "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 260,
+            "xaxis": {"title": {"text": if epochs { "epoch" } else { "step" }}},
+            "yaxis": {"title": {"text": "LR"}, "type": if log { "log" } else { "linear" }, "exponentformat": "e",
+                      "rangemode": if log { "normal" } else { "tozero" }},
+            "legend": {"orientation": "h", "y": 1.15}, "showlegend": true,
+        });
+        browser::react_when_attached("lr-preview", serde_json::Value::Array(traces), layout, 120);
+    });
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let _ = (schedule, pinned, total_steps, steps_per_epoch, log_y, x_epochs);
+}
 
 /// One chart: a div and the metric keys drawn in it.
 pub struct ChartDef {
@@ -43,12 +89,27 @@ mod browser {
     extern "C" {
         #[wasm_bindgen(catch, js_namespace = Plotly, js_name = newPlot)]
         fn new_plot(div: &str, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_namespace = Plotly, js_name = react)]
+        fn react(div: &str, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<JsValue, JsValue>;
         #[wasm_bindgen(catch, js_namespace = Plotly, js_name = extendTraces)]
         fn extend_traces(div: &str, update: &JsValue, indices: &JsValue) -> Result<JsValue, JsValue>;
     }
 
     fn js(v: &Value) -> JsValue {
         js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
+    }
+
+    /// `Plotly.react` once `div` is in the document (retrying for a few frames).
+    pub fn react_when_attached(div: &'static str, traces: Value, layout: Value, tries_left: u32) {
+        let present = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(div)).is_some();
+        if present {
+            let config = json!({"responsive": true, "displaylogo": false});
+            if let Err(e) = react(div, &js(&traces), &js(&layout), &js(&config)) {
+                web_sys::console::error_2(&"Plotly.react failed".into(), &e);
+            }
+        } else if tries_left > 0 {
+            request_animation_frame(move || react_when_attached(div, traces, layout, tries_left - 1));
+        }
     }
 
     fn draw_empty(c: &ChartDef) {

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
 use spec::{BackendChoice, Experiment, RunSpec, ToySpec};
 
+use super::schedule_editor::ScheduleEditor;
 use super::{FieldMessage, format_ms};
 use crate::api::{StartRun, list_runs};
 use crate::wire::{FieldError, StartReply};
@@ -46,7 +47,6 @@ struct ToyForm {
     gamma: RwSignal<String>,
     noise: RwSignal<String>,
     batch: RwSignal<String>,
-    lr: RwSignal<String>,
     steps: RwSignal<String>,
     seed: RwSignal<String>,
 }
@@ -61,14 +61,13 @@ impl ToyForm {
             gamma: s(t.gamma.to_string()),
             noise: s(t.label_noise.to_string()),
             batch: s(t.batch.to_string()),
-            lr: s("0.05".into()),
             steps: s(t.steps.to_string()),
             seed: s("0".into()),
         }
     }
 
     /// The spec the form describes, or the fields that don't parse or validate.
-    fn to_spec(&self) -> Result<RunSpec, Vec<FieldError>> {
+    fn to_spec(&self, schedule: Option<Schedule>) -> Result<RunSpec, Vec<FieldError>> {
         let mut errs = Vec::new();
         fn num<T: std::str::FromStr + Default>(v: &RwSignal<String>, field: &str, errs: &mut Vec<FieldError>) -> T {
             v.get_untracked().trim().parse().unwrap_or_else(|_| {
@@ -85,12 +84,15 @@ impl ToyForm {
             steps: num(&self.steps, "experiment.steps", &mut errs),
             ..ToySpec::paper_default()
         };
-        let lr: f64 = num(&self.lr, "schedule.lr", &mut errs);
         let seed: u64 = num(&self.seed, "seed", &mut errs);
+        let Some(schedule) = schedule else {
+            errs.push(FieldError { field: "schedule".into(), message: "fix the schedule first".into() });
+            return Err(errs);
+        };
         let spec = RunSpec {
             name: String::new(),
             experiment: Experiment::Toy(toy),
-            schedule: Schedule::Constant { lr },
+            schedule,
             seed,
             backend: BackendChoice::Cpu,
         };
@@ -108,6 +110,13 @@ impl ToyForm {
 pub fn HomePage() -> impl IntoView {
     let form = ToyForm::new();
     let errors = RwSignal::new(Vec::<FieldError>::new());
+    let schedule = RwSignal::new(None::<Schedule>);
+    let total_steps = Signal::derive(move || form.steps.with(|s| s.trim().parse::<u64>().unwrap_or(0)));
+    let steps_per_epoch = Signal::derive(move || {
+        let n: u32 = form.n.with(|s| s.trim().parse().unwrap_or(1));
+        let b: u32 = form.batch.with(|s| s.trim().parse().unwrap_or(1));
+        u64::from(n.div_ceil(b.max(1)).max(1))
+    });
     let start = ServerAction::<StartRun>::new();
     let failure = RwSignal::new(None::<String>);
     let navigate = use_navigate();
@@ -123,7 +132,7 @@ pub fn HomePage() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         failure.set(None);
-        match form.to_spec() {
+        match form.to_spec(schedule.get_untracked()) {
             Ok(spec) => {
                 errors.set(Vec::new());
                 start.dispatch(StartRun { spec });
@@ -148,10 +157,11 @@ pub fn HomePage() -> impl IntoView {
                     <NumField label="γ" field="experiment.gamma" value=form.gamma errors/>
                     <NumField label="label noise σ" field="experiment.label_noise" value=form.noise errors/>
                     <NumField label="batch" field="experiment.batch" value=form.batch errors/>
-                    <NumField label="learning rate" field="schedule.lr" value=form.lr errors hint="constant"/>
                     <NumField label="steps" field="experiment.steps" value=form.steps errors/>
                     <NumField label="seed" field="seed" value=form.seed errors/>
                 </div>
+                <h2>"Learning-rate schedule"</h2>
+                <ScheduleEditor schedule errors total_steps steps_per_epoch/>
                 <button type="submit" id="start" disabled=move || start.pending().get()>
                     {move || if start.pending().get() { "Starting…" } else { "Start" }}
                 </button>

@@ -2,6 +2,7 @@
 
 pub mod home;
 pub mod run;
+pub mod schedule_editor;
 
 use crate::wire::FieldError;
 use leptos::prelude::*;
