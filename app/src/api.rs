@@ -1,7 +1,7 @@
 //! Server functions the pages call, and the `Lab` seam the server implements behind them.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::wire::{RunSpec, RunSummary, StartReply};
 
@@ -49,12 +49,13 @@ pub async fn start_run(spec: RunSpec) -> Result<StartReply, ServerFnError> {
     }
 }
 
-#[server]
+// Reads are GETs: a shared server requires the admin token only on POSTs.
+#[server(input = GetUrl)]
 pub async fn list_runs() -> Result<Vec<RunSummary>, ServerFnError> {
     lab()?.list().await.map_err(|e| ServerFnError::new(e.0))
 }
 
-#[server]
+#[server(input = GetUrl)]
 pub async fn get_run(id: i64) -> Result<Option<RunSummary>, ServerFnError> {
     lab()?.get(id).await.map_err(|e| ServerFnError::new(e.0))
 }

@@ -108,7 +108,13 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
     let db = Db::open(&settings.db_path).await?;
     let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
-    let state = AppState { runs: runs.clone(), leptos: settings.leptos_options() };
+    let admin_token = crate::http::auth::token_for(settings.addr, settings.admin_token.clone(), &settings.data_dir)
+        .map_err(|e| format!("cannot create the admin token file: {e}"))?;
+    if admin_token.is_some() {
+        tracing::warn!(addr = %settings.addr, "listening beyond loopback: mutating requests need the admin token \
+            (ANNEAL_ADMIN_TOKEN, or the admin-token file in the data directory); browsers: GET /login?token=...");
+    }
+    let state = AppState { runs: runs.clone(), leptos: settings.leptos_options(), admin_token: admin_token.map(Into::into) };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, db = %settings.db_path.display(), "listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;

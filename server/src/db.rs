@@ -166,6 +166,19 @@ impl Db {
         }
     }
 
+    /// Marks one queued run running (the headless CLI's claim); false if it wasn't queued.
+    pub async fn claim(&self, id: i64) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'running', started_at_ms = ?, heartbeat_ms = ? WHERE id = ? AND status = 'queued'",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn set_device(&self, id: i64, backend: &str, device: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE runs SET backend = ?, device = ?, heartbeat_ms = ? WHERE id = ?")
             .bind(backend)
@@ -212,6 +225,17 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         Ok(ids)
+    }
+
+    /// Running runs whose heartbeat is older than `stale_ms`, other than `exclude` (ours).
+    pub async fn stale_running(&self, stale_ms: i64, exclude: &[i64]) -> Result<Vec<i64>, DbError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM runs WHERE status = 'running' AND COALESCE(heartbeat_ms, started_at_ms, 0) < ?",
+        )
+        .bind(now_ms() - stale_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().filter(|id| !exclude.contains(id)).collect())
     }
 
     /// Appends an event with the next per-run sequence number, committed before returning.

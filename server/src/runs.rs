@@ -27,6 +27,9 @@ pub struct LiveEvent {
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 /// How often a running run's heartbeat is written.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// A running run whose heartbeat is older than this, and that no worker here owns, has lost
+/// its worker (a killed `anneal run`, say) and is marked interrupted.
+const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
 
 pub struct RunService {
     db: Db,
@@ -36,6 +39,8 @@ pub struct RunService {
     /// Stop flags of running runs, and whether the stop was a user's cancel.
     running: Mutex<HashMap<i64, (StopFlag, bool)>>,
     shutting_down: AtomicBool,
+    /// Wakes the heartbeat watcher at shutdown.
+    wake_heartbeat: Notify,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -51,6 +56,7 @@ impl RunService {
             wake: Notify::new(),
             running: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            wake_heartbeat: Notify::new(),
             workers: Mutex::default(),
         });
         let orphans = if max_concurrent > 0 { svc.db.interrupt_orphans().await? } else { Vec::new() };
@@ -64,12 +70,16 @@ impl RunService {
             };
             svc.record(id, EventKind::Done, None, &json(&change)).await?;
         }
-        let handles = (0..max_concurrent)
+        let mut handles: Vec<_> = (0..max_concurrent)
             .map(|_| {
                 let svc = svc.clone();
                 tokio::spawn(async move { svc.worker().await })
             })
             .collect();
+        if max_concurrent > 0 {
+            let svc = svc.clone();
+            handles.push(tokio::spawn(async move { svc.watch_heartbeats().await }));
+        }
         *lock(&svc.workers) = handles;
         Ok(svc)
     }
@@ -143,6 +153,7 @@ impl RunService {
             flag.raise();
         }
         self.wake.notify_waiters();
+        self.wake_heartbeat.notify_waiters();
         let handles = std::mem::take(&mut *lock(&self.workers));
         for h in handles {
             let _ = h.await;
@@ -155,6 +166,34 @@ impl RunService {
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(LiveEvent { run_id, seq: Some(seq), kind: kind.as_str(), data: data.into() });
         Ok(seq)
+    }
+
+    async fn watch_heartbeats(self: Arc<Self>) {
+        while !self.shutting_down.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(HEARTBEAT_EVERY, self.wake_heartbeat.notified()).await;
+            let ours: Vec<i64> = lock(&self.running).keys().copied().collect();
+            let stale_ms = i64::try_from(HEARTBEAT_STALE.as_millis()).unwrap_or(i64::MAX);
+            match self.db.stale_running(stale_ms, &ours).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if let Err(e) = self.mark_lost(id).await {
+                            tracing::error!(run.id = id, error = %e, "marking a lost run failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "checking heartbeats failed"),
+            }
+        }
+    }
+
+    async fn mark_lost(&self, id: i64) -> Result<(), DbError> {
+        let msg = "its worker stopped sending heartbeats";
+        if self.db.transition(id, &[RunStatus::Running], RunStatus::Interrupted, Some(msg)).await? {
+            tracing::warn!(run.id = id, "run lost its worker; marked interrupted");
+            let change = StatusChange { status: RunStatus::Interrupted, message: Some(msg.into()), backend: None, device: None };
+            self.record(id, EventKind::Done, None, &json(&change)).await?;
+        }
+        Ok(())
     }
 
     async fn worker(self: Arc<Self>) {
@@ -176,7 +215,7 @@ impl RunService {
     /// Claims one queued run and trains it here, also showing every event to `observer`.
     /// Returns the final status, or None if the run was not queued.
     pub async fn run_one(self: Arc<Self>, id: i64, observer: Observer) -> Result<Option<RunStatus>, DbError> {
-        if !self.db.transition(id, &[RunStatus::Queued], RunStatus::Running, None).await? {
+        if !self.db.claim(id).await? {
             return Ok(None);
         }
         let Some(run) = self.db.get_run(id).await? else { return Ok(None) };

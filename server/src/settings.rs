@@ -13,6 +13,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_DATA_DIR` | `./data` | database, checkpoints and datasets the server manages |
 /// | `ANNEAL_DB` | `$ANNEAL_DATA_DIR/anneal.db` | SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
+/// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
 /// | `LEPTOS_ENV` | `PROD` | `DEV` turns on cargo-leptos live reload |
 /// | `LEPTOS_RELOAD_PORT` | `3001` | live-reload websocket port (DEV only) |
@@ -22,6 +23,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub db_path: PathBuf,
     pub max_concurrent: usize,
+    pub admin_token: Option<String>,
     pub site_root: String,
     pub dev_reload: bool,
     pub reload_port: u32,
@@ -66,6 +68,7 @@ impl Settings {
             data_dir,
             db_path,
             max_concurrent,
+            admin_token: var("ANNEAL_ADMIN_TOKEN"),
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             dev_reload: var("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
             reload_port: parsed("LEPTOS_RELOAD_PORT", 3001u32)?,

@@ -2,6 +2,7 @@
 //! all behind one `router(state)` that `main` and the tests share.
 
 mod api;
+pub mod auth;
 mod error;
 mod lab;
 mod sse;
@@ -26,6 +27,8 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub runs: Arc<RunService>,
     pub leptos: LeptosOptions,
+    /// Required on mutating requests when set (the server listens beyond loopback).
+    pub admin_token: Option<Arc<str>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -41,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     // The stream route gets no compression or timeout layer: it must stay open and unbuffered.
     let api = Router::new()
         .route("/healthz", get(api::healthz))
+        .route("/login", get(auth::login))
         .route("/api/runs", post(api::create_run).get(api::list_runs))
         .route("/api/runs/{id}", get(api::get_run))
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         move || app::shell(leptos.clone())
     })
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
     .with_state(state)
 }

@@ -35,7 +35,14 @@ impl TestApp {
         let db = Db::open(&dir.join("t.db")).await.expect("db opens");
         let runs = RunService::start(db, dir.clone(), 1).await.expect("service starts");
         let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
-        Self { router: router(AppState { runs: runs.clone(), leptos }), runs, _dir: TempDir(dir) }
+        Self { router: router(AppState { runs: runs.clone(), leptos, admin_token: None }), runs, _dir: TempDir(dir) }
+    }
+
+    async fn with_token(token: &str) -> Self {
+        let mut app = Self::new().await;
+        let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
+        app.router = router(AppState { runs: app.runs.clone(), leptos, admin_token: Some(token.into()) });
+        app
     }
 
     async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
@@ -254,5 +261,31 @@ async fn cancel_stops_a_running_run() {
     let rest = app.stream(&uri, early.iter().filter_map(|e| e.id).max(), 10_000).await;
     let done = rest.last().expect("done event");
     assert_eq!((done.event.as_str(), done.data["status"].as_str()), ("done", Some("cancelled")));
+    app.runs.shutdown().await;
+}
+
+#[tokio::test]
+async fn beyond_loopback_mutations_need_the_admin_token() {
+    let app = TestApp::with_token("s3cret").await;
+    let (code, _) = app.post_json("/api/runs", &toy_body(10, 1)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/runs").await.0, StatusCode::OK, "reads stay open");
+    let with = |t: &str| {
+        Request::post("/api/runs")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::from(toy_body(10, 1)))
+            .expect("req")
+    };
+    assert_eq!(app.call(with("wrong")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(with("s3cret")).await.0, StatusCode::CREATED);
+    let cookie = Request::post("/api/runs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, "other=1; anneal_admin=s3cret")
+        .body(Body::from(toy_body(10, 1)))
+        .expect("req");
+    assert_eq!(app.call(cookie).await.0, StatusCode::CREATED);
+    let res = app.router.clone().oneshot(Request::get("/login?token=s3cret").body(Body::empty()).expect("req")).await.expect("ok");
+    assert!(res.headers()[header::SET_COOKIE].to_str().expect("ascii").contains("HttpOnly"));
     app.runs.shutdown().await;
 }
