@@ -55,7 +55,8 @@ pub fn evaluate<B: Backend>(model: &Net<B>, ds: &Dataset, loss: LossKind, device
     (loss_sum / n as f64, correct as f64 / n as f64)
 }
 
-fn batch_loss<B: Backend>(logits: Tensor<B, 2>, ds: &Dataset, idx: &[usize], loss: LossKind, device: &B::Device) -> Tensor<B, 1> {
+/// The training loss of one batch (also used by the throughput benchmark).
+pub fn batch_loss<B: Backend>(logits: Tensor<B, 2>, ds: &Dataset, idx: &[usize], loss: LossKind, device: &B::Device) -> Tensor<B, 1> {
     match loss {
         LossKind::CrossEntropy => CrossEntropyLossConfig::new().init(device).forward(logits, data::labels(ds, idx, device)),
         LossKind::Mse => {
