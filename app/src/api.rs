@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
-use crate::wire::{RunSpec, RunSummary, StartReply};
+use crate::wire::{RunMetrics, RunSpec, RunSummary, StartReply, SweepSummary};
 
 #[cfg(feature = "ssr")]
 pub use lab::{BoxFut, Lab, LabError, SharedLab};
@@ -14,7 +14,7 @@ mod lab {
     use std::pin::Pin;
     use std::sync::Arc;
 
-    use crate::wire::{FieldError, RunSpec, RunSummary};
+    use crate::wire::{FieldError, RunMetrics, RunSpec, RunSummary, SweepSummary};
 
     pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -30,6 +30,10 @@ mod lab {
         fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>>;
         fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
         fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
+        fn submit_sweep(&self, spec: spec::SweepSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
+        fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>>;
+        fn list_sweeps(&self) -> BoxFut<'_, Result<Vec<(i64, String, i64)>, LabError>>;
+        fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>>;
     }
 
     pub type SharedLab = Arc<dyn Lab>;
@@ -69,4 +73,32 @@ pub async fn cancel_run(id: i64) -> Result<bool, ServerFnError> {
 #[server]
 pub async fn resume_run(id: i64) -> Result<bool, ServerFnError> {
     lab()?.resume(id).await.map_err(|e| ServerFnError::new(e.0))
+}
+
+/// Validates and queues a decay sweep (main run plus one branch per decay point).
+#[server(input = Json)]
+pub async fn start_sweep(spec: spec::SweepSpec) -> Result<StartReply, ServerFnError> {
+    match lab()?.submit_sweep(spec).await.map_err(|e| ServerFnError::new(e.0))? {
+        Ok(id) => Ok(StartReply::Created { id }),
+        Err(errors) => Ok(StartReply::Invalid { errors }),
+    }
+}
+
+#[server(input = GetUrl)]
+pub async fn get_sweep(id: i64) -> Result<Option<SweepSummary>, ServerFnError> {
+    lab()?.get_sweep(id).await.map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server(input = GetUrl)]
+pub async fn list_sweeps() -> Result<Vec<(i64, String, i64)>, ServerFnError> {
+    lab()?.list_sweeps().await.map_err(|e| ServerFnError::new(e.0))
+}
+
+/// The stored metric rows of the sweep's runs, for the overlaid charts.
+#[server(input = GetUrl)]
+pub async fn sweep_metrics(id: i64) -> Result<Vec<RunMetrics>, ServerFnError> {
+    let lab = lab()?;
+    let sweep = lab.get_sweep(id).await.map_err(|e| ServerFnError::new(e.0))?;
+    let ids = sweep.map(|s| s.runs.iter().map(|r| r.run.id).collect()).unwrap_or_default();
+    lab.metrics(ids).await.map_err(|e| ServerFnError::new(e.0))
 }

@@ -9,6 +9,72 @@ use crate::wire::{Progress, StatusChange};
 /// Points drawn per schedule in the preview; min, max and last per bucket keep spikes visible.
 pub const PREVIEW_POINTS: usize = 2000;
 
+/// Draws a sweep's charts (browser only): overlays of every run, final metrics against the
+/// decay point, and final metrics against compute with the 1.2×, 1.5× and 2× budget marks.
+pub fn draw_sweep(sweep: &crate::wire::SweepSummary, metrics: &[crate::wire::RunMetrics], results: &[crate::analysis::BranchResult]) {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    {
+        use serde_json::{Value, json};
+        let label = |run_id: i64| -> String {
+            sweep.runs.iter().find(|r| r.run.id == run_id).map_or(format!("run {run_id}"), |r| match r.branch_at {
+                None => "main".into(),
+                Some(k) => format!("decay @ {k}"),
+            })
+        };
+        let overlay = |key: &str| -> Value {
+            Value::Array(
+                metrics
+                    .iter()
+                    .map(|m| {
+                        let pts: Vec<_> = m.points.iter().filter_map(|p| p.values.get(key).map(|v| (p.step, *v))).collect();
+                        let is_main = label(m.run_id) == "main";
+                        json!({"x": pts.iter().map(|p| p.0).collect::<Vec<_>>(), "y": pts.iter().map(|p| p.1).collect::<Vec<_>>(),
+                               "name": label(m.run_id), "mode": "lines", "line": {"width": if is_main { 3.0 } else { 1.5 }}})
+                    })
+                    .collect(),
+            )
+        };
+        let layout = |x: &str, log: bool| json!({
+            "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 300,
+            "xaxis": {"title": {"text": x}}, "yaxis": {"type": if log { "log" } else { "linear" }, "exponentformat": "e"},
+            "legend": {"orientation": "h", "y": 1.2}, "hovermode": "closest",
+        });
+        let norm_key = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) { "dist_mn" } else { "w_norm" };
+        browser::react_when_attached("sweep-test-loss", overlay("test_loss"), layout("step", true), 120);
+        browser::react_when_attached("sweep-train-loss", overlay("train_loss"), layout("step", true), 120);
+        browser::react_when_attached("sweep-lr", overlay("lr"), layout("step", true), 120);
+        browser::react_when_attached("sweep-norm", overlay(norm_key), layout("step", false), 120);
+
+        let ks: Vec<u64> = results.iter().map(|r| r.k).collect();
+        let mut final_traces = vec![json!({"x": ks, "y": results.iter().map(|r| r.test_loss).collect::<Vec<_>>(),
+            "name": "final test loss", "mode": "lines+markers", "type": "scatter"})];
+        if results.iter().any(|r| r.test_acc.is_some()) {
+            final_traces.push(json!({"x": ks, "y": results.iter().map(|r| r.test_acc).collect::<Vec<_>>(),
+                "name": "final test acc", "mode": "lines+markers", "yaxis": "y2"}));
+        }
+        if results.iter().any(|r| r.dist_mn.is_some()) {
+            final_traces.push(json!({"x": ks, "y": results.iter().map(|r| r.dist_mn).collect::<Vec<_>>(),
+                "name": "final ‖α − α_mn‖", "mode": "lines+markers", "yaxis": "y2"}));
+        }
+        let mut fl = layout(if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) { "decay step k" } else { "decay epoch k" }, false);
+        fl["yaxis2"] = json!({"overlaying": "y", "side": "right"});
+        browser::react_when_attached("sweep-final-vs-k", Value::Array(final_traces), fl, 120);
+
+        // Compute: training length relative to the earliest decay's run, the budget the others extend.
+        let base = results.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
+        let xs: Vec<f64> = results.iter().map(|r| r.length as f64 / base).collect();
+        let y_key: Vec<Option<f64>> = results.iter().map(|r| r.test_acc.or(Some(r.test_loss))).collect();
+        let y_name = if results.iter().any(|r| r.test_acc.is_some()) { "final test acc" } else { "final test loss" };
+        let texts: Vec<String> = results.iter().map(|r| format!("decay @ {} · {:.0}s", r.k, r.seconds.unwrap_or(0.0))).collect();
+        let mut cl = layout("compute (× the earliest decay's run)", false);
+        cl["shapes"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#999"}})).collect());
+        cl["annotations"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"x": x, "yref": "paper", "y": 1, "text": format!("{x}×"), "showarrow": false})).collect());
+        browser::react_when_attached("sweep-compute", json!([{"x": xs, "y": y_key, "text": texts, "name": y_name, "mode": "lines+markers"}]), cl, 120);
+    }
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let _ = (sweep, metrics, results);
+}
+
 /// Redraws the LR preview (`#lr-preview`) whenever the schedule, its comparison or the axes change.
 pub fn preview_effect(
     schedule: RwSignal<Option<Schedule>>,

@@ -1,6 +1,7 @@
 //! Anneal's Leptos UI: the HTML shell, routes and pages. Rendered on the server (`ssr`) and
 //! hydrated in the browser (`hydrate`); it never depends on Burn or the server's storage.
 
+pub mod analysis;
 pub mod api;
 pub mod chart;
 pub mod pages;
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="notfound">"Page not found."</p> }>
                     <Route path=path!("") view=pages::home::HomePage/>
                     <Route path=path!("/runs/:id") view=pages::run::RunPage/>
+                    <Route path=path!("/sweeps/:id") view=pages::sweep::SweepPage/>
                 </Routes>
             </main>
         </Router>

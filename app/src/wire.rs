@@ -67,6 +67,30 @@ pub struct RunSummary {
     pub last_step: Option<u64>,
 }
 
+/// One run of a sweep: the main path (`branch_at` None) or the branch that decays at k.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepRun {
+    pub branch_at: Option<u64>,
+    pub run: RunSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSummary {
+    pub id: i64,
+    pub name: String,
+    pub spec: spec::SweepSpec,
+    pub created_at_ms: i64,
+    /// Main run first, then the branches in order of k.
+    pub runs: Vec<SweepRun>,
+}
+
+/// A run's stored metric rows, for charts that show many runs at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub run_id: i64,
+    pub points: Vec<MetricPoint>,
+}
+
 /// The answer to a launch: the new run, or what is wrong with the form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]

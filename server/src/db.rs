@@ -5,7 +5,8 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::wire::{RunSpec, RunStatus, RunSummary};
+use app::wire::{RunSpec, RunStatus, RunSummary, SweepRun, SweepSummary};
+use spec::SweepSpec;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, Row};
 
@@ -58,6 +59,10 @@ pub struct StoredEvent {
 #[derive(Clone)]
 pub struct Db {
     pool: SqlitePool,
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Corrupt(e.to_string()))
 }
 
 pub fn now_ms() -> i64 {
@@ -153,7 +158,11 @@ impl Db {
     pub async fn claim_next(&self) -> Result<Option<RunSummary>, DbError> {
         let id: Option<i64> = sqlx::query_scalar(
             "UPDATE runs SET status = 'running', started_at_ms = ?, heartbeat_ms = ?
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued'
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued'
+                           AND (wait_epoch IS NULL OR EXISTS (SELECT 1 FROM checkpoints c
+                                WHERE c.run_id = runs.parent_id AND c.epoch = runs.wait_epoch))
+                         ORDER BY id LIMIT 1)
+               AND status = 'queued'
              RETURNING id",
         )
         .bind(now_ms())
@@ -288,6 +297,107 @@ impl Db {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|(e, p)| (u32::try_from(e).unwrap_or(0), p)))
+    }
+
+    /// The checkpoint folder of `run_id` after `epoch` epochs.
+    pub async fn checkpoint_at(&self, run_id: i64, epoch: u32) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar("SELECT path FROM checkpoints WHERE run_id = ? AND epoch = ?")
+            .bind(run_id)
+            .bind(i64::from(epoch))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// (parent, epoch) a branch starts from, if it is a checkpointed branch.
+    pub async fn branch_origin(&self, id: i64) -> Result<Option<(i64, u32)>, DbError> {
+        let row: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT parent_id, wait_epoch FROM runs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some((Some(p), Some(e))) => Some((p, u32::try_from(e).unwrap_or(0))),
+            _ => None,
+        })
+    }
+
+    /// Queued branches of `parent` that can never start (their checkpoint will not come):
+    /// cancelled, and their ids returned.
+    pub async fn cancel_orphaned_branches(&self, parent: i64) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE runs SET status = 'cancelled', message = 'the main run ended before reaching this decay point',
+                 finished_at_ms = ?
+             WHERE parent_id = ? AND status = 'queued' AND wait_epoch IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.run_id = runs.parent_id AND c.epoch = runs.wait_epoch)
+             RETURNING id",
+        )
+        .bind(now_ms())
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stores a sweep, its main run and one queued branch per decay point, atomically.
+    /// Returns the sweep id and every run id (main first).
+    pub async fn insert_sweep(&self, sweep: &SweepSpec) -> Result<(i64, Vec<i64>), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let sweep_id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec, created_at_ms) VALUES (?, ?, ?) RETURNING id")
+            .bind(&sweep.name)
+            .bind(to_json(sweep)?)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
+                      VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id";
+        let main_id: i64 = sqlx::query_scalar(insert)
+            .bind(format!("{} · main", sweep.name))
+            .bind(to_json(&sweep.main)?)
+            .bind(now)
+            .bind(sweep_id)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut ids = vec![main_id];
+        let checkpointed = matches!(sweep.main.experiment, spec::Experiment::Net(_));
+        for &k in &sweep.branch_at {
+            let k_i = i64::try_from(k).unwrap_or(i64::MAX);
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(sweep.branch(k).name.clone())
+                .bind(to_json(&sweep.branch(k))?)
+                .bind(now)
+                .bind(sweep_id)
+                .bind(main_id)
+                .bind(k_i)
+                .bind(checkpointed.then_some(k_i))
+                .fetch_one(&mut *tx)
+                .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok((sweep_id, ids))
+    }
+
+    pub async fn get_sweep(&self, id: i64) -> Result<Option<SweepSummary>, DbError> {
+        let row: Option<(i64, String, String, i64)> =
+            sqlx::query_as("SELECT id, name, spec, created_at_ms FROM sweeps WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let Some((id, name, spec, created_at_ms)) = row else { return Ok(None) };
+        let spec: SweepSpec = serde_json::from_str(&spec).map_err(|e| DbError::Corrupt(format!("sweep {id}: {e}")))?;
+        let runs: Vec<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id"))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let steps: Vec<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = ? ORDER BY id").bind(id).fetch_all(&self.pool).await?;
+        let runs = runs
+            .into_iter()
+            .zip(steps)
+            .map(|(r, (_, k))| Ok(SweepRun { branch_at: k.and_then(|k| u64::try_from(k).ok()), run: r.into_summary()? }))
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Some(SweepSummary { id, name, spec, created_at_ms, runs }))
+    }
+
+    pub async fn list_sweeps(&self, limit: i64) -> Result<Vec<(i64, String, i64)>, DbError> {
+        Ok(sqlx::query_as("SELECT id, name, created_at_ms FROM sweeps ORDER BY id DESC LIMIT ?").bind(limit).fetch_all(&self.pool).await?)
     }
 
     /// Step of the newest stored metric row.

@@ -111,6 +111,27 @@ impl RunService {
         Ok(Ok(id))
     }
 
+    /// Validates and queues a sweep: its main run and every branch.
+    pub async fn submit_sweep(&self, sweep: spec::SweepSpec) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
+        let mut errors = sweep.validate().err().unwrap_or_default();
+        if !trainer::device::is_available(sweep.main.backend) {
+            errors.push(FieldError {
+                field: "main.backend".into(),
+                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let (sweep_id, ids) = self.db.insert_sweep(&sweep).await?;
+        for &id in &ids {
+            let change = StatusChange { status: RunStatus::Queued, message: None, backend: None, device: None };
+            self.record(id, EventKind::Status, None, &json(&change)).await?;
+        }
+        self.wake.notify_one();
+        Ok(Ok((sweep_id, ids)))
+    }
+
     /// Cancels a queued or running run; false if it had already finished (or doesn't exist).
     pub async fn cancel(&self, id: i64) -> Result<bool, DbError> {
         if self.db.transition(id, &[RunStatus::Queued], RunStatus::Cancelled, Some("cancelled before it started")).await? {
@@ -236,7 +257,13 @@ impl RunService {
         }
         tracing::info!(run.id = id, "run started");
         let prepared = async {
-            let resume_from = self.db.latest_checkpoint(id).await?.map(|(_, p)| PathBuf::from(p));
+            // Its own newest checkpoint (a resumed run), else the parent's at the branch point.
+            let mut resume_from = self.db.latest_checkpoint(id).await?.map(|(_, p)| PathBuf::from(p));
+            if resume_from.is_none() {
+                if let Some((parent, epoch)) = self.db.branch_origin(id).await? {
+                    resume_from = self.db.checkpoint_at(parent, epoch).await?.map(PathBuf::from);
+                }
+            }
             let skip_through = self.db.last_metric_step(id).await?;
             Ok::<_, DbError>((resume_from, skip_through))
         };
@@ -293,7 +320,35 @@ impl RunService {
         self.db.transition(id, &[RunStatus::Running], status, message.as_deref()).await?;
         let change = StatusChange { status, message, backend: None, device: None };
         self.record(id, EventKind::Done, None, &json(&change)).await?;
+        // An interrupted run may still be resumed, so its branches keep waiting.
+        if matches!(status, RunStatus::Failed | RunStatus::Cancelled) {
+            for branch in self.db.cancel_orphaned_branches(id).await? {
+                let change = StatusChange {
+                    status: RunStatus::Cancelled,
+                    message: Some("the main run ended before reaching this decay point".into()),
+                    backend: None,
+                    device: None,
+                };
+                self.record(branch, EventKind::Done, None, &json(&change)).await?;
+            }
+        }
         Ok(())
+    }
+
+    /// Every stored metric row of a run, oldest first.
+    pub async fn metrics(&self, id: i64) -> Result<Vec<(i64, MetricPoint)>, DbError> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.db.events_after(id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page.into_iter().filter(|e| e.kind == EventKind::Metric) {
+                let p: MetricPoint = serde_json::from_str(&e.data).map_err(|err| DbError::Corrupt(err.to_string()))?;
+                out.push((e.seq, p));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -488,3 +488,145 @@ mod tests {
         assert_eq!(t.eval_interval(), 1);
     }
 }
+
+/// The paper's experiment: a main run at a constant LR, and branches that keep its trajectory
+/// up to a decay point k and continue from there with another schedule for a fixed length.
+/// Points and lengths are in steps for the toy model and in epochs for networks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    #[serde(default)]
+    pub name: String,
+    /// The main path; its schedule must be `constant`.
+    pub main: RunSpec,
+    /// Decay points k₁ < k₂ < … (steps for the toy model, epochs for networks).
+    pub branch_at: Vec<u64>,
+    /// The schedule each branch follows after its decay point; its clock starts at k.
+    pub after: Schedule,
+    /// How long each branch runs after its decay point (same unit as `branch_at`).
+    pub branch_length: u64,
+}
+
+/// At most this many branches per sweep.
+pub const MAX_BRANCHES: usize = 50;
+
+impl SweepSpec {
+    /// Steps per unit of `branch_at`: 1 for the toy model, steps per epoch for networks.
+    pub fn unit_steps(&self) -> u64 {
+        match &self.main.experiment {
+            Experiment::Toy(_) => 1,
+            Experiment::Net(n) => n.steps_per_epoch(),
+        }
+    }
+
+    /// Length of the main path, in the unit of `branch_at`.
+    pub fn main_length(&self) -> u64 {
+        match &self.main.experiment {
+            Experiment::Toy(t) => t.steps,
+            Experiment::Net(n) => u64::from(n.epochs),
+        }
+    }
+
+    /// The toy preset from DESIGN.md §2: label noise, decays at 1k, 5k, 20k and 40k steps.
+    pub fn toy_paper() -> Self {
+        let mut main = RunSpec::toy_default();
+        if let Experiment::Toy(t) = &mut main.experiment {
+            t.steps = 40_000;
+        }
+        Self {
+            name: "toy: late decay".into(),
+            main,
+            branch_at: vec![1_000, 5_000, 20_000, 40_000],
+            after: Schedule::Constant { lr: 0.005 },
+            branch_length: 10_000,
+        }
+    }
+
+    /// The run spec of the branch that decays at `k` (in the unit of `branch_at`).
+    pub fn branch(&self, k: u64) -> RunSpec {
+        let mut spec = self.main.clone();
+        spec.name = format!("{} · decay at {k}", self.name);
+        spec.schedule = Schedule::Sequential {
+            parts: vec![self.main.schedule.clone(), self.after.clone()],
+            milestones: vec![k * self.unit_steps()],
+        };
+        let total = k + self.branch_length;
+        match &mut spec.experiment {
+            Experiment::Toy(t) => {
+                t.steps = total;
+                t.eval_every = self.main_eval_every();
+            }
+            Experiment::Net(n) => n.epochs = u32::try_from(total).unwrap_or(u32::MAX),
+        }
+        spec
+    }
+
+    /// Toy branches record rows at the main path's interval so curves line up.
+    fn main_eval_every(&self) -> u64 {
+        match &self.main.experiment {
+            Experiment::Toy(t) => t.eval_interval(),
+            Experiment::Net(_) => 0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errs: Vec<FieldError> = match self.main.validate() {
+            Ok(()) => Vec::new(),
+            Err(es) => es.into_iter().map(|e| FieldError { field: format!("main.{}", e.field), message: e.message }).collect(),
+        };
+        if !matches!(self.main.schedule, Schedule::Constant { .. }) {
+            errs.push(field("main.schedule", "the main path of a sweep keeps a constant LR".into()));
+        }
+        if let Err(es) = self.after.validate() {
+            errs.extend(es.into_iter().map(|e| FieldError { field: format!("after.{}", e.field), message: e.message }));
+        }
+        if self.branch_at.is_empty() || self.branch_at.len() > MAX_BRANCHES {
+            errs.push(field("branch_at", format!("give between 1 and {MAX_BRANCHES} decay points")));
+        } else if self.branch_at.windows(2).any(|w| w[0] >= w[1]) {
+            errs.push(field("branch_at", "decay points must be strictly increasing".into()));
+        } else if self.branch_at[0] < 1 || self.branch_at.last().is_some_and(|&k| k > self.main_length()) {
+            errs.push(field("branch_at", format!("decay points must lie between 1 and {}", self.main_length())));
+        }
+        if let (Experiment::Net(n), false) = (&self.main.experiment, self.branch_at.is_empty()) {
+            if n.checkpoint_every != 1 {
+                errs.push(field("main.experiment.checkpoint_every", "must be 1: branches start from every epoch's checkpoint".into()));
+            }
+        }
+        let max_len = match &self.main.experiment {
+            Experiment::Toy(_) => limits::MAX_STEPS,
+            Experiment::Net(_) => u64::from(limits::MAX_EPOCHS),
+        };
+        if self.branch_length < 1 || self.branch_length > max_len {
+            errs.push(field("branch_length", format!("must be between 1 and {max_len}")));
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn toy_preset_is_valid_and_branches_compose() {
+        let s = SweepSpec::toy_paper();
+        assert_eq!(s.validate(), Ok(()));
+        let b = s.branch(5_000);
+        assert_eq!(b.total_steps(), 15_000);
+        assert_eq!(b.schedule.lr_at(4_999), 0.05);
+        assert!((b.schedule.lr_at(5_000) - 0.005).abs() < 1e-15);
+        assert_eq!(b.validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_sweeps_name_their_fields() {
+        let mut s = SweepSpec::toy_paper();
+        s.branch_at = vec![5, 3];
+        s.branch_length = 0;
+        s.main.schedule = Schedule::Constant { lr: f64::NAN };
+        let f: Vec<String> = s.validate().err().unwrap_or_default().into_iter().map(|e| e.field).collect();
+        for want in ["branch_at", "branch_length", "main.schedule.lr"] {
+            assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
+        }
+    }
+}

@@ -3,11 +3,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
-use spec::{BackendChoice, Experiment, RunSpec, ToySpec};
+use spec::{BackendChoice, Experiment, RunSpec, SweepSpec, ToySpec};
 
 use super::schedule_editor::ScheduleEditor;
 use super::{FieldMessage, format_ms};
-use crate::api::{StartRun, list_runs};
+use crate::api::{StartRun, StartSweep, list_runs, list_sweeps};
 use crate::wire::{FieldError, StartReply};
 
 /// One numeric input, bound to a string signal so half-typed values survive.
@@ -141,6 +141,61 @@ pub fn HomePage() -> impl IntoView {
         }
     };
     let runs = Resource::new(move || start.version().get(), |_| list_runs());
+    let sweeps = Resource::new(|| (), |_| list_sweeps());
+
+    // The decay sweep: the form above is the main path; branches decay at each k.
+    let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
+    let sweep_len = RwSignal::new("10000".to_owned());
+    let sweep_factor = RwSignal::new("0.1".to_owned());
+    let sweep_errors = RwSignal::new(Vec::<FieldError>::new());
+    let start_sweep = ServerAction::<StartSweep>::new();
+    let navigate_sweep = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start_sweep.value().get() {
+            match result {
+                Ok(StartReply::Created { id }) => navigate_sweep(&format!("/sweeps/{id}"), Default::default()),
+                Ok(StartReply::Invalid { errors: es }) => sweep_errors.set(es),
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+        }
+    });
+    let launch_sweep = move |_| {
+        let mut errs = Vec::new();
+        let main = match form.to_spec(schedule.get_untracked()) {
+            Ok(s) => Some(s),
+            Err(es) => {
+                errors.set(es);
+                None
+            }
+        };
+        let branch_at: Vec<u64> = sweep_at
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().map_err(|_| errs.push(FieldError { field: "branch_at".into(), message: "must be whole step numbers separated by commas".into() })).ok())
+            .collect();
+        let branch_length: u64 = sweep_len.get_untracked().trim().parse().unwrap_or_else(|_| {
+            errs.push(FieldError { field: "branch_length".into(), message: "must be a whole number of steps".into() });
+            0
+        });
+        let factor: f64 = sweep_factor.get_untracked().trim().parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0).unwrap_or_else(|| {
+            errs.push(FieldError { field: "factor".into(), message: "must be a positive number".into() });
+            1.0
+        });
+        let Some(main) = main else { return };
+        let lr = main.schedule.base_lr();
+        let spec = SweepSpec { name: "toy sweep".into(), main, branch_at, after: Schedule::Constant { lr: lr * factor }, branch_length };
+        if let Err(es) = spec.validate() {
+            errs.extend(es);
+        }
+        if errs.is_empty() {
+            sweep_errors.set(Vec::new());
+            start_sweep.dispatch(StartSweep { spec });
+        } else {
+            sweep_errors.set(errs);
+        }
+    };
 
     view! {
         <section class="card launch">
@@ -169,6 +224,42 @@ pub fn HomePage() -> impl IntoView {
                     <p class="form-error">{move || failure.get()}</p>
                 </Show>
             </form>
+        </section>
+        <section class="card sweep-launch">
+            <h2>"Decay sweep"</h2>
+            <p class="lede">
+                "The run above, at its constant LR, is the main path. Each branch follows it up to step k, "
+                "then continues at LR × factor for the branch length. The sweep page plots final test loss "
+                "and ‖α − α" <sub>"mn"</sub> "‖ against k."
+            </p>
+            <div class="grid">
+                <NumField label="decay at steps k₁, k₂, …" field="branch_at" value=sweep_at errors=sweep_errors/>
+                <NumField label="branch length (steps)" field="branch_length" value=sweep_len errors=sweep_errors/>
+                <NumField label="decay factor" field="factor" value=sweep_factor errors=sweep_errors/>
+            </div>
+            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length", "factor"].contains(&e.field.as_str())))>
+                <p class="form-error" id="sweep-errors">
+                    {move || sweep_errors.get().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}
+                </p>
+            </Show>
+            <button type="button" id="start-sweep" on:click=launch_sweep disabled=move || start_sweep.pending().get()>"Launch sweep"</button>
+            " "
+            <button type="button" class="secondary" id="preset-toy"
+                on:click=move |_| { start_sweep.dispatch(StartSweep { spec: SweepSpec::toy_paper() }); }>
+                "Preset: paper's toy regime (4 branches)"
+            </button>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = sweeps.await.unwrap_or_default();
+                    (!list.is_empty()).then(|| view! {
+                        <ul class="sweeps" id="sweeps">
+                            {list.into_iter().map(|(id, name, at)| view! {
+                                <li><a href=format!("/sweeps/{id}")>{format!("sweep {id} · {name}")}</a>" · "{format_ms(at)}</li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Suspense>
         </section>
         <section class="card">
             <h2>"Runs"</h2>

@@ -3,6 +3,7 @@
 pub mod home;
 pub mod run;
 pub mod schedule_editor;
+pub mod sweep;
 
 use crate::wire::FieldError;
 use leptos::prelude::*;

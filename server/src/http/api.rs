@@ -1,6 +1,6 @@
 //! JSON API handlers.
 
-use app::wire::{FieldError, MetricPoint, RunSpec, RunSummary};
+use app::wire::{FieldError, RunSpec, RunSummary, SweepSummary};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::db::EventKind;
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -75,16 +74,30 @@ pub async fn run_metrics(
     if s.runs.db().get_run(id).await?.is_none() {
         return Err(ApiError::NotFound("run"));
     }
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = s.runs.db().events_after(id, after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for e in page.into_iter().filter(|e| e.kind == EventKind::Metric) {
-            let p: MetricPoint = serde_json::from_str(&e.data).map_err(|err| ApiError::Internal(err.to_string()))?;
-            out.push(json!({ "seq": e.seq, "step": p.step, "epoch": p.epoch, "values": p.values }));
-        }
+    let rows = s.runs.metrics(id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(seq, p)| json!({ "seq": seq, "step": p.step, "epoch": p.epoch, "values": p.values }))
+            .collect(),
+    ))
+}
+
+pub async fn create_sweep(
+    State(s): State<AppState>,
+    body: Result<Json<spec::SweepSpec>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(sweep) = body.map_err(rejection_to_error)?;
+    match s.runs.submit_sweep(sweep).await? {
+        Ok((id, runs)) => Ok((StatusCode::CREATED, Json(json!({ "id": id, "runs": runs })))),
+        Err(fields) => Err(ApiError::Invalid(fields)),
     }
-    Ok(Json(out))
+}
+
+pub async fn get_sweep(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<SweepSummary>, ApiError> {
+    s.runs.db().get_sweep(id).await?.map(Json).ok_or(ApiError::NotFound("sweep"))
+}
+
+pub async fn list_sweeps(State(s): State<AppState>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let rows = s.runs.db().list_sweeps(500).await?;
+    Ok(Json(rows.into_iter().map(|(id, name, at)| json!({"id": id, "name": name, "created_at_ms": at})).collect()))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::api::{BoxFut, Lab, LabError};
-use app::wire::{FieldError, RunSpec, RunSummary};
+use app::wire::{FieldError, MetricPoint, RunMetrics, RunSpec, RunSummary, SweepSummary};
 
 use crate::db::DbError;
 use crate::runs::RunService;
@@ -30,5 +30,24 @@ impl Lab for ServiceLab {
     }
     fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
         Box::pin(async move { self.0.resume(id).await.map_err(hide) })
+    }
+    fn submit_sweep(&self, spec: spec::SweepSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>> {
+        Box::pin(async move { Ok(self.0.submit_sweep(spec).await.map_err(hide)?.map(|(id, _)| id)) })
+    }
+    fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>> {
+        Box::pin(async move { self.0.db().get_sweep(id).await.map_err(hide) })
+    }
+    fn list_sweeps(&self) -> BoxFut<'_, Result<Vec<(i64, String, i64)>, LabError>> {
+        Box::pin(async move { self.0.db().list_sweeps(200).await.map_err(hide) })
+    }
+    fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(run_ids.len());
+            for run_id in run_ids {
+                let points: Vec<MetricPoint> = self.0.metrics(run_id).await.map_err(hide)?.into_iter().map(|(_, p)| p).collect();
+                out.push(RunMetrics { run_id, points });
+            }
+            Ok(out)
+        })
     }
 }

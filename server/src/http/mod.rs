@@ -50,7 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
         .route("/api/runs/{id}/resume", post(api::resume_run))
         .route("/api/runs/{id}/metrics", get(api::run_metrics))
-        .route("/api/runs/{id}/events", get(sse::run_events));
+        .route("/api/runs/{id}/events", get(sse::run_events))
+        .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
+        .route("/api/sweeps/{id}", get(api::get_sweep));
     api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {
         let leptos = leptos.clone();
         move || app::shell(leptos.clone())

@@ -1,0 +1,149 @@
+//! A decay sweep: the lineage of main run and branches, all curves on shared axes, the final
+//! metrics against the decay point (with Pearson r), accuracy against compute, and a conclusion.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use spec::Experiment;
+
+use super::format_ms;
+use crate::analysis::{BranchResult, conclusion, pearson};
+use crate::api::{get_sweep, sweep_metrics};
+use crate::wire::{RunMetrics, SweepSummary};
+
+/// The last row's value of `key` for a run.
+fn last_value(m: &RunMetrics, key: &str) -> Option<f64> {
+    m.points.iter().rev().find_map(|p| p.values.get(key).copied())
+}
+
+/// Results of the branches that completed.
+pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<BranchResult> {
+    sweep
+        .runs
+        .iter()
+        .filter(|r| r.run.status == crate::wire::RunStatus::Completed)
+        .filter_map(|r| {
+            let k = r.branch_at?;
+            let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
+            Some(BranchResult {
+                k,
+                length: k + sweep.spec.branch_length,
+                seconds: m.points.iter().map(|p| p.values.get("epoch_seconds").copied().unwrap_or(0.0)).sum::<f64>().into(),
+                test_loss: last_value(m, "test_loss")?,
+                test_acc: last_value(m, "test_acc"),
+                dist_mn: last_value(m, "dist_mn"),
+            })
+        })
+        .collect()
+}
+
+fn unit(sweep: &SweepSummary) -> &'static str {
+    match sweep.spec.main.experiment {
+        Experiment::Toy(_) => "step",
+        Experiment::Net(_) => "epoch",
+    }
+}
+
+#[component]
+pub fn SweepPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let tick = RwSignal::new(0u32);
+    let sweep = Resource::new(move || (id(), tick.get()), |(id, _)| async move {
+        match id {
+            Some(id) => get_sweep(id).await,
+            None => Ok(None),
+        }
+    });
+    let metrics = Resource::new(move || (id(), tick.get()), |(id, _)| async move {
+        match id {
+            Some(id) => sweep_metrics(id).await,
+            None => Ok(Vec::new()),
+        }
+    });
+    // Poll while anything is still queued or running; the page is a live dashboard.
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let busy = sweep.get_untracked().and_then(Result::ok).flatten().is_some_and(|s| s.runs.iter().any(|r| !r.run.status.is_terminal()));
+                if busy {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_millis(1500),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    }
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
+            {move || Suspend::new(async move {
+                let (s, m) = (sweep.await, metrics.await);
+                match (s, m) {
+                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m/> }.into_any(),
+                    (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
+    let results = branch_results(&sweep, &metrics);
+    let u = unit(&sweep);
+    let text = conclusion(&results, u);
+    let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
+    let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
+    let r = pearson(&ks, &losses);
+    let done = sweep.runs.iter().filter(|r| r.run.status.is_terminal()).count();
+    crate::chart::draw_sweep(&sweep, &metrics, &results);
+    view! {
+        <section class="card">
+            <h1>"Sweep " {sweep.id} " · " {sweep.name.clone()}</h1>
+            <p class="meta">
+                {format!("{} of {} runs finished · created {}", done, sweep.runs.len(), format_ms(sweep.created_at_ms))}
+            </p>
+            <p class="conclusion" id="sweep-conclusion">{text}</p>
+            <p class="meta" id="sweep-pearson">
+                {match r {
+                    Some(r) => format!("Pearson r (decay {u} vs final test loss) = {r:.3}"),
+                    None => "Pearson r needs at least 3 finished branches.".into(),
+                }}
+            </p>
+            <table class="runs" id="lineage">
+                <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
+                <tbody>
+                    {sweep.runs.iter().map(|r| {
+                        let m = metrics.iter().find(|m| m.run_id == r.run.id);
+                        let loss = m.and_then(|m| last_value(m, "test_loss")).map_or("—".into(), |v| format!("{v:.4}"));
+                        let acc = m.and_then(|m| last_value(m, "test_acc")).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
+                        let role = match r.branch_at {
+                            None => "main path".to_owned(),
+                            Some(k) => format!("└ branch: decay at {u} {k}"),
+                        };
+                        view! {
+                            <tr>
+                                <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
+                                <td>{role}</td>
+                                <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
+                                <td>{loss}</td>
+                                <td>{acc}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="charts">
+            <div class="card chart-card"><h2>"final test loss vs decay " {u}</h2><div class="chart" id="sweep-final-vs-k"></div></div>
+            <div class="card chart-card"><h2>"final metric vs compute"</h2><div class="chart" id="sweep-compute"></div></div>
+            <div class="card chart-card"><h2>"test loss, all runs"</h2><div class="chart" id="sweep-test-loss"></div></div>
+            <div class="card chart-card"><h2>"learning rate"</h2><div class="chart" id="sweep-lr"></div></div>
+            <div class="card chart-card"><h2>"‖α − α_mn‖ or ‖w‖"</h2><div class="chart" id="sweep-norm"></div></div>
+            <div class="card chart-card"><h2>"train loss, all runs"</h2><div class="chart" id="sweep-train-loss"></div></div>
+        </section>
+    }
+}
