@@ -1,0 +1,37 @@
+// Journey: launch the paper's toy sweep in one click, wait for it, and read the verdict:
+// one point per branch on the final-metric-vs-k chart, with later decay ending closer to α_mn.
+import { test, expect } from "@playwright/test";
+
+test("toy sweep: later decay ends nearer the minimum-norm solution", async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto("/");
+  await page.waitForFunction(() => (window as any).__anneal_hydrated === true);
+  await page.click("#preset-toy");
+  await page.waitForURL(/\/sweeps\/\d+$/);
+  await page.waitForFunction(() => (window as any).__anneal_hydrated === true);
+  await expect(page.locator("#lineage tbody tr")).toHaveCount(5);
+
+  // Wait until every run has finished (the page polls and redraws).
+  await expect(page.locator("#lineage .status.completed")).toHaveCount(5, { timeout: 240_000 });
+  const chart = () => page.evaluate(() => {
+    const el = document.getElementById("sweep-final-vs-k") as any;
+    return (el?.data ?? []).map((t: any) => ({ name: t.name, x: Array.from(t.x), y: Array.from(t.y) }));
+  });
+  await expect.poll(async () => (await chart())[0]?.x.length ?? 0).toBe(4);
+  const traces = await chart();
+  const loss = traces.find((t: any) => t.name === "final test loss");
+  const dist = traces.find((t: any) => t.name.includes("α_mn"));
+  expect(loss.x).toEqual([1000, 5000, 20000, 40000]);
+  // The paper's trend: decaying later ends closer to α_mn and at lower test loss.
+  const d = dist.y as number[];
+  expect(d[3]).toBeLessThan(d[0]);
+  expect(d[2]).toBeLessThan(d[0]);
+  const l = loss.y as number[];
+  expect(l[3]).toBeLessThan(l[0]);
+  await expect(page.locator("#sweep-pearson")).toContainText("Pearson r");
+  await expect(page.locator("#sweep-conclusion")).toContainText("instead of 1000");
+  await page.screenshot({ path: "test-results/toy-sweep.png", fullPage: true });
+  expect(errors).toEqual([]);
+});
