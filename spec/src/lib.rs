@@ -209,8 +209,13 @@ impl NetSpec {
     fn check(&self, errs: &mut Vec<FieldError>) {
         let p = "experiment.";
         if let Some(dir) = &self.data_dir {
-            if dir.trim().is_empty() || dir.len() > 4096 || dir.contains('\0') {
+            // Confined to the data directory: relative, and never climbing out of it.
+            let escapes = dir.starts_with('/') || dir.starts_with('\\') || dir.contains(':')
+                || dir.split(['/', '\\']).any(|part| part == "..");
+            if dir.trim().is_empty() || dir.len() > 1024 || dir.contains('\0') {
                 errs.push(field(&format!("{p}data_dir"), "must be a folder name".into()));
+            } else if escapes {
+                errs.push(field(&format!("{p}data_dir"), "must be a folder inside the data directory (relative, no `..`)".into()));
             }
         }
         if let Some(k) = self.train_per_class {
@@ -478,6 +483,17 @@ mod tests {
         for want in ["experiment.model", "experiment.optimizer.momentum", "experiment.epochs"] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
+    }
+
+    #[test]
+    fn data_dir_is_confined_to_the_data_directory() {
+        for bad in ["/etc", "../secrets", "a/../../b", "C:\\x", "a\\..\\b"] {
+            let net = NetSpec { data_dir: Some(bad.into()), ..NetSpec::fashion_mlp() };
+            let spec = RunSpec { experiment: Experiment::Net(net), ..RunSpec::toy_default() };
+            assert!(fields(&spec).contains(&"experiment.data_dir".to_owned()), "{bad} must be refused");
+        }
+        let ok = NetSpec { data_dir: Some("cifar/batches".into()), ..NetSpec::fashion_mlp() };
+        assert_eq!(RunSpec { experiment: Experiment::Net(ok), ..RunSpec::toy_default() }.validate(), Ok(()));
     }
 
     #[test]
