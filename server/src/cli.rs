@@ -57,6 +57,11 @@ pub enum Command {
         /// Run spec (TOML or JSON); `anneal run --help` documents every field.
         spec: PathBuf,
     },
+    /// Datasets: download CIFAR-10, or check that a dataset loads.
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+    },
     /// Print a schedule's LR at every step, one per line (no server needed).
     Schedule {
         /// Schedule spec, JSON or TOML (by extension), e.g. {"kind":"cosine","lr":0.1,"t_max":100,"eta_min":0}.
@@ -67,5 +72,25 @@ pub enum Command {
         /// When given, each line is "step epoch lr" instead of just the LR.
         #[arg(long)]
         steps_per_epoch: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataAction {
+    /// Download a dataset into the data directory and verify its SHA-256 before unpacking.
+    Fetch {
+        /// Only `cifar10` can be fetched (Fashion-MNIST comes from `apt-get install dataset-fashion-mnist`).
+        dataset: String,
+        /// Mirror to download from instead of the official address.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Load a dataset and print its sizes, or say exactly what is missing.
+    Check {
+        /// fashion_mnist | mnist | cifar10
+        dataset: String,
+        /// Folder holding the files (default: where the apt package or `data fetch` puts them).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }

@@ -103,6 +103,54 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
     }
 }
 
+fn dataset_kind(name: &str) -> Result<datasets::DatasetKind, BoxError> {
+    match name {
+        "fashion_mnist" | "fashion-mnist" => Ok(datasets::DatasetKind::FashionMnist),
+        "mnist" => Ok(datasets::DatasetKind::Mnist),
+        "cifar10" | "cifar-10" => Ok(datasets::DatasetKind::Cifar10),
+        other => Err(format!("unknown dataset {other:?}: use fashion_mnist, mnist or cifar10").into()),
+    }
+}
+
+pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), BoxError> {
+    use crate::cli::DataAction;
+    match action {
+        DataAction::Fetch { dataset, url } => {
+            if dataset_kind(&dataset)? != datasets::DatasetKind::Cifar10 {
+                return Err("only cifar10 is fetched; install Fashion-MNIST with `apt-get install dataset-fashion-mnist`".into());
+            }
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{wide_bar} {bytes}/{total_bytes} {bytes_per_sec}").map_err(|e| e.to_string())?,
+            );
+            let url = url.unwrap_or_else(|| datasets::CIFAR10_URL.to_owned());
+            let dir = datasets::fetch_cifar10(&settings.data_dir, &url, |got, total| {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(got);
+            })?;
+            bar.finish_and_clear();
+            println!("CIFAR-10 verified (SHA-256 {}) and unpacked into {}", datasets::CIFAR10_SHA256, dir.display());
+            Ok(())
+        }
+        DataAction::Check { dataset, dir } => {
+            let kind = dataset_kind(&dataset)?;
+            let dir = dir.unwrap_or_else(|| datasets::default_dir(kind, &settings.data_dir));
+            let split = datasets::load(kind, &dir)?;
+            println!(
+                "{}: {} training and {} test images of shape {:?} in {}",
+                kind.display_name(),
+                split.train.len(),
+                split.test.len(),
+                split.train.shape,
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         cli::Command::Run { spec } => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::run(s, &spec)))),
+        cli::Command::Data { action } => {
+            settings::Settings::from_environment().map_err(Into::into).and_then(|s| commands::data(&s, action))
+        }
         cli::Command::Schedule { spec, steps, steps_per_epoch } => commands::schedule(&spec, steps, steps_per_epoch),
     };
     match result {
