@@ -23,7 +23,10 @@ pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
     if n < 3 {
         return None;
     }
-    let (mx, my) = (xs[..n].iter().sum::<f64>() / n as f64, ys[..n].iter().sum::<f64>() / n as f64);
+    let (mx, my) = (
+        xs[..n].iter().sum::<f64>() / n as f64,
+        ys[..n].iter().sum::<f64>() / n as f64,
+    );
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for i in 0..n {
         let (dx, dy) = (xs[i] - mx, ys[i] - my);
@@ -35,7 +38,13 @@ pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
 }
 
 fn fmt(v: f64) -> String {
-    if v.abs() >= 100.0 { format!("{v:.0}") } else if v.abs() >= 1.0 { format!("{v:.3}") } else { format!("{v:.4}") }
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// A paragraph a lead can read: what decaying later bought, at what compute.
@@ -46,22 +55,43 @@ pub fn conclusion(results: &[BranchResult], unit: &str) -> String {
         return "No branch has finished yet.".into();
     };
     if rs.len() < 2 {
-        return format!("Only the branch decayed at {unit} {} has finished so far.", first.k);
+        return format!(
+            "Only the branch decayed at {unit} {} has finished so far.",
+            first.k
+        );
     }
-    let best = rs.iter().min_by(|a, b| a.test_loss.total_cmp(&b.test_loss)).copied().unwrap_or(last);
+    let best = rs
+        .iter()
+        .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss))
+        .copied()
+        .unwrap_or(last);
     let compute = last.length as f64 / first.length.max(1) as f64;
     let mut s = match (first.test_acc, last.test_acc) {
         (Some(a), Some(b)) => format!(
             "Decaying at {unit} {} instead of {} changed test accuracy from {:.1}% to {:.1}% (test loss {} → {}) at {:.2}× the compute.",
-            last.k, first.k, 100.0 * a, 100.0 * b, fmt(first.test_loss), fmt(last.test_loss), compute
+            last.k,
+            first.k,
+            100.0 * a,
+            100.0 * b,
+            fmt(first.test_loss),
+            fmt(last.test_loss),
+            compute
         ),
         _ => format!(
             "Decaying at {unit} {} instead of {} changed the final test loss from {} to {} at {:.2}× the compute.",
-            last.k, first.k, fmt(first.test_loss), fmt(last.test_loss), compute
+            last.k,
+            first.k,
+            fmt(first.test_loss),
+            fmt(last.test_loss),
+            compute
         ),
     };
     if let (Some(a), Some(b)) = (first.dist_mn, last.dist_mn) {
-        s.push_str(&format!(" The distance to the minimum-norm solution went from {} to {}.", fmt(a), fmt(b)));
+        s.push_str(&format!(
+            " The distance to the minimum-norm solution went from {} to {}.",
+            fmt(a),
+            fmt(b)
+        ));
     }
     let ks: Vec<f64> = rs.iter().map(|r| r.k as f64).collect();
     let losses: Vec<f64> = rs.iter().map(|r| r.test_loss).collect();
@@ -76,7 +106,10 @@ pub fn conclusion(results: &[BranchResult], unit: &str) -> String {
         s.push_str(&format!(" Across {} branches, {trend} (Pearson r = {r:.2} between decay {unit} and final test loss).", rs.len()));
     }
     if best.k != last.k {
-        s.push_str(&format!(" The lowest test loss came from decaying at {unit} {}.", best.k));
+        s.push_str(&format!(
+            " The lowest test loss came from decaying at {unit} {}.",
+            best.k
+        ));
     }
     s
 }
@@ -86,7 +119,14 @@ mod tests {
     use super::*;
 
     fn b(k: u64, loss: f64) -> BranchResult {
-        BranchResult { k, length: k + 100, seconds: None, test_loss: loss, test_acc: None, dist_mn: Some(loss * 10.0) }
+        BranchResult {
+            k,
+            length: k + 100,
+            seconds: None,
+            test_loss: loss,
+            test_acc: None,
+            dist_mn: Some(loss * 10.0),
+        }
     }
 
     #[test]
@@ -100,12 +140,26 @@ mod tests {
 
     #[test]
     fn conclusion_reports_trend_compute_and_distance() {
-        let text = conclusion(&[b(1000, 0.62), b(5000, 0.39), b(20000, 0.30), b(40000, 0.296)], "step");
-        assert!(text.contains("Decaying at step 40000 instead of 1000"), "{text}");
+        let text = conclusion(
+            &[
+                b(1000, 0.62),
+                b(5000, 0.39),
+                b(20000, 0.30),
+                b(40000, 0.296),
+            ],
+            "step",
+        );
+        assert!(
+            text.contains("Decaying at step 40000 instead of 1000"),
+            "{text}"
+        );
         assert!(text.contains("from 0.6200 to 0.2960"), "{text}");
         assert!(text.contains("36.76× the compute"), "{text}");
         assert!(text.contains("later decay gave lower test loss"), "{text}");
-        assert!(text.contains("minimum-norm solution went from 6.200 to 2.960"), "{text}");
+        assert!(
+            text.contains("minimum-norm solution went from 6.200 to 2.960"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -25,12 +25,18 @@ mod lab {
     /// What the UI needs from the server. The server crate implements it over its run
     /// service; the UI crate stays free of storage and training code.
     pub trait Lab: Send + Sync + 'static {
-        fn submit(&self, spec: RunSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
+        fn submit(
+            &self,
+            spec: RunSpec,
+        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
         fn list(&self) -> BoxFut<'_, Result<Vec<RunSummary>, LabError>>;
         fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>>;
         fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
         fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
-        fn submit_sweep(&self, spec: spec::SweepSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
+        fn submit_sweep(
+            &self,
+            spec: spec::SweepSpec,
+        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
         fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>>;
         fn list_sweeps(&self) -> BoxFut<'_, Result<Vec<(i64, String, i64)>, LabError>>;
         fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>>;
@@ -47,7 +53,11 @@ fn lab() -> Result<SharedLab, ServerFnError> {
 /// Validates and queues a run. Invalid specs come back as field errors, not as an error.
 #[server(input = Json)]
 pub async fn start_run(spec: RunSpec) -> Result<StartReply, ServerFnError> {
-    match lab()?.submit(spec).await.map_err(|e| ServerFnError::new(e.0))? {
+    match lab()?
+        .submit(spec)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?
+    {
         Ok(id) => Ok(StartReply::Created { id }),
         Err(errors) => Ok(StartReply::Invalid { errors }),
     }
@@ -78,7 +88,11 @@ pub async fn resume_run(id: i64) -> Result<bool, ServerFnError> {
 /// Validates and queues a decay sweep (main run plus one branch per decay point).
 #[server(input = Json)]
 pub async fn start_sweep(spec: spec::SweepSpec) -> Result<StartReply, ServerFnError> {
-    match lab()?.submit_sweep(spec).await.map_err(|e| ServerFnError::new(e.0))? {
+    match lab()?
+        .submit_sweep(spec)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?
+    {
         Ok(id) => Ok(StartReply::Created { id }),
         Err(errors) => Ok(StartReply::Invalid { errors }),
     }
@@ -86,19 +100,30 @@ pub async fn start_sweep(spec: spec::SweepSpec) -> Result<StartReply, ServerFnEr
 
 #[server(input = GetUrl)]
 pub async fn get_sweep(id: i64) -> Result<Option<SweepSummary>, ServerFnError> {
-    lab()?.get_sweep(id).await.map_err(|e| ServerFnError::new(e.0))
+    lab()?
+        .get_sweep(id)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
 }
 
 #[server(input = GetUrl)]
 pub async fn list_sweeps() -> Result<Vec<(i64, String, i64)>, ServerFnError> {
-    lab()?.list_sweeps().await.map_err(|e| ServerFnError::new(e.0))
+    lab()?
+        .list_sweeps()
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
 }
 
 /// The stored metric rows of the sweep's runs, for the overlaid charts.
 #[server(input = GetUrl)]
 pub async fn sweep_metrics(id: i64) -> Result<Vec<RunMetrics>, ServerFnError> {
     let lab = lab()?;
-    let sweep = lab.get_sweep(id).await.map_err(|e| ServerFnError::new(e.0))?;
-    let ids = sweep.map(|s| s.runs.iter().map(|r| r.run.id).collect()).unwrap_or_default();
+    let sweep = lab
+        .get_sweep(id)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?;
+    let ids = sweep
+        .map(|s| s.runs.iter().map(|r| r.run.id).collect())
+        .unwrap_or_default();
     lab.metrics(ids).await.map_err(|e| ServerFnError::new(e.0))
 }

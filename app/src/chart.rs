@@ -11,15 +11,23 @@ pub const PREVIEW_POINTS: usize = 2000;
 
 /// Draws a sweep's charts (browser only): overlays of every run, final metrics against the
 /// decay point, and final metrics against compute with the 1.2×, 1.5× and 2× budget marks.
-pub fn draw_sweep(sweep: &crate::wire::SweepSummary, metrics: &[crate::wire::RunMetrics], results: &[crate::analysis::BranchResult]) {
+pub fn draw_sweep(
+    sweep: &crate::wire::SweepSummary,
+    metrics: &[crate::wire::RunMetrics],
+    results: &[crate::analysis::BranchResult],
+) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     {
         use serde_json::{Value, json};
         let label = |run_id: i64| -> String {
-            sweep.runs.iter().find(|r| r.run.id == run_id).map_or(format!("run {run_id}"), |r| match r.branch_at {
-                None => "main".into(),
-                Some(k) => format!("decay @ {k}"),
-            })
+            sweep
+                .runs
+                .iter()
+                .find(|r| r.run.id == run_id)
+                .map_or(format!("run {run_id}"), |r| match r.branch_at {
+                    None => "main".into(),
+                    Some(k) => format!("decay @ {k}"),
+                })
         };
         let overlay = |key: &str| -> Value {
             Value::Array(
@@ -34,42 +42,86 @@ pub fn draw_sweep(sweep: &crate::wire::SweepSummary, metrics: &[crate::wire::Run
                     .collect(),
             )
         };
-        let layout = |x: &str, log: bool| json!({
-            "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 300,
-            "xaxis": {"title": {"text": x}}, "yaxis": {"type": if log { "log" } else { "linear" }, "exponentformat": "e"},
-            "legend": {"orientation": "h", "y": 1.2}, "hovermode": "closest",
-        });
-        let norm_key = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) { "dist_mn" } else { "w_norm" };
-        browser::react_when_attached("sweep-test-loss", overlay("test_loss"), layout("step", true), 120);
-        browser::react_when_attached("sweep-train-loss", overlay("train_loss"), layout("step", true), 120);
+        let layout = |x: &str, log: bool| {
+            json!({
+                "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 300,
+                "xaxis": {"title": {"text": x}}, "yaxis": {"type": if log { "log" } else { "linear" }, "exponentformat": "e"},
+                "legend": {"orientation": "h", "y": 1.2}, "hovermode": "closest",
+            })
+        };
+        let norm_key = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
+            "dist_mn"
+        } else {
+            "w_norm"
+        };
+        browser::react_when_attached(
+            "sweep-test-loss",
+            overlay("test_loss"),
+            layout("step", true),
+            120,
+        );
+        browser::react_when_attached(
+            "sweep-train-loss",
+            overlay("train_loss"),
+            layout("step", true),
+            120,
+        );
         browser::react_when_attached("sweep-lr", overlay("lr"), layout("step", true), 120);
         browser::react_when_attached("sweep-norm", overlay(norm_key), layout("step", false), 120);
 
         let ks: Vec<u64> = results.iter().map(|r| r.k).collect();
-        let mut final_traces = vec![json!({"x": ks, "y": results.iter().map(|r| r.test_loss).collect::<Vec<_>>(),
-            "name": "final test loss", "mode": "lines+markers", "type": "scatter"})];
+        let mut final_traces = vec![
+            json!({"x": ks, "y": results.iter().map(|r| r.test_loss).collect::<Vec<_>>(),
+            "name": "final test loss", "mode": "lines+markers", "type": "scatter"}),
+        ];
         if results.iter().any(|r| r.test_acc.is_some()) {
-            final_traces.push(json!({"x": ks, "y": results.iter().map(|r| r.test_acc).collect::<Vec<_>>(),
-                "name": "final test acc", "mode": "lines+markers", "yaxis": "y2"}));
+            final_traces.push(
+                json!({"x": ks, "y": results.iter().map(|r| r.test_acc).collect::<Vec<_>>(),
+                "name": "final test acc", "mode": "lines+markers", "yaxis": "y2"}),
+            );
         }
         if results.iter().any(|r| r.dist_mn.is_some()) {
-            final_traces.push(json!({"x": ks, "y": results.iter().map(|r| r.dist_mn).collect::<Vec<_>>(),
-                "name": "final ‖α − α_mn‖", "mode": "lines+markers", "yaxis": "y2"}));
+            final_traces.push(
+                json!({"x": ks, "y": results.iter().map(|r| r.dist_mn).collect::<Vec<_>>(),
+                "name": "final ‖α − α_mn‖", "mode": "lines+markers", "yaxis": "y2"}),
+            );
         }
-        let mut fl = layout(if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) { "decay step k" } else { "decay epoch k" }, false);
+        let mut fl = layout(
+            if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
+                "decay step k"
+            } else {
+                "decay epoch k"
+            },
+            false,
+        );
         fl["yaxis2"] = json!({"overlaying": "y", "side": "right"});
         browser::react_when_attached("sweep-final-vs-k", Value::Array(final_traces), fl, 120);
 
         // Compute: training length relative to the earliest decay's run, the budget the others extend.
         let base = results.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
         let xs: Vec<f64> = results.iter().map(|r| r.length as f64 / base).collect();
-        let y_key: Vec<Option<f64>> = results.iter().map(|r| r.test_acc.or(Some(r.test_loss))).collect();
-        let y_name = if results.iter().any(|r| r.test_acc.is_some()) { "final test acc" } else { "final test loss" };
-        let texts: Vec<String> = results.iter().map(|r| format!("decay @ {} · {:.0}s", r.k, r.seconds.unwrap_or(0.0))).collect();
+        let y_key: Vec<Option<f64>> = results
+            .iter()
+            .map(|r| r.test_acc.or(Some(r.test_loss)))
+            .collect();
+        let y_name = if results.iter().any(|r| r.test_acc.is_some()) {
+            "final test acc"
+        } else {
+            "final test loss"
+        };
+        let texts: Vec<String> = results
+            .iter()
+            .map(|r| format!("decay @ {} · {:.0}s", r.k, r.seconds.unwrap_or(0.0)))
+            .collect();
         let mut cl = layout("compute (× the earliest decay's run)", false);
         cl["shapes"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#999"}})).collect());
         cl["annotations"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"x": x, "yref": "paper", "y": 1, "text": format!("{x}×"), "showarrow": false})).collect());
-        browser::react_when_attached("sweep-compute", json!([{"x": xs, "y": y_key, "text": texts, "name": y_name, "mode": "lines+markers"}]), cl, 120);
+        browser::react_when_attached(
+            "sweep-compute",
+            json!([{"x": xs, "y": y_key, "text": texts, "name": y_name, "mode": "lines+markers"}]),
+            cl,
+            120,
+        );
     }
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
     let _ = (sweep, metrics, results);
@@ -92,7 +144,16 @@ pub fn preview_effect(
         let mut traces = Vec::new();
         let mut add = |name: String, s: &Schedule, dash: &str| {
             let pts = s.curve(total, PREVIEW_POINTS);
-            let xs: Vec<f64> = pts.iter().map(|(st, _)| if epochs { schedule::steps_to_epochs(*st, spe) } else { *st as f64 }).collect();
+            let xs: Vec<f64> = pts
+                .iter()
+                .map(|(st, _)| {
+                    if epochs {
+                        schedule::steps_to_epochs(*st, spe)
+                    } else {
+                        *st as f64
+                    }
+                })
+                .collect();
             let ys: Vec<f64> = pts.iter().map(|(_, lr)| *lr).collect();
             traces.push(serde_json::json!({"x": xs, "y": ys, "name": name, "mode": "lines", "line": {"dash": dash, "shape": "hv"}}));
         };
@@ -112,7 +173,14 @@ pub fn preview_effect(
         browser::react_when_attached("lr-preview", serde_json::Value::Array(traces), layout, 120);
     });
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
-    let _ = (schedule, pinned, total_steps, steps_per_epoch, log_y, x_epochs);
+    let _ = (
+        schedule,
+        pinned,
+        total_steps,
+        steps_per_epoch,
+        log_y,
+        x_epochs,
+    );
 }
 
 /// One chart: a div and the metric keys drawn in it.
@@ -154,11 +222,25 @@ mod browser {
     #[wasm_bindgen]
     extern "C" {
         #[wasm_bindgen(catch, js_namespace = Plotly, js_name = newPlot)]
-        fn new_plot(div: &str, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<JsValue, JsValue>;
+        fn new_plot(
+            div: &str,
+            data: &JsValue,
+            layout: &JsValue,
+            config: &JsValue,
+        ) -> Result<JsValue, JsValue>;
         #[wasm_bindgen(catch, js_namespace = Plotly, js_name = react)]
-        fn react(div: &str, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<JsValue, JsValue>;
+        fn react(
+            div: &str,
+            data: &JsValue,
+            layout: &JsValue,
+            config: &JsValue,
+        ) -> Result<JsValue, JsValue>;
         #[wasm_bindgen(catch, js_namespace = Plotly, js_name = extendTraces)]
-        fn extend_traces(div: &str, update: &JsValue, indices: &JsValue) -> Result<JsValue, JsValue>;
+        fn extend_traces(
+            div: &str,
+            update: &JsValue,
+            indices: &JsValue,
+        ) -> Result<JsValue, JsValue>;
     }
 
     fn js(v: &Value) -> JsValue {
@@ -167,14 +249,19 @@ mod browser {
 
     /// `Plotly.react` once `div` is in the document (retrying for a few frames).
     pub fn react_when_attached(div: &'static str, traces: Value, layout: Value, tries_left: u32) {
-        let present = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(div)).is_some();
+        let present = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(div))
+            .is_some();
         if present {
             let config = json!({"responsive": true, "displaylogo": false});
             if let Err(e) = react(div, &js(&traces), &js(&layout), &js(&config)) {
                 web_sys::console::error_2(&"Plotly.react failed".into(), &e);
             }
         } else if tries_left > 0 {
-            request_animation_frame(move || react_when_attached(div, traces, layout, tries_left - 1));
+            request_animation_frame(move || {
+                react_when_attached(div, traces, layout, tries_left - 1)
+            });
         }
     }
 
@@ -192,7 +279,12 @@ mod browser {
             "legend": {"orientation": "h", "y": 1.12},
         });
         let config = json!({"responsive": true, "displaylogo": false});
-        if let Err(e) = new_plot(c.div, &js(&Value::Array(traces)), &js(&layout), &js(&config)) {
+        if let Err(e) = new_plot(
+            c.div,
+            &js(&Value::Array(traces)),
+            &js(&layout),
+            &js(&config),
+        ) {
             web_sys::console::error_2(&"Plotly.newPlot failed".into(), &e);
         }
     }
@@ -205,15 +297,27 @@ mod browser {
             let xs: Vec<Vec<u64>> = c
                 .series
                 .iter()
-                .map(|(k, _)| pending.iter().filter(|p| p.values.contains_key(*k)).map(|p| p.step).collect())
+                .map(|(k, _)| {
+                    pending
+                        .iter()
+                        .filter(|p| p.values.contains_key(*k))
+                        .map(|p| p.step)
+                        .collect()
+                })
                 .collect();
             let ys: Vec<Vec<f64>> = c
                 .series
                 .iter()
-                .map(|(k, _)| pending.iter().filter_map(|p| p.values.get(*k).copied()).collect())
+                .map(|(k, _)| {
+                    pending
+                        .iter()
+                        .filter_map(|p| p.values.get(*k).copied())
+                        .collect()
+                })
                 .collect();
             let idx: Vec<usize> = (0..c.series.len()).collect();
-            if let Err(e) = extend_traces(c.div, &js(&json!({"x": xs, "y": ys})), &js(&json!(idx))) {
+            if let Err(e) = extend_traces(c.div, &js(&json!({"x": xs, "y": ys})), &js(&json!(idx)))
+            {
                 web_sys::console::error_2(&"Plotly.extendTraces failed".into(), &e);
             }
         }
@@ -226,7 +330,8 @@ mod browser {
     /// navigation the effect can run a frame before the new page is attached.
     fn draw_when_attached(charts: &'static [ChartDef], ready: Rc<Cell<bool>>, tries_left: u32) {
         let doc = web_sys::window().and_then(|w| w.document());
-        let attached = doc.is_some_and(|d| charts.iter().all(|c| d.get_element_by_id(c.div).is_some()));
+        let attached =
+            doc.is_some_and(|d| charts.iter().all(|c| d.get_element_by_id(c.div).is_some()));
         if attached {
             charts.iter().for_each(draw_empty);
             ready.set(true);
@@ -250,18 +355,28 @@ mod browser {
             }
             let ready = Rc::new(Cell::new(false));
             draw_when_attached(charts, ready.clone(), 600);
-            let Ok(es) = EventSource::new(&events_url(run_id)) else { return };
+            let Ok(es) = EventSource::new(&events_url(run_id)) else {
+                return;
+            };
             let pending: Rc<RefCell<Vec<MetricPoint>>> = Rc::default();
 
             let buf = pending.clone();
             let on_metric: Listener = Closure::new(move |ev: MessageEvent| {
-                if let Some(p) = ev.data().as_string().and_then(|s| serde_json::from_str::<MetricPoint>(&s).ok()) {
+                if let Some(p) = ev
+                    .data()
+                    .as_string()
+                    .and_then(|s| serde_json::from_str::<MetricPoint>(&s).ok())
+                {
                     buf.borrow_mut().push(p);
                 }
             });
             let st = on_status.clone();
             let on_status_ev: Listener = Closure::new(move |ev: MessageEvent| {
-                if let Some(c) = ev.data().as_string().and_then(|s| serde_json::from_str::<StatusChange>(&s).ok()) {
+                if let Some(c) = ev
+                    .data()
+                    .as_string()
+                    .and_then(|s| serde_json::from_str::<StatusChange>(&s).ok())
+                {
                     st(c);
                 }
             });
@@ -269,17 +384,30 @@ mod browser {
             let on_done: Listener = Closure::new(move |ev: MessageEvent| {
                 // Terminal: stop the browser from reconnecting; the timer draws what is buffered.
                 es2.close();
-                if let Some(c) = ev.data().as_string().and_then(|s| serde_json::from_str::<StatusChange>(&s).ok()) {
+                if let Some(c) = ev
+                    .data()
+                    .as_string()
+                    .and_then(|s| serde_json::from_str::<StatusChange>(&s).ok())
+                {
                     st(c);
                 }
             });
             let op = on_progress.clone();
             let on_prog: Listener = Closure::new(move |ev: MessageEvent| {
-                if let Some(p) = ev.data().as_string().and_then(|s| serde_json::from_str::<Progress>(&s).ok()) {
+                if let Some(p) = ev
+                    .data()
+                    .as_string()
+                    .and_then(|s| serde_json::from_str::<Progress>(&s).ok())
+                {
                     op(p);
                 }
             });
-            for (name, l) in [("metric", &on_metric), ("status", &on_status_ev), ("done", &on_done), ("progress", &on_prog)] {
+            for (name, l) in [
+                ("metric", &on_metric),
+                ("status", &on_status_ev),
+                ("done", &on_done),
+                ("progress", &on_prog),
+            ] {
                 let _ = es.add_event_listener_with_callback(name, l.as_ref().unchecked_ref());
             }
             let buf = pending.clone();
@@ -288,10 +416,22 @@ mod browser {
                     flush(charts, &mut buf.borrow_mut());
                 }
             });
-            let timer = web_sys::window()
-                .and_then(|w| w.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 250).ok());
+            let timer = web_sys::window().and_then(|w| {
+                w.set_interval_with_callback_and_timeout_and_arguments_0(
+                    tick.as_ref().unchecked_ref(),
+                    250,
+                )
+                .ok()
+            });
 
-            let keep = StoredValue::new_local((es.clone(), on_metric, on_status_ev, on_done, on_prog, tick));
+            let keep = StoredValue::new_local((
+                es.clone(),
+                on_metric,
+                on_status_ev,
+                on_done,
+                on_prog,
+                tick,
+            ));
             on_cleanup(move || {
                 es.close();
                 if let (Some(w), Some(t)) = (web_sys::window(), timer) {

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 pub use schedule::FieldError;
+use serde::{Deserialize, Serialize};
 pub use spec::RunSpec;
 
 /// Where a run is in its life.
@@ -45,7 +45,10 @@ impl RunStatus {
 
     /// No more events will follow.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled | Self::Interrupted)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::Interrupted
+        )
     }
 }
 
@@ -147,7 +150,10 @@ mod tests {
             RunStatus::Interrupted,
         ] {
             assert_eq!(RunStatus::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_string(&s).ok(), Some(format!("\"{}\"", s.as_str())));
+            assert_eq!(
+                serde_json::to_string(&s).ok(),
+                Some(format!("\"{}\"", s.as_str()))
+            );
         }
         assert_eq!(RunStatus::parse("bogus"), None);
     }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "anneal", version, about = "Anneal: when should the learning rate come down?")]
+#[command(
+    name = "anneal",
+    version,
+    about = "Anneal: when should the learning rate come down?"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -14,8 +14,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads a spec file as JSON or TOML, by extension.
 pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BoxError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     if is_toml {
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
     } else {
@@ -26,7 +29,10 @@ pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BoxEr
 pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result<(), BoxError> {
     let sched: Schedule = read_spec(spec)?;
     if let Err(errs) = sched.validate() {
-        let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+        let lines: Vec<String> = errs
+            .iter()
+            .map(|e| format!("  {}: {}", e.field, e.message))
+            .collect();
         return Err(format!("invalid schedule:\n{}", lines.join("\n")).into());
     }
     if steps_per_epoch == Some(0) {
@@ -35,7 +41,12 @@ pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for step in 0..steps {
         match steps_per_epoch {
-            Some(spe) => writeln!(out, "{step} {} {}", schedule::steps_to_epochs(step, spe), sched.lr_at(step))?,
+            Some(spe) => writeln!(
+                out,
+                "{step} {} {}",
+                schedule::steps_to_epochs(step, spe),
+                sched.lr_at(step)
+            )?,
             None => writeln!(out, "{}", sched.lr_at(step))?,
         }
     }
@@ -49,37 +60,69 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
     use trainer::Event;
 
     let spec: app::wire::RunSpec = read_spec(spec_path)?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     let db = Db::open(&settings.db_path).await?;
     let runs = RunService::start(db, settings.data_dir.clone(), 0).await?;
     let id = match runs.submit(spec).await? {
         Ok(id) => id,
         Err(errs) => {
-            let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+            let lines: Vec<String> = errs
+                .iter()
+                .map(|e| format!("  {}: {}", e.field, e.message))
+                .collect();
             return Err(format!("invalid run spec:\n{}", lines.join("\n")).into());
         }
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} run {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}")
-            .map_err(|e| e.to_string())?,
+        ProgressStyle::with_template(
+            "{spinner} run {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}",
+        )
+        .map_err(|e| e.to_string())?,
     );
     bar.set_prefix(id.to_string());
     let b = bar.clone();
     let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
-        Event::Started { backend, device, total_steps, .. } => {
+        Event::Started {
+            backend,
+            device,
+            total_steps,
+            ..
+        } => {
             b.set_length(*total_steps);
             b.println(format!("run {id}: training on {backend} ({device})"));
         }
         Event::Progress { step, .. } => b.set_position(*step),
         Event::Metric(row) => {
             b.set_position(row.step);
-            let pick = |k: &str| row.values.get(k).map_or(String::new(), |v| format!("{k} {v:.4}  "));
-            b.set_message(format!("{}{}{}", pick("train_loss"), pick("test_loss"), pick("test_acc")));
-            b.println(format!("epoch {:>8.2}  step {:>8}  {}", row.epoch, row.step, {
-                row.values.iter().map(|(k, v)| format!("{k}={v:.5}")).collect::<Vec<_>>().join(" ")
-            }));
+            let pick = |k: &str| {
+                row.values
+                    .get(k)
+                    .map_or(String::new(), |v| format!("{k} {v:.4}  "))
+            };
+            b.set_message(format!(
+                "{}{}{}",
+                pick("train_loss"),
+                pick("test_loss"),
+                pick("test_acc")
+            ));
+            b.println(format!(
+                "epoch {:>8.2}  step {:>8}  {}",
+                row.epoch,
+                row.step,
+                {
+                    row.values
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:.5}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+            ));
         }
         Event::Checkpoint { .. } => {}
     });
@@ -92,10 +135,16 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
     ctrl_c.abort();
     bar.finish_and_clear();
     let run = runs.db().get_run(id).await?;
-    let msg = run.and_then(|r| r.message).map(|m| format!(": {m}")).unwrap_or_default();
+    let msg = run
+        .and_then(|r| r.message)
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
     match status {
         Some(app::wire::RunStatus::Completed) => {
-            println!("run {id} completed (database {})", settings.db_path.display());
+            println!(
+                "run {id} completed (database {})",
+                settings.db_path.display()
+            );
             Ok(())
         }
         Some(s) => Err(format!("run {id} {}{msg}", s.as_str()).into()),
@@ -108,7 +157,9 @@ fn dataset_kind(name: &str) -> Result<datasets::DatasetKind, BoxError> {
         "fashion_mnist" | "fashion-mnist" => Ok(datasets::DatasetKind::FashionMnist),
         "mnist" => Ok(datasets::DatasetKind::Mnist),
         "cifar10" | "cifar-10" => Ok(datasets::DatasetKind::Cifar10),
-        other => Err(format!("unknown dataset {other:?}: use fashion_mnist, mnist or cifar10").into()),
+        other => {
+            Err(format!("unknown dataset {other:?}: use fashion_mnist, mnist or cifar10").into())
+        }
     }
 }
 
@@ -121,7 +172,10 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
             }
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{wide_bar} {bytes}/{total_bytes} {bytes_per_sec}").map_err(|e| e.to_string())?,
+                indicatif::ProgressStyle::with_template(
+                    "{wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .map_err(|e| e.to_string())?,
             );
             let url = url.unwrap_or_else(|| datasets::CIFAR10_URL.to_owned());
             let dir = datasets::fetch_cifar10(&settings.data_dir, &url, |got, total| {
@@ -131,7 +185,11 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
                 bar.set_position(got);
             })?;
             bar.finish_and_clear();
-            println!("CIFAR-10 verified (SHA-256 {}) and unpacked into {}", datasets::CIFAR10_SHA256, dir.display());
+            println!(
+                "CIFAR-10 verified (SHA-256 {}) and unpacked into {}",
+                datasets::CIFAR10_SHA256,
+                dir.display()
+            );
             Ok(())
         }
         DataAction::Check { dataset, dir } => {
@@ -152,20 +210,34 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
 }
 
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     let db = Db::open(&settings.db_path).await?;
     let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
-    let admin_token = crate::http::auth::token_for(settings.addr, settings.admin_token.clone(), &settings.data_dir)
-        .map_err(|e| format!("cannot create the admin token file: {e}"))?;
+    let admin_token = crate::http::auth::token_for(
+        settings.addr,
+        settings.admin_token.clone(),
+        &settings.data_dir,
+    )
+    .map_err(|e| format!("cannot create the admin token file: {e}"))?;
     if admin_token.is_some() {
         tracing::warn!(addr = %settings.addr, "listening beyond loopback: mutating requests need the admin token \
             (ANNEAL_ADMIN_TOKEN, or the admin-token file in the data directory); browsers: GET /login?token=...");
     }
-    let state = AppState { runs: runs.clone(), leptos: settings.leptos_options(), admin_token: admin_token.map(Into::into) };
+    let state = AppState {
+        runs: runs.clone(),
+        leptos: settings.leptos_options(),
+        admin_token: admin_token.map(Into::into),
+    };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, db = %settings.db_path.display(), "listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("shutting down: stopping runs");
     runs.shutdown().await;
     Ok(())

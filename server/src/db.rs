@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use app::wire::{RunSpec, RunStatus, RunSummary, SweepRun, SweepSummary};
 use spec::SweepSpec;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{FromRow, Row};
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +122,10 @@ impl Db {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -139,18 +144,21 @@ impl Db {
     }
 
     pub async fn get_run(&self, id: i64) -> Result<Option<RunSummary>, DbError> {
-        let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<RunRow> =
+            sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(RunRow::into_summary).transpose()
     }
 
     pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunSummary>, DbError> {
-        let rows: Vec<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<RunRow> = sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(RunRow::into_summary).collect()
     }
 
@@ -200,7 +208,11 @@ impl Db {
     }
 
     pub async fn set_heartbeat(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE runs SET heartbeat_ms = ? WHERE id = ?").bind(now_ms()).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE runs SET heartbeat_ms = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -218,7 +230,11 @@ impl Db {
             "UPDATE runs SET status = ?, message = COALESCE(?, message), finished_at_ms = COALESCE(?, finished_at_ms)
              WHERE id = ? AND status IN ({placeholders})"
         );
-        let mut q = sqlx::query(&sql).bind(to.as_str()).bind(message).bind(finished).bind(id);
+        let mut q = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(message)
+            .bind(finished)
+            .bind(id);
         for s in from {
             q = q.bind(s.as_str());
         }
@@ -274,7 +290,13 @@ impl Db {
     }
 
     /// Records a checkpoint folder (replacing an earlier record for the same epoch).
-    pub async fn insert_checkpoint(&self, run_id: i64, epoch: u32, step: u64, path: &str) -> Result<(), DbError> {
+    pub async fn insert_checkpoint(
+        &self,
+        run_id: i64,
+        epoch: u32,
+        step: u64,
+        path: &str,
+    ) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
@@ -291,27 +313,33 @@ impl Db {
 
     /// The newest checkpoint of a run: (epoch, path).
     pub async fn latest_checkpoint(&self, run_id: i64) -> Result<Option<(u32, String)>, DbError> {
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT epoch, path FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC LIMIT 1")
-                .bind(run_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT epoch, path FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(e, p)| (u32::try_from(e).unwrap_or(0), p)))
     }
 
     /// The checkpoint folder of `run_id` after `epoch` epochs.
     pub async fn checkpoint_at(&self, run_id: i64, epoch: u32) -> Result<Option<String>, DbError> {
-        Ok(sqlx::query_scalar("SELECT path FROM checkpoints WHERE run_id = ? AND epoch = ?")
-            .bind(run_id)
-            .bind(i64::from(epoch))
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT path FROM checkpoints WHERE run_id = ? AND epoch = ?")
+                .bind(run_id)
+                .bind(i64::from(epoch))
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// (parent, epoch) a branch starts from, if it is a checkpointed branch.
     pub async fn branch_origin(&self, id: i64) -> Result<Option<(i64, u32)>, DbError> {
         let row: Option<(Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT parent_id, wait_epoch FROM runs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+            sqlx::query_as("SELECT parent_id, wait_epoch FROM runs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some((Some(p), Some(e))) => Some((p, u32::try_from(e).unwrap_or(0))),
             _ => None,
@@ -339,12 +367,14 @@ impl Db {
     pub async fn insert_sweep(&self, sweep: &SweepSpec) -> Result<(i64, Vec<i64>), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
-        let sweep_id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec, created_at_ms) VALUES (?, ?, ?) RETURNING id")
-            .bind(&sweep.name)
-            .bind(to_json(sweep)?)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        let sweep_id: i64 = sqlx::query_scalar(
+            "INSERT INTO sweeps (name, spec, created_at_ms) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(&sweep.name)
+        .bind(to_json(sweep)?)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
         let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
                       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id";
         let main_id: i64 = sqlx::query_scalar(insert)
@@ -379,39 +409,72 @@ impl Db {
 
     pub async fn get_sweep(&self, id: i64) -> Result<Option<SweepSummary>, DbError> {
         let row: Option<(i64, String, String, i64)> =
-            sqlx::query_as("SELECT id, name, spec, created_at_ms FROM sweeps WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
-        let Some((id, name, spec, created_at_ms)) = row else { return Ok(None) };
-        let spec: SweepSpec = serde_json::from_str(&spec).map_err(|e| DbError::Corrupt(format!("sweep {id}: {e}")))?;
-        let runs: Vec<RunRow> = sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+            sqlx::query_as("SELECT id, name, spec, created_at_ms FROM sweeps WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((id, name, spec, created_at_ms)) = row else {
+            return Ok(None);
+        };
+        let spec: SweepSpec = serde_json::from_str(&spec)
+            .map_err(|e| DbError::Corrupt(format!("sweep {id}: {e}")))?;
+        let runs: Vec<RunRow> = sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let steps: Vec<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = ? ORDER BY id").bind(id).fetch_all(&self.pool).await?;
+            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = ? ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
         let runs = runs
             .into_iter()
             .zip(steps)
-            .map(|(r, (_, k))| Ok(SweepRun { branch_at: k.and_then(|k| u64::try_from(k).ok()), run: r.into_summary()? }))
+            .map(|(r, (_, k))| {
+                Ok(SweepRun {
+                    branch_at: k.and_then(|k| u64::try_from(k).ok()),
+                    run: r.into_summary()?,
+                })
+            })
             .collect::<Result<Vec<_>, DbError>>()?;
-        Ok(Some(SweepSummary { id, name, spec, created_at_ms, runs }))
+        Ok(Some(SweepSummary {
+            id,
+            name,
+            spec,
+            created_at_ms,
+            runs,
+        }))
     }
 
     pub async fn list_sweeps(&self, limit: i64) -> Result<Vec<(i64, String, i64)>, DbError> {
-        Ok(sqlx::query_as("SELECT id, name, created_at_ms FROM sweeps ORDER BY id DESC LIMIT ?").bind(limit).fetch_all(&self.pool).await?)
+        Ok(
+            sqlx::query_as("SELECT id, name, created_at_ms FROM sweeps ORDER BY id DESC LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Step of the newest stored metric row.
     pub async fn last_metric_step(&self, run_id: i64) -> Result<Option<u64>, DbError> {
-        let step: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(step) FROM run_events WHERE run_id = ? AND kind = 'metric'")
-                .bind(run_id)
-                .fetch_one(&self.pool)
-                .await?;
+        let step: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(step) FROM run_events WHERE run_id = ? AND kind = 'metric'",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(step.and_then(|s| u64::try_from(s).ok()))
     }
 
     /// Events with seq > `after`, oldest first, at most `limit`.
-    pub async fn events_after(&self, run_id: i64, after: i64, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
+    pub async fn events_after(
+        &self,
+        run_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
         let rows = sqlx::query(
             "SELECT seq, kind, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
@@ -471,25 +534,51 @@ mod tests {
     #[tokio::test]
     async fn events_get_consecutive_seqs_per_run() {
         let (db, _d) = temp_db().await;
-        let a = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
-        let b = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+        let a = db
+            .insert_run(&RunSpec::toy_default())
+            .await
+            .expect("insert");
+        let b = db
+            .insert_run(&RunSpec::toy_default())
+            .await
+            .expect("insert");
         for i in 0..3 {
-            assert_eq!(db.append_event(a, EventKind::Metric, Some(i), "{}").await.expect("append"), i as i64 + 1);
+            assert_eq!(
+                db.append_event(a, EventKind::Metric, Some(i), "{}")
+                    .await
+                    .expect("append"),
+                i as i64 + 1
+            );
         }
-        assert_eq!(db.append_event(b, EventKind::Status, None, "{}").await.expect("append"), 1);
+        assert_eq!(
+            db.append_event(b, EventKind::Status, None, "{}")
+                .await
+                .expect("append"),
+            1
+        );
         let after = db.events_after(a, 1, 10).await.expect("read");
         assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
-        assert_eq!(db.get_run(a).await.expect("get").and_then(|r| r.last_step), Some(2));
+        assert_eq!(
+            db.get_run(a).await.expect("get").and_then(|r| r.last_step),
+            Some(2)
+        );
     }
 
     #[tokio::test]
     async fn claim_transition_and_orphans() {
         let (db, _d) = temp_db().await;
-        let a = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
+        let a = db
+            .insert_run(&RunSpec::toy_default())
+            .await
+            .expect("insert");
         let claimed = db.claim_next().await.expect("claim").expect("one queued");
         assert_eq!((claimed.id, claimed.status), (a, RunStatus::Running));
         assert!(db.claim_next().await.expect("claim").is_none());
-        assert!(!db.transition(a, &[RunStatus::Queued], RunStatus::Cancelled, None).await.expect("tx"));
+        assert!(
+            !db.transition(a, &[RunStatus::Queued], RunStatus::Cancelled, None)
+                .await
+                .expect("tx")
+        );
         assert_eq!(db.interrupt_orphans().await.expect("orphans"), vec![a]);
         let r = db.get_run(a).await.expect("get").expect("exists");
         assert_eq!(r.status, RunStatus::Interrupted);
@@ -502,8 +591,13 @@ mod tests {
         let path = dir.path.join("t.db");
         let id = {
             let db = Db::open(&path).await.expect("opens");
-            let id = db.insert_run(&RunSpec::toy_default()).await.expect("insert");
-            db.append_event(id, EventKind::Metric, Some(5), "{\"x\":1}").await.expect("append");
+            let id = db
+                .insert_run(&RunSpec::toy_default())
+                .await
+                .expect("insert");
+            db.append_event(id, EventKind::Metric, Some(5), "{\"x\":1}")
+                .await
+                .expect("append");
             id
         };
         let db = Db::open(&path).await.expect("reopens");

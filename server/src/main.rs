@@ -14,7 +14,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -25,10 +26,14 @@ fn main() -> ExitCode {
         cli::Command::Run { spec } => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::run(s, &spec)))),
-        cli::Command::Data { action } => {
-            settings::Settings::from_environment().map_err(Into::into).and_then(|s| commands::data(&s, action))
-        }
-        cli::Command::Schedule { spec, steps, steps_per_epoch } => commands::schedule(&spec, steps, steps_per_epoch),
+        cli::Command::Data { action } => settings::Settings::from_environment()
+            .map_err(Into::into)
+            .and_then(|s| commands::data(&s, action)),
+        cli::Command::Schedule {
+            spec,
+            steps,
+            steps_per_epoch,
+        } => commands::schedule(&spec, steps, steps_per_epoch),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,5 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, commands::BoxError> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -47,7 +47,11 @@ pub struct RunService {
 impl RunService {
     /// Recovers from a previous crash and starts `max_concurrent` workers. With 0 workers
     /// (the headless CLI) nothing is recovered: a server may own those runs.
-    pub async fn start(db: Db, data_dir: PathBuf, max_concurrent: usize) -> Result<Arc<Self>, DbError> {
+    pub async fn start(
+        db: Db,
+        data_dir: PathBuf,
+        max_concurrent: usize,
+    ) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
         let svc = Arc::new(Self {
             db,
@@ -59,16 +63,24 @@ impl RunService {
             wake_heartbeat: Notify::new(),
             workers: Mutex::default(),
         });
-        let orphans = if max_concurrent > 0 { svc.db.interrupt_orphans().await? } else { Vec::new() };
+        let orphans = if max_concurrent > 0 {
+            svc.db.interrupt_orphans().await?
+        } else {
+            Vec::new()
+        };
         for id in orphans {
-            tracing::warn!(run.id = id, "run was left running by a previous process; marked interrupted");
+            tracing::warn!(
+                run.id = id,
+                "run was left running by a previous process; marked interrupted"
+            );
             let change = StatusChange {
                 status: RunStatus::Interrupted,
                 message: Some("the server stopped while this run was training".into()),
                 backend: None,
                 device: None,
             };
-            svc.record(id, EventKind::Done, None, &json(&change)).await?;
+            svc.record(id, EventKind::Done, None, &json(&change))
+                .await?;
         }
         let mut handles: Vec<_> = (0..max_concurrent)
             .map(|_| {
@@ -105,14 +117,23 @@ impl RunService {
             return Ok(Err(errors));
         }
         let id = self.db.insert_run(&spec).await?;
-        let change = StatusChange { status: RunStatus::Queued, message: None, backend: None, device: None };
-        self.record(id, EventKind::Status, None, &json(&change)).await?;
+        let change = StatusChange {
+            status: RunStatus::Queued,
+            message: None,
+            backend: None,
+            device: None,
+        };
+        self.record(id, EventKind::Status, None, &json(&change))
+            .await?;
         self.wake.notify_one();
         Ok(Ok(id))
     }
 
     /// Validates and queues a sweep: its main run and every branch.
-    pub async fn submit_sweep(&self, sweep: spec::SweepSpec) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
+    pub async fn submit_sweep(
+        &self,
+        sweep: spec::SweepSpec,
+    ) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
         let mut errors = sweep.validate().err().unwrap_or_default();
         if !trainer::device::is_available(sweep.main.backend) {
             errors.push(FieldError {
@@ -125,8 +146,14 @@ impl RunService {
         }
         let (sweep_id, ids) = self.db.insert_sweep(&sweep).await?;
         for &id in &ids {
-            let change = StatusChange { status: RunStatus::Queued, message: None, backend: None, device: None };
-            self.record(id, EventKind::Status, None, &json(&change)).await?;
+            let change = StatusChange {
+                status: RunStatus::Queued,
+                message: None,
+                backend: None,
+                device: None,
+            };
+            self.record(id, EventKind::Status, None, &json(&change))
+                .await?;
         }
         self.wake.notify_one();
         Ok(Ok((sweep_id, ids)))
@@ -134,14 +161,24 @@ impl RunService {
 
     /// Cancels a queued or running run; false if it had already finished (or doesn't exist).
     pub async fn cancel(&self, id: i64) -> Result<bool, DbError> {
-        if self.db.transition(id, &[RunStatus::Queued], RunStatus::Cancelled, Some("cancelled before it started")).await? {
+        if self
+            .db
+            .transition(
+                id,
+                &[RunStatus::Queued],
+                RunStatus::Cancelled,
+                Some("cancelled before it started"),
+            )
+            .await?
+        {
             let change = StatusChange {
                 status: RunStatus::Cancelled,
                 message: Some("cancelled before it started".into()),
                 backend: None,
                 device: None,
             };
-            self.record(id, EventKind::Done, None, &json(&change)).await?;
+            self.record(id, EventKind::Done, None, &json(&change))
+                .await?;
             return Ok(true);
         }
         let mut running = lock(&self.running);
@@ -158,11 +195,21 @@ impl RunService {
     /// Puts an interrupted run back in the queue; it continues from its last checkpoint into
     /// the same run id. False if the run is not interrupted.
     pub async fn resume(&self, id: i64) -> Result<bool, DbError> {
-        if !self.db.transition(id, &[RunStatus::Interrupted], RunStatus::Queued, None).await? {
+        if !self
+            .db
+            .transition(id, &[RunStatus::Interrupted], RunStatus::Queued, None)
+            .await?
+        {
             return Ok(false);
         }
-        let change = StatusChange { status: RunStatus::Queued, message: Some("resuming".into()), backend: None, device: None };
-        self.record(id, EventKind::Status, None, &json(&change)).await?;
+        let change = StatusChange {
+            status: RunStatus::Queued,
+            message: Some("resuming".into()),
+            backend: None,
+            device: None,
+        };
+        self.record(id, EventKind::Status, None, &json(&change))
+            .await?;
         self.wake.notify_one();
         Ok(true)
     }
@@ -182,10 +229,21 @@ impl RunService {
     }
 
     /// Commits an event, then publishes it. Returns its seq.
-    pub async fn record(&self, run_id: i64, kind: EventKind, step: Option<u64>, data: &str) -> Result<i64, DbError> {
+    pub async fn record(
+        &self,
+        run_id: i64,
+        kind: EventKind,
+        step: Option<u64>,
+        data: &str,
+    ) -> Result<i64, DbError> {
         let seq = self.db.append_event(run_id, kind, step, data).await?;
         // No receivers is fine: nobody is watching.
-        let _ = self.live.send(LiveEvent { run_id, seq: Some(seq), kind: kind.as_str(), data: data.into() });
+        let _ = self.live.send(LiveEvent {
+            run_id,
+            seq: Some(seq),
+            kind: kind.as_str(),
+            data: data.into(),
+        });
         Ok(seq)
     }
 
@@ -209,10 +267,20 @@ impl RunService {
 
     async fn mark_lost(&self, id: i64) -> Result<(), DbError> {
         let msg = "its worker stopped sending heartbeats";
-        if self.db.transition(id, &[RunStatus::Running], RunStatus::Interrupted, Some(msg)).await? {
+        if self
+            .db
+            .transition(id, &[RunStatus::Running], RunStatus::Interrupted, Some(msg))
+            .await?
+        {
             tracing::warn!(run.id = id, "run lost its worker; marked interrupted");
-            let change = StatusChange { status: RunStatus::Interrupted, message: Some(msg.into()), backend: None, device: None };
-            self.record(id, EventKind::Done, None, &json(&change)).await?;
+            let change = StatusChange {
+                status: RunStatus::Interrupted,
+                message: Some(msg.into()),
+                backend: None,
+                device: None,
+            };
+            self.record(id, EventKind::Done, None, &json(&change))
+                .await?;
         }
         Ok(())
     }
@@ -223,7 +291,8 @@ impl RunService {
                 Ok(Some(run)) => self.clone().execute(run).await,
                 Ok(None) => {
                     // The timeout is a backstop for a wake-up missed between claim and wait.
-                    let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a queued run failed");
@@ -235,11 +304,17 @@ impl RunService {
 
     /// Claims one queued run and trains it here, also showing every event to `observer`.
     /// Returns the final status, or None if the run was not queued.
-    pub async fn run_one(self: Arc<Self>, id: i64, observer: Observer) -> Result<Option<RunStatus>, DbError> {
+    pub async fn run_one(
+        self: Arc<Self>,
+        id: i64,
+        observer: Observer,
+    ) -> Result<Option<RunStatus>, DbError> {
         if !self.db.claim(id).await? {
             return Ok(None);
         }
-        let Some(run) = self.db.get_run(id).await? else { return Ok(None) };
+        let Some(run) = self.db.get_run(id).await? else {
+            return Ok(None);
+        };
         self.clone().execute_observed(run, Some(observer)).await;
         Ok(self.db.get_run(id).await?.map(|r| r.status))
     }
@@ -258,10 +333,18 @@ impl RunService {
         tracing::info!(run.id = id, "run started");
         let prepared = async {
             // Its own newest checkpoint (a resumed run), else the parent's at the branch point.
-            let mut resume_from = self.db.latest_checkpoint(id).await?.map(|(_, p)| PathBuf::from(p));
+            let mut resume_from = self
+                .db
+                .latest_checkpoint(id)
+                .await?
+                .map(|(_, p)| PathBuf::from(p));
             if resume_from.is_none() {
                 if let Some((parent, epoch)) = self.db.branch_origin(id).await? {
-                    resume_from = self.db.checkpoint_at(parent, epoch).await?.map(PathBuf::from);
+                    resume_from = self
+                        .db
+                        .checkpoint_at(parent, epoch)
+                        .await?
+                        .map(PathBuf::from);
                 }
             }
             let skip_through = self.db.last_metric_step(id).await?;
@@ -295,19 +378,26 @@ impl RunService {
             trainer::train(&spec, &ctx, &mut sink, &stop)
         })
         .await;
-        let by_user = lock(&self.running).remove(&id).is_some_and(|(_, by_user)| by_user);
+        let by_user = lock(&self.running)
+            .remove(&id)
+            .is_some_and(|(_, by_user)| by_user);
         let (status, message) = match result {
             Ok(Ok(Outcome::Completed)) => (RunStatus::Completed, None),
-            Ok(Ok(Outcome::Stopped { at_step })) if by_user => {
-                (RunStatus::Cancelled, Some(format!("cancelled at step {at_step}")))
-            }
-            Ok(Ok(Outcome::Stopped { at_step })) => {
-                (RunStatus::Interrupted, Some(format!("the server shut down at step {at_step}")))
-            }
+            Ok(Ok(Outcome::Stopped { at_step })) if by_user => (
+                RunStatus::Cancelled,
+                Some(format!("cancelled at step {at_step}")),
+            ),
+            Ok(Ok(Outcome::Stopped { at_step })) => (
+                RunStatus::Interrupted,
+                Some(format!("the server shut down at step {at_step}")),
+            ),
             Ok(Err(e)) => (RunStatus::Failed, Some(e.to_string())),
             Err(join) => {
                 tracing::error!(run.id = id, error = %join, "training task panicked");
-                (RunStatus::Failed, Some("internal error while training".into()))
+                (
+                    RunStatus::Failed,
+                    Some("internal error while training".into()),
+                )
             }
         };
         tracing::info!(run.id = id, status = status.as_str(), "run finished");
@@ -316,10 +406,23 @@ impl RunService {
         }
     }
 
-    async fn finish(&self, id: i64, status: RunStatus, message: Option<String>) -> Result<(), DbError> {
-        self.db.transition(id, &[RunStatus::Running], status, message.as_deref()).await?;
-        let change = StatusChange { status, message, backend: None, device: None };
-        self.record(id, EventKind::Done, None, &json(&change)).await?;
+    async fn finish(
+        &self,
+        id: i64,
+        status: RunStatus,
+        message: Option<String>,
+    ) -> Result<(), DbError> {
+        self.db
+            .transition(id, &[RunStatus::Running], status, message.as_deref())
+            .await?;
+        let change = StatusChange {
+            status,
+            message,
+            backend: None,
+            device: None,
+        };
+        self.record(id, EventKind::Done, None, &json(&change))
+            .await?;
         // An interrupted run may still be resumed, so its branches keep waiting.
         if matches!(status, RunStatus::Failed | RunStatus::Cancelled) {
             for branch in self.db.cancel_orphaned_branches(id).await? {
@@ -329,7 +432,8 @@ impl RunService {
                     backend: None,
                     device: None,
                 };
-                self.record(branch, EventKind::Done, None, &json(&change)).await?;
+                self.record(branch, EventKind::Done, None, &json(&change))
+                    .await?;
             }
         }
         Ok(())
@@ -344,7 +448,8 @@ impl RunService {
             let Some(last) = page.last() else { break };
             after = last.seq;
             for e in page.into_iter().filter(|e| e.kind == EventKind::Metric) {
-                let p: MetricPoint = serde_json::from_str(&e.data).map_err(|err| DbError::Corrupt(err.to_string()))?;
+                let p: MetricPoint = serde_json::from_str(&e.data)
+                    .map_err(|err| DbError::Corrupt(err.to_string()))?;
                 out.push((e.seq, p));
             }
         }
@@ -393,33 +498,70 @@ impl DbSink {
         let (svc, id) = (&self.svc, self.run_id);
         let db_err = |e: DbError| SinkError(e.to_string());
         match event {
-            Event::Started { backend, device, .. } => self.handle.block_on(async {
-                svc.db.set_device(id, &backend, &device).await.map_err(db_err)?;
-                let change =
-                    StatusChange { status: RunStatus::Running, message: None, backend: Some(backend), device: Some(device) };
-                svc.record(id, EventKind::Status, None, &json(&change)).await.map_err(db_err)?;
+            Event::Started {
+                backend, device, ..
+            } => self.handle.block_on(async {
+                svc.db
+                    .set_device(id, &backend, &device)
+                    .await
+                    .map_err(db_err)?;
+                let change = StatusChange {
+                    status: RunStatus::Running,
+                    message: None,
+                    backend: Some(backend),
+                    device: Some(device),
+                };
+                svc.record(id, EventKind::Status, None, &json(&change))
+                    .await
+                    .map_err(db_err)?;
                 Ok(())
             }),
             Event::Metric(row) if self.skip_through.is_some_and(|s| row.step <= s) => Ok(()),
             Event::Metric(row) => {
-                let point = MetricPoint { step: row.step, epoch: row.epoch, values: row.values };
-                self.handle.block_on(svc.record(id, EventKind::Metric, Some(point.step), &json(&point))).map_err(db_err)?;
+                let point = MetricPoint {
+                    step: row.step,
+                    epoch: row.epoch,
+                    values: row.values,
+                };
+                self.handle
+                    .block_on(svc.record(id, EventKind::Metric, Some(point.step), &json(&point)))
+                    .map_err(db_err)?;
                 Ok(())
             }
             Event::Checkpoint { epoch, step, dir } => {
                 let path = dir.to_string_lossy().into_owned();
-                self.handle.block_on(svc.db.insert_checkpoint(id, epoch, step, &path)).map_err(db_err)
+                self.handle
+                    .block_on(svc.db.insert_checkpoint(id, epoch, step, &path))
+                    .map_err(db_err)
             }
-            Event::Progress { step, total_steps, samples_per_sec } => {
-                if self.last_progress.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+            Event::Progress {
+                step,
+                total_steps,
+                samples_per_sec,
+            } => {
+                if self
+                    .last_progress
+                    .is_some_and(|t| t.elapsed() < PROGRESS_EVERY)
+                {
                     return Ok(());
                 }
                 self.last_progress = Some(Instant::now());
-                let p = Progress { step, total_steps, samples_per_sec };
-                let _ = svc.live.send(LiveEvent { run_id: id, seq: None, kind: "progress", data: json(&p).into() });
+                let p = Progress {
+                    step,
+                    total_steps,
+                    samples_per_sec,
+                };
+                let _ = svc.live.send(LiveEvent {
+                    run_id: id,
+                    seq: None,
+                    kind: "progress",
+                    data: json(&p).into(),
+                });
                 if self.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
                     self.last_heartbeat = Instant::now();
-                    self.handle.block_on(svc.db.set_heartbeat(id)).map_err(db_err)?;
+                    self.handle
+                        .block_on(svc.db.set_heartbeat(id))
+                        .map_err(db_err)?;
                 }
                 Ok(())
             }

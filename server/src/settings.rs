@@ -45,7 +45,10 @@ where
     T::Err: std::fmt::Display,
 {
     match var(name) {
-        Some(v) => v.trim().parse().map_err(|e: T::Err| SettingsError { var: name, problem: e.to_string() }),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| SettingsError {
+            var: name,
+            problem: e.to_string(),
+        }),
         None => Ok(default),
     }
 }
@@ -61,7 +64,10 @@ impl Settings {
         let db_path = var("ANNEAL_DB").map_or_else(|| data_dir.join("anneal.db"), PathBuf::from);
         let max_concurrent = parsed("ANNEAL_MAX_CONCURRENT", 1usize)?;
         if max_concurrent == 0 || max_concurrent > 64 {
-            return Err(SettingsError { var: "ANNEAL_MAX_CONCURRENT", problem: "must be between 1 and 64".into() });
+            return Err(SettingsError {
+                var: "ANNEAL_MAX_CONCURRENT",
+                problem: "must be between 1 and 64".into(),
+            });
         }
         Ok(Self {
             addr,

@@ -18,7 +18,10 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
             .arg("serve")
             .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
@@ -40,7 +43,9 @@ impl Server {
     /// A minimal HTTP/1.1 client: the test needs nothing beyond std.
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
         let body = body.map(Value::to_string).unwrap_or_default();
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -52,7 +57,14 @@ impl Server {
         let text = String::from_utf8_lossy(&raw);
         let code = text.split_whitespace().nth(1)?.parse().ok()?;
         let (head, rest) = text.split_once("\r\n\r\n")?;
-        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_owned() };
+        let payload = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        };
         Some((code, serde_json::from_str(&payload).unwrap_or(Value::Null)))
     }
 
@@ -77,7 +89,9 @@ fn dechunk(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some((len, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(len.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
         if n == 0 || tail.len() < n {
             break;
         }
@@ -114,7 +128,10 @@ fn spec() -> Value {
 fn wait_status(s: &Server, id: i64, want: &[&str], secs: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let st = s.get(&format!("/api/runs/{id}"))["status"].as_str().unwrap_or("").to_owned();
+        let st = s.get(&format!("/api/runs/{id}"))["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         if want.contains(&st.as_str()) {
             return st;
         }
@@ -124,12 +141,16 @@ fn wait_status(s: &Server, id: i64, want: &[&str], secs: u64) -> String {
 }
 
 fn metric_rows(s: &Server, id: i64) -> Vec<Value> {
-    s.get(&format!("/api/runs/{id}/metrics")).as_array().cloned().unwrap_or_default()
+    s.get(&format!("/api/runs/{id}/metrics"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn prepare(tag: &str) -> PathBuf {
     let data = temp_dir(tag);
-    datasets::testgen::write_idx(&data.join("tiny"), 2000, 200, true, 11).expect("test data written");
+    datasets::testgen::write_idx(&data.join("tiny"), 2000, 200, true, 11)
+        .expect("test data written");
     data
 }
 
@@ -139,17 +160,24 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
     let ref_data = prepare("ref");
     let reference = {
         let s = Server::start(&ref_data);
-        let (code, body) = s.request("POST", "/api/runs", Some(&spec())).expect("POST answers");
+        let (code, body) = s
+            .request("POST", "/api/runs", Some(&spec()))
+            .expect("POST answers");
         assert_eq!(code, 201, "{body}");
         let id = body["id"].as_i64().expect("id");
-        assert_eq!(wait_status(&s, id, &["completed", "failed"], 300), "completed");
+        assert_eq!(
+            wait_status(&s, id, &["completed", "failed"], 300),
+            "completed"
+        );
         metric_rows(&s, id)
     };
     assert_eq!(reference.len() as u64, EPOCHS + 1);
 
     let data = prepare("crash");
     let s = Server::start(&data);
-    let (_, body) = s.request("POST", "/api/runs", Some(&spec())).expect("POST answers");
+    let (_, body) = s
+        .request("POST", "/api/runs", Some(&spec()))
+        .expect("POST answers");
     let id = body["id"].as_i64().expect("id");
     // Let a few epochs (and their checkpoints) land, then kill without warning.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -162,14 +190,30 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
     let run = s.get(&format!("/api/runs/{id}"));
     assert_eq!(run["status"], "interrupted", "{run}");
     let before = metric_rows(&s, id).len() as u64;
-    assert!(before < EPOCHS + 1, "the kill came too late to test anything ({before} rows)");
+    assert!(
+        before < EPOCHS + 1,
+        "the kill came too late to test anything ({before} rows)"
+    );
 
-    let (code, body) = s.request("POST", &format!("/api/runs/{id}/resume"), None).expect("resume answers");
+    let (code, body) = s
+        .request("POST", &format!("/api/runs/{id}/resume"), None)
+        .expect("resume answers");
     assert_eq!((code, body["resumed"].as_bool()), (200, Some(true)));
-    assert_eq!(wait_status(&s, id, &["completed", "failed"], 300), "completed");
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed"], 300),
+        "completed"
+    );
     let rows = metric_rows(&s, id);
-    let epochs: Vec<u64> = rows.iter().filter_map(|r| r["epoch"].as_f64()).map(|e| e as u64).collect();
-    assert_eq!(epochs, (0..=EPOCHS).collect::<Vec<_>>(), "every epoch exactly once");
+    let epochs: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r["epoch"].as_f64())
+        .map(|e| e as u64)
+        .collect();
+    assert_eq!(
+        epochs,
+        (0..=EPOCHS).collect::<Vec<_>>(),
+        "every epoch exactly once"
+    );
     let seqs: Vec<i64> = rows.iter().filter_map(|r| r["seq"].as_i64()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq keeps increasing");
     // Deterministic training: the resumed run's numbers equal the uninterrupted one's.

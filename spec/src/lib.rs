@@ -197,9 +197,15 @@ impl NetSpec {
             train_per_class: None,
             test_limit: None,
             augment: false,
-            model: ModelSpec::Mlp { hidden: vec![512, 512] },
+            model: ModelSpec::Mlp {
+                hidden: vec![512, 512],
+            },
             loss: LossKind::CrossEntropy,
-            optimizer: OptimizerSpec::Sgd { momentum: 0.9, nesterov: false, weight_decay: 0.0 },
+            optimizer: OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0,
+            },
             batch: 128,
             epochs: 2,
             checkpoint_every: 1,
@@ -210,62 +216,127 @@ impl NetSpec {
         let p = "experiment.";
         if let Some(dir) = &self.data_dir {
             // Confined to the data directory: relative, and never climbing out of it.
-            let escapes = dir.starts_with('/') || dir.starts_with('\\') || dir.contains(':')
+            let escapes = dir.starts_with('/')
+                || dir.starts_with('\\')
+                || dir.contains(':')
                 || dir.split(['/', '\\']).any(|part| part == "..");
             if dir.trim().is_empty() || dir.len() > 1024 || dir.contains('\0') {
-                errs.push(field(&format!("{p}data_dir"), "must be a folder name".into()));
+                errs.push(field(
+                    &format!("{p}data_dir"),
+                    "must be a folder name".into(),
+                ));
             } else if escapes {
-                errs.push(field(&format!("{p}data_dir"), "must be a folder inside the data directory (relative, no `..`)".into()));
+                errs.push(field(
+                    &format!("{p}data_dir"),
+                    "must be a folder inside the data directory (relative, no `..`)".into(),
+                ));
             }
         }
         if let Some(k) = self.train_per_class {
             let max = self.dataset.train_size() / 10;
             if k < 1 || k > max.min(limits::MAX_PER_CLASS) {
-                errs.push(field(&format!("{p}train_per_class"), format!("must be between 1 and {max}")));
+                errs.push(field(
+                    &format!("{p}train_per_class"),
+                    format!("must be between 1 and {max}"),
+                ));
             }
         }
         if let Some(t) = self.test_limit {
             if t < 1 || t > self.dataset.test_size() {
-                errs.push(field(&format!("{p}test_limit"), format!("must be between 1 and {}", self.dataset.test_size())));
+                errs.push(field(
+                    &format!("{p}test_limit"),
+                    format!("must be between 1 and {}", self.dataset.test_size()),
+                ));
             }
         }
         match &self.model {
             ModelSpec::Mlp { hidden } => {
                 if hidden.len() > limits::MAX_HIDDEN_LAYERS {
-                    errs.push(field(&format!("{p}model.hidden"), format!("at most {} layers", limits::MAX_HIDDEN_LAYERS)));
+                    errs.push(field(
+                        &format!("{p}model.hidden"),
+                        format!("at most {} layers", limits::MAX_HIDDEN_LAYERS),
+                    ));
                 }
                 if hidden.iter().any(|&w| w < 1 || w > limits::MAX_WIDTH) {
-                    errs.push(field(&format!("{p}model.hidden"), format!("widths must be between 1 and {}", limits::MAX_WIDTH)));
+                    errs.push(field(
+                        &format!("{p}model.hidden"),
+                        format!("widths must be between 1 and {}", limits::MAX_WIDTH),
+                    ));
                 }
             }
             ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
         }
         if matches!(self.model, ModelSpec::Vgg11 { .. }) && self.dataset != DatasetChoice::Cifar10 {
-            errs.push(field(&format!("{p}model"), "VGG-11 needs 32×32 colour images (CIFAR-10)".into()));
+            errs.push(field(
+                &format!("{p}model"),
+                "VGG-11 needs 32×32 colour images (CIFAR-10)".into(),
+            ));
         }
         match &self.optimizer {
-            OptimizerSpec::Sgd { momentum, weight_decay, nesterov } => {
-                finite_in(errs, &format!("{p}optimizer.momentum"), *momentum, 0.0, 0.9999);
-                finite_in(errs, &format!("{p}optimizer.weight_decay"), *weight_decay, 0.0, 1.0);
+            OptimizerSpec::Sgd {
+                momentum,
+                weight_decay,
+                nesterov,
+            } => {
+                finite_in(
+                    errs,
+                    &format!("{p}optimizer.momentum"),
+                    *momentum,
+                    0.0,
+                    0.9999,
+                );
+                finite_in(
+                    errs,
+                    &format!("{p}optimizer.weight_decay"),
+                    *weight_decay,
+                    0.0,
+                    1.0,
+                );
                 if *nesterov && *momentum == 0.0 {
-                    errs.push(field(&format!("{p}optimizer.nesterov"), "needs momentum > 0".into()));
+                    errs.push(field(
+                        &format!("{p}optimizer.nesterov"),
+                        "needs momentum > 0".into(),
+                    ));
                 }
             }
-            OptimizerSpec::AdamW { beta1, beta2, eps, weight_decay } => {
+            OptimizerSpec::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
                 finite_in(errs, &format!("{p}optimizer.beta1"), *beta1, 0.0, 0.9999);
                 finite_in(errs, &format!("{p}optimizer.beta2"), *beta2, 0.0, 0.999_999);
                 finite_in(errs, &format!("{p}optimizer.eps"), *eps, 1e-12, 1.0);
-                finite_in(errs, &format!("{p}optimizer.weight_decay"), *weight_decay, 0.0, 1.0);
+                finite_in(
+                    errs,
+                    &format!("{p}optimizer.weight_decay"),
+                    *weight_decay,
+                    0.0,
+                    1.0,
+                );
             }
         }
         if self.batch < 1 || self.batch > limits::MAX_BATCH.min(self.train_size().max(1)) {
-            errs.push(field(&format!("{p}batch"), format!("must be between 1 and {}", self.train_size().min(limits::MAX_BATCH))));
+            errs.push(field(
+                &format!("{p}batch"),
+                format!(
+                    "must be between 1 and {}",
+                    self.train_size().min(limits::MAX_BATCH)
+                ),
+            ));
         }
         if self.epochs < 1 || self.epochs > limits::MAX_EPOCHS {
-            errs.push(field(&format!("{p}epochs"), format!("must be between 1 and {}", limits::MAX_EPOCHS)));
+            errs.push(field(
+                &format!("{p}epochs"),
+                format!("must be between 1 and {}", limits::MAX_EPOCHS),
+            ));
         }
         if self.checkpoint_every > self.epochs.max(1) {
-            errs.push(field(&format!("{p}checkpoint_every"), "must not exceed epochs".into()));
+            errs.push(field(
+                &format!("{p}checkpoint_every"),
+                "must not exceed epochs".into(),
+            ));
         }
     }
 }
@@ -357,7 +428,10 @@ impl RunSpec {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errs = Vec::new();
         if self.name.chars().count() > limits::MAX_NAME_LEN {
-            errs.push(field("name", format!("must be at most {} characters", limits::MAX_NAME_LEN)));
+            errs.push(field(
+                "name",
+                format!("must be at most {} characters", limits::MAX_NAME_LEN),
+            ));
         }
         match &self.experiment {
             Experiment::Toy(t) => t.check(&mut errs),
@@ -372,7 +446,10 @@ impl RunSpec {
         // The schedule's own checks allow any positive LR; a run also caps it.
         let lr = self.schedule.base_lr();
         if lr.is_finite() && lr > limits::MAX_LR {
-            errs.push(field("schedule.lr", format!("must be at most {}", limits::MAX_LR)));
+            errs.push(field(
+                "schedule.lr",
+                format!("must be at most {}", limits::MAX_LR),
+            ));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
@@ -382,34 +459,67 @@ impl ToySpec {
     fn check(&self, errs: &mut Vec<FieldError>) {
         let p = "experiment.";
         if self.d < 2 || self.d > limits::MAX_TOY_DIM {
-            errs.push(field(&format!("{p}d"), format!("must be between 2 and {}", limits::MAX_TOY_DIM)));
+            errs.push(field(
+                &format!("{p}d"),
+                format!("must be between 2 and {}", limits::MAX_TOY_DIM),
+            ));
         }
         if self.n < 1 || self.n > limits::MAX_TOY_SAMPLES {
-            errs.push(field(&format!("{p}n"), format!("must be between 1 and {}", limits::MAX_TOY_SAMPLES)));
+            errs.push(field(
+                &format!("{p}n"),
+                format!("must be between 1 and {}", limits::MAX_TOY_SAMPLES),
+            ));
         } else if self.n >= self.d {
-            errs.push(field(&format!("{p}n"), "must be smaller than d (the model is overparameterised)".into()));
+            errs.push(field(
+                &format!("{p}n"),
+                "must be smaller than d (the model is overparameterised)".into(),
+            ));
         }
         finite_in(errs, &format!("{p}gamma"), self.gamma, 0.0, 10.0);
-        finite_in(errs, &format!("{p}label_noise"), self.label_noise, 0.0, 100.0);
-        finite_in(errs, &format!("{p}init_scale"), self.init_scale, 1e-6, 100.0);
+        finite_in(
+            errs,
+            &format!("{p}label_noise"),
+            self.label_noise,
+            0.0,
+            100.0,
+        );
+        finite_in(
+            errs,
+            &format!("{p}init_scale"),
+            self.init_scale,
+            1e-6,
+            100.0,
+        );
         if self.batch < 1 || self.batch > limits::MAX_BATCH {
-            errs.push(field(&format!("{p}batch"), format!("must be between 1 and {}", limits::MAX_BATCH)));
+            errs.push(field(
+                &format!("{p}batch"),
+                format!("must be between 1 and {}", limits::MAX_BATCH),
+            ));
         } else if self.batch > self.n && self.n >= 1 {
             errs.push(field(&format!("{p}batch"), "must not exceed n".into()));
         }
         if self.steps < 1 || self.steps > limits::MAX_STEPS {
-            errs.push(field(&format!("{p}steps"), format!("must be between 1 and {}", limits::MAX_STEPS)));
+            errs.push(field(
+                &format!("{p}steps"),
+                format!("must be between 1 and {}", limits::MAX_STEPS),
+            ));
         } else if self.steps / self.eval_interval() > limits::MAX_METRIC_POINTS {
             errs.push(field(
                 &format!("{p}eval_every"),
-                format!("too small: at most {} metric rows per run", limits::MAX_METRIC_POINTS),
+                format!(
+                    "too small: at most {} metric rows per run",
+                    limits::MAX_METRIC_POINTS
+                ),
             ));
         }
     }
 }
 
 fn field(name: &str, message: String) -> FieldError {
-    FieldError { field: name.to_owned(), message }
+    FieldError {
+        field: name.to_owned(),
+        message,
+    }
 }
 
 fn finite_in(errs: &mut Vec<FieldError>, name: &str, v: f64, lo: f64, hi: f64) {
@@ -425,7 +535,12 @@ mod tests {
     use super::*;
 
     fn fields(spec: &RunSpec) -> Vec<String> {
-        spec.validate().err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+        spec.validate()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]
@@ -436,14 +551,22 @@ mod tests {
     #[test]
     fn bad_values_are_reported_per_field() {
         let mut spec = RunSpec::toy_default();
-        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
+        let Experiment::Toy(t) = &mut spec.experiment else {
+            unreachable!()
+        };
         t.n = 60; // >= d
         t.gamma = f64::NAN;
         t.batch = 0;
         t.steps = 0;
         spec.schedule = Schedule::Constant { lr: -1.0 };
         let f = fields(&spec);
-        for want in ["experiment.n", "experiment.gamma", "experiment.batch", "experiment.steps", "schedule.lr"] {
+        for want in [
+            "experiment.n",
+            "experiment.gamma",
+            "experiment.batch",
+            "experiment.steps",
+            "schedule.lr",
+        ] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
     }
@@ -452,7 +575,9 @@ mod tests {
     fn lr_cap_and_metric_row_cap_apply() {
         let mut spec = RunSpec::toy_default();
         spec.schedule = Schedule::Constant { lr: 1000.0 };
-        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
+        let Experiment::Toy(t) = &mut spec.experiment else {
+            unreachable!()
+        };
         t.steps = 1_000_000;
         t.eval_every = 1;
         let f = fields(&spec);
@@ -471,16 +596,30 @@ mod tests {
     #[test]
     fn net_spec_checks_fields_and_sizes() {
         let mut net = NetSpec::fashion_mlp();
-        let spec = |n: &NetSpec| RunSpec { experiment: Experiment::Net(n.clone()), ..RunSpec::toy_default() };
+        let spec = |n: &NetSpec| RunSpec {
+            experiment: Experiment::Net(n.clone()),
+            ..RunSpec::toy_default()
+        };
         assert_eq!(spec(&net).validate(), Ok(()));
         assert_eq!(spec(&net).steps_per_epoch(), 469);
         net.train_per_class = Some(100);
         assert_eq!(net.steps_per_epoch(), 8);
-        net.model = ModelSpec::Vgg11 { width: VggWidth::Narrow, batch_norm: false };
-        net.optimizer = OptimizerSpec::Sgd { momentum: 1.5, nesterov: false, weight_decay: 0.0 };
+        net.model = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        };
+        net.optimizer = OptimizerSpec::Sgd {
+            momentum: 1.5,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
         net.epochs = 0;
         let f = fields(&spec(&net));
-        for want in ["experiment.model", "experiment.optimizer.momentum", "experiment.epochs"] {
+        for want in [
+            "experiment.model",
+            "experiment.optimizer.momentum",
+            "experiment.epochs",
+        ] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
     }
@@ -488,19 +627,44 @@ mod tests {
     #[test]
     fn data_dir_is_confined_to_the_data_directory() {
         for bad in ["/etc", "../secrets", "a/../../b", "C:\\x", "a\\..\\b"] {
-            let net = NetSpec { data_dir: Some(bad.into()), ..NetSpec::fashion_mlp() };
-            let spec = RunSpec { experiment: Experiment::Net(net), ..RunSpec::toy_default() };
-            assert!(fields(&spec).contains(&"experiment.data_dir".to_owned()), "{bad} must be refused");
+            let net = NetSpec {
+                data_dir: Some(bad.into()),
+                ..NetSpec::fashion_mlp()
+            };
+            let spec = RunSpec {
+                experiment: Experiment::Net(net),
+                ..RunSpec::toy_default()
+            };
+            assert!(
+                fields(&spec).contains(&"experiment.data_dir".to_owned()),
+                "{bad} must be refused"
+            );
         }
-        let ok = NetSpec { data_dir: Some("cifar/batches".into()), ..NetSpec::fashion_mlp() };
-        assert_eq!(RunSpec { experiment: Experiment::Net(ok), ..RunSpec::toy_default() }.validate(), Ok(()));
+        let ok = NetSpec {
+            data_dir: Some("cifar/batches".into()),
+            ..NetSpec::fashion_mlp()
+        };
+        assert_eq!(
+            RunSpec {
+                experiment: Experiment::Net(ok),
+                ..RunSpec::toy_default()
+            }
+            .validate(),
+            Ok(())
+        );
     }
 
     #[test]
     fn eval_interval_defaults_to_about_500_rows() {
-        let t = ToySpec { steps: 20_000, ..ToySpec::paper_default() };
+        let t = ToySpec {
+            steps: 20_000,
+            ..ToySpec::paper_default()
+        };
         assert_eq!(t.eval_interval(), 40);
-        let t = ToySpec { steps: 10, ..ToySpec::paper_default() };
+        let t = ToySpec {
+            steps: 10,
+            ..ToySpec::paper_default()
+        };
         assert_eq!(t.eval_interval(), 1);
     }
 }
@@ -588,24 +752,53 @@ impl SweepSpec {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errs: Vec<FieldError> = match self.main.validate() {
             Ok(()) => Vec::new(),
-            Err(es) => es.into_iter().map(|e| FieldError { field: format!("main.{}", e.field), message: e.message }).collect(),
+            Err(es) => es
+                .into_iter()
+                .map(|e| FieldError {
+                    field: format!("main.{}", e.field),
+                    message: e.message,
+                })
+                .collect(),
         };
         if !matches!(self.main.schedule, Schedule::Constant { .. }) {
-            errs.push(field("main.schedule", "the main path of a sweep keeps a constant LR".into()));
+            errs.push(field(
+                "main.schedule",
+                "the main path of a sweep keeps a constant LR".into(),
+            ));
         }
         if let Err(es) = self.after.validate() {
-            errs.extend(es.into_iter().map(|e| FieldError { field: format!("after.{}", e.field), message: e.message }));
+            errs.extend(es.into_iter().map(|e| FieldError {
+                field: format!("after.{}", e.field),
+                message: e.message,
+            }));
         }
         if self.branch_at.is_empty() || self.branch_at.len() > MAX_BRANCHES {
-            errs.push(field("branch_at", format!("give between 1 and {MAX_BRANCHES} decay points")));
+            errs.push(field(
+                "branch_at",
+                format!("give between 1 and {MAX_BRANCHES} decay points"),
+            ));
         } else if self.branch_at.windows(2).any(|w| w[0] >= w[1]) {
-            errs.push(field("branch_at", "decay points must be strictly increasing".into()));
-        } else if self.branch_at[0] < 1 || self.branch_at.last().is_some_and(|&k| k > self.main_length()) {
-            errs.push(field("branch_at", format!("decay points must lie between 1 and {}", self.main_length())));
+            errs.push(field(
+                "branch_at",
+                "decay points must be strictly increasing".into(),
+            ));
+        } else if self.branch_at[0] < 1
+            || self
+                .branch_at
+                .last()
+                .is_some_and(|&k| k > self.main_length())
+        {
+            errs.push(field(
+                "branch_at",
+                format!("decay points must lie between 1 and {}", self.main_length()),
+            ));
         }
         if let (Experiment::Net(n), false) = (&self.main.experiment, self.branch_at.is_empty()) {
             if n.checkpoint_every != 1 {
-                errs.push(field("main.experiment.checkpoint_every", "must be 1: branches start from every epoch's checkpoint".into()));
+                errs.push(field(
+                    "main.experiment.checkpoint_every",
+                    "must be 1: branches start from every epoch's checkpoint".into(),
+                ));
             }
         }
         let max_len = match &self.main.experiment {
@@ -613,7 +806,10 @@ impl SweepSpec {
             Experiment::Net(_) => u64::from(limits::MAX_EPOCHS),
         };
         if self.branch_length < 1 || self.branch_length > max_len {
-            errs.push(field("branch_length", format!("must be between 1 and {max_len}")));
+            errs.push(field(
+                "branch_length",
+                format!("must be between 1 and {max_len}"),
+            ));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
@@ -640,7 +836,13 @@ mod sweep_tests {
         s.branch_at = vec![5, 3];
         s.branch_length = 0;
         s.main.schedule = Schedule::Constant { lr: f64::NAN };
-        let f: Vec<String> = s.validate().err().unwrap_or_default().into_iter().map(|e| e.field).collect();
+        let f: Vec<String> = s
+            .validate()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         for want in ["branch_at", "branch_length", "main.schedule.lr"] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }

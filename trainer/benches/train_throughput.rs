@@ -15,15 +15,29 @@ use trainer::net::{data, model, optim::AnyOptim};
 type B = Autodiff<Flex>;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let which = args.first().map_or("mlp", String::as_str);
     let repeats: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     let (model_spec, default_steps) = match which {
         "cnn" => (ModelSpec::SmallCnn, 20),
-        _ => (ModelSpec::Mlp { hidden: vec![512, 512] }, 200),
+        _ => (
+            ModelSpec::Mlp {
+                hidden: vec![512, 512],
+            },
+            200,
+        ),
     };
-    let steps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default_steps);
-    let spec = NetSpec { model: model_spec.clone(), ..NetSpec::fashion_mlp() };
+    let steps: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_steps);
+    let spec = NetSpec {
+        model: model_spec.clone(),
+        ..NetSpec::fashion_mlp()
+    };
     let root = std::path::PathBuf::from("/");
     let prepared = match data::prepare(&spec, &root, 0) {
         Ok(p) => p,
@@ -38,12 +52,23 @@ fn main() {
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     for rep in 0..repeats {
         let mut net = model::build::<B>(&model_spec, train.shape, 10, &device);
-        let mut opt = AnyOptim::<B>::new(&OptimizerSpec::Sgd { momentum: 0.9, nesterov: false, weight_decay: 0.0 });
-        let idx: Vec<Vec<usize>> = (0..steps + 3).map(|s| (0..batch).map(|i| (s * batch + i) % train.labels.len()).collect()).collect();
+        let mut opt = AnyOptim::<B>::new(&OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        });
+        let idx: Vec<Vec<usize>> = (0..steps + 3)
+            .map(|s| {
+                (0..batch)
+                    .map(|i| (s * batch + i) % train.labels.len())
+                    .collect()
+            })
+            .collect();
         let mut run = |net: model::Net<B>, i: &[usize]| {
             let (x, dims) = data::gather(&train, i);
             let logits = net.forward(data::to_tensor::<B>(x, dims, &device));
-            let loss = trainer::net::train::batch_loss(logits, &train, i, LossKind::CrossEntropy, &device);
+            let loss =
+                trainer::net::train::batch_loss(logits, &train, i, LossKind::CrossEntropy, &device);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             opt.step(0.01, net, grads)
         };

@@ -10,7 +10,11 @@ use crate::TrainError;
 /// A training job that can run on any autodiff backend.
 pub trait BackendJob {
     type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: DeviceInfo) -> Result<Self::Output, TrainError>;
+    fn run<B: AutodiffBackend>(
+        self,
+        device: B::Device,
+        info: DeviceInfo,
+    ) -> Result<Self::Output, TrainError>;
 }
 
 /// What ran a job, for the run's page.
@@ -25,7 +29,10 @@ pub fn run_on<J: BackendJob>(choice: BackendChoice, job: J) -> Result<J::Output,
     match choice {
         BackendChoice::Cpu => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let info = DeviceInfo { backend: "flex".into(), device: format!("cpu ({threads} threads)") };
+            let info = DeviceInfo {
+                backend: "flex".into(),
+                device: format!("cpu ({threads} threads)"),
+            };
             job.run::<Autodiff<burn::backend::Flex>>(burn::backend::flex::FlexDevice, info)
         }
         BackendChoice::Cuda => run_cuda(job),
@@ -35,7 +42,10 @@ pub fn run_on<J: BackendJob>(choice: BackendChoice, job: J) -> Result<J::Output,
 #[cfg(feature = "cuda")]
 fn run_cuda<J: BackendJob>(job: J) -> Result<J::Output, TrainError> {
     let device = burn::backend::cuda::CudaDevice::new(0);
-    let info = DeviceInfo { backend: "cuda".into(), device: format!("{device:?}") };
+    let info = DeviceInfo {
+        backend: "cuda".into(),
+        device: format!("{device:?}"),
+    };
     job.run::<Autodiff<burn::backend::Cuda>>(device, info)
 }
 

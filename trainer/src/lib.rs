@@ -35,7 +35,9 @@ pub enum TrainError {
 pub enum Outcome {
     Completed,
     /// The stop flag was raised; rows up to the last reported step are complete.
-    Stopped { at_step: u64 },
+    Stopped {
+        at_step: u64,
+    },
 }
 
 /// Where a run finds its data and keeps its checkpoints, and whether it continues from one.
@@ -50,18 +52,40 @@ pub struct TrainContext {
 }
 
 /// Trains one run described by `spec` on the backend it names.
-pub fn train(spec: &spec::RunSpec, ctx: &TrainContext, sink: &mut dyn Sink, stop: &StopFlag) -> Result<Outcome, TrainError> {
+pub fn train(
+    spec: &spec::RunSpec,
+    ctx: &TrainContext,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> Result<Outcome, TrainError> {
     if let Err(errs) = spec.validate() {
-        let msg = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        let msg = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
         return Err(TrainError::InvalidSpec(msg));
     }
     match &spec.experiment {
         spec::Experiment::Toy(toy) => {
-            let job = toy::ToyJob { spec: toy, schedule: &spec.schedule, seed: spec.seed, sink, stop };
+            let job = toy::ToyJob {
+                spec: toy,
+                schedule: &spec.schedule,
+                seed: spec.seed,
+                sink,
+                stop,
+            };
             run_on(spec.backend, job)
         }
         spec::Experiment::Net(net) => {
-            let job = net::train::NetJob { spec: net, schedule: &spec.schedule, seed: spec.seed, ctx, sink, stop };
+            let job = net::train::NetJob {
+                spec: net,
+                schedule: &spec.schedule,
+                seed: spec.seed,
+                ctx,
+                sink,
+                stop,
+            };
             run_on(spec.backend, job)
         }
     }

@@ -22,12 +22,25 @@ pub struct MetricRow {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// Training is about to start on this device.
-    Started { backend: String, device: String, total_steps: u64, steps_per_epoch: u64 },
+    Started {
+        backend: String,
+        device: String,
+        total_steps: u64,
+        steps_per_epoch: u64,
+    },
     Metric(MetricRow),
     /// A checkpoint after `epoch` epochs was written to `dir`.
-    Checkpoint { epoch: u32, step: u64, dir: std::path::PathBuf },
+    Checkpoint {
+        epoch: u32,
+        step: u64,
+        dir: std::path::PathBuf,
+    },
     /// A heartbeat between metric rows; cheap, may be dropped by the receiver.
-    Progress { step: u64, total_steps: u64, samples_per_sec: f64 },
+    Progress {
+        step: u64,
+        total_steps: u64,
+        samples_per_sec: f64,
+    },
 }
 
 /// The receiver could not take an event; training stops rather than lose results.

@@ -28,7 +28,9 @@ pub struct ToyModel<B: Backend> {
 impl<B: Backend> ToyModel<B> {
     pub fn from_host(w: &[f32], device: &B::Device) -> Self {
         let t = Tensor::from_data(TensorData::new(w.to_vec(), [w.len()]), device);
-        Self { w: Param::from_tensor(t) }
+        Self {
+            w: Param::from_tensor(t),
+        }
     }
 
     /// α = ‖w‖^γ·w, shape [d].
@@ -46,7 +48,11 @@ impl<B: Backend> ToyModel<B> {
     }
 
     pub fn to_host(&self) -> Result<Vec<f32>, TrainError> {
-        self.w.val().into_data().into_vec::<f32>().map_err(|e| TrainError::Tensor(format!("{e:?}")))
+        self.w
+            .val()
+            .into_data()
+            .into_vec::<f32>()
+            .map_err(|e| TrainError::Tensor(format!("{e:?}")))
     }
 }
 
@@ -91,14 +97,26 @@ pub fn seeded_stream(seed: u64, stream: u64) -> ChaCha8Rng {
 /// Initial weights w₀ ~ N(0, init_scale²·I/d), drawn from the run's seed.
 pub fn initial_weights(d: usize, init_scale: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let s = init_scale / (d as f64).sqrt();
-    (0..d).map(|_| (s * rng.sample::<f64, _>(StandardNormal)) as f32).collect()
+    (0..d)
+        .map(|_| (s * rng.sample::<f64, _>(StandardNormal)) as f32)
+        .collect()
 }
 
 impl BackendJob for ToyJob<'_> {
     type Output = Outcome;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: DeviceInfo) -> Result<Outcome, TrainError> {
-        let ToyJob { spec, schedule, seed, sink, stop } = self;
+    fn run<B: AutodiffBackend>(
+        self,
+        device: B::Device,
+        info: DeviceInfo,
+    ) -> Result<Outcome, TrainError> {
+        let ToyJob {
+            spec,
+            schedule,
+            seed,
+            sink,
+            stop,
+        } = self;
         let (d, n, batch) = (spec.d as usize, spec.n as usize, spec.batch as usize);
         let problem = ToyProblem::generate(d, n, spec.gamma, seed)?;
         // Separate streams so that changing the noise level never changes the data or init.
@@ -118,18 +136,31 @@ impl BackendJob for ToyJob<'_> {
         let w0 = initial_weights(d, spec.init_scale, &mut init_rng);
         let mut model = ToyModel::<B>::from_host(&w0, &device);
         let mut optim = SgdConfig::new().init::<B, ToyModel<B>>();
-        let emit_row = |sink: &mut dyn Sink, model: &ToyModel<B>, step: u64| -> Result<(), TrainError> {
-            let w = model.to_host()?;
-            let mut values: std::collections::BTreeMap<String, f64> =
-                toy_metrics(&problem, &w).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-            // The LR the next step will use; at the end, the last one used.
-            values.insert("lr".into(), schedule.lr_at(step.min(spec.steps.saturating_sub(1))));
-            if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(TrainError::Diverged { step, what: static_key(what) });
-            }
-            sink.emit(Event::Metric(MetricRow { step, epoch: step as f64 / steps_per_epoch as f64, values }))?;
-            Ok(())
-        };
+        let emit_row =
+            |sink: &mut dyn Sink, model: &ToyModel<B>, step: u64| -> Result<(), TrainError> {
+                let w = model.to_host()?;
+                let mut values: std::collections::BTreeMap<String, f64> = toy_metrics(&problem, &w)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
+                // The LR the next step will use; at the end, the last one used.
+                values.insert(
+                    "lr".into(),
+                    schedule.lr_at(step.min(spec.steps.saturating_sub(1))),
+                );
+                if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(TrainError::Diverged {
+                        step,
+                        what: static_key(what),
+                    });
+                }
+                sink.emit(Event::Metric(MetricRow {
+                    step,
+                    epoch: step as f64 / steps_per_epoch as f64,
+                    values,
+                }))?;
+                Ok(())
+            };
         emit_row(sink, &model, 0)?;
 
         let mut order: Vec<usize> = (0..n).collect();
@@ -213,43 +244,70 @@ mod tests {
         let x = Tensor::<Ad, 2>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 2]), &FlexDevice);
         let y = Tensor::<Ad, 1>::from_data(TensorData::new(vec![0.0f32], [1]), &FlexDevice);
         let grads = loss(m.forward(x, 1.0), y).backward();
-        let g = m.w.grad(&grads).expect("w takes part in the loss").into_data();
+        let g =
+            m.w.grad(&grads)
+                .expect("w takes part in the loss")
+                .into_data();
         g.assert_approx_eq::<f32>(&TensorData::from([102.0f32, 36.0]), Tolerance::default());
     }
 
     fn quick_spec(steps: u64, seed: u64) -> RunSpec {
         let mut spec = RunSpec::toy_default();
         spec.seed = seed;
-        let Experiment::Toy(t) = &mut spec.experiment else { unreachable!() };
+        let Experiment::Toy(t) = &mut spec.experiment else {
+            unreachable!()
+        };
         t.steps = steps;
         t.eval_every = steps / 10;
         spec
     }
 
     fn metrics(events: &[Event]) -> Vec<&MetricRow> {
-        events.iter().filter_map(|e| if let Event::Metric(m) = e { Some(m) } else { None }).collect()
+        events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Metric(m) = e {
+                    Some(m)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     #[test]
     fn training_reports_rows_and_fits_the_data() {
         let spec = quick_spec(3000, 7);
         let mut events = Vec::new();
-        let out = crate::train(&spec, &Default::default(), &mut events, &StopFlag::new()).expect("toy run trains");
+        let out = crate::train(&spec, &Default::default(), &mut events, &StopFlag::new())
+            .expect("toy run trains");
         assert_eq!(out, Outcome::Completed);
         assert!(matches!(events[0], Event::Started { .. }));
         let rows = metrics(&events);
         assert_eq!(rows.len(), 11, "step 0 plus every 300 steps");
         assert_eq!(rows.last().map(|r| r.step), Some(3000));
         let first = rows[0].values["train_loss"];
-        let last = rows.last().map(|r| r.values["train_loss"]).unwrap_or(f64::NAN);
-        assert!(last < first * 0.2, "train loss should fall: {first} -> {last}");
+        let last = rows
+            .last()
+            .map(|r| r.values["train_loss"])
+            .unwrap_or(f64::NAN);
+        assert!(
+            last < first * 0.2,
+            "train loss should fall: {first} -> {last}"
+        );
     }
 
     #[test]
     fn same_seed_repeats_bit_for_bit() {
         let run = |seed| {
             let mut ev = Vec::new();
-            crate::train(&quick_spec(500, seed), &Default::default(), &mut ev, &StopFlag::new()).expect("runs");
+            crate::train(
+                &quick_spec(500, seed),
+                &Default::default(),
+                &mut ev,
+                &StopFlag::new(),
+            )
+            .expect("runs");
             metrics(&ev).into_iter().cloned().collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
@@ -261,7 +319,8 @@ mod tests {
         let stop = StopFlag::new();
         stop.raise();
         let mut ev = Vec::new();
-        let out = crate::train(&quick_spec(500, 1), &Default::default(), &mut ev, &stop).expect("runs");
+        let out =
+            crate::train(&quick_spec(500, 1), &Default::default(), &mut ev, &stop).expect("runs");
         assert_eq!(out, Outcome::Stopped { at_step: 0 });
     }
 
@@ -269,10 +328,18 @@ mod tests {
     fn cuda_request_is_refused_without_the_feature() {
         let mut spec = quick_spec(10, 1);
         spec.backend = spec::BackendChoice::Cuda;
-        let res = crate::train(&spec, &Default::default(), &mut Vec::new(), &StopFlag::new());
+        let res = crate::train(
+            &spec,
+            &Default::default(),
+            &mut Vec::new(),
+            &StopFlag::new(),
+        );
         if cfg!(feature = "cuda") {
             return;
         }
-        assert!(matches!(res, Err(TrainError::BackendUnavailable("cuda"))), "{res:?}");
+        assert!(
+            matches!(res, Err(TrainError::BackendUnavailable("cuda"))),
+            "{res:?}"
+        );
     }
 }

@@ -15,7 +15,16 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn rows(events: &[Event]) -> Vec<MetricRow> {
-    events.iter().filter_map(|e| if let Event::Metric(m) = e { Some(m.clone()) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Metric(m) = e {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Rows without the wall-clock figures, which differ between any two runs.
@@ -45,16 +54,26 @@ fn fashion_mnist_mlp_two_epochs_beats_80_percent() {
         "Fashion-MNIST is missing: `apt-get install dataset-fashion-mnist` (scripts/setup.sh does this)"
     );
     let spec = RunSpec {
-        experiment: Experiment::Net(NetSpec { checkpoint_every: 0, ..NetSpec::fashion_mlp() }),
+        experiment: Experiment::Net(NetSpec {
+            checkpoint_every: 0,
+            ..NetSpec::fashion_mlp()
+        }),
         schedule: Schedule::Constant { lr: 0.05 },
         ..RunSpec::toy_default()
     };
-    let ctx = TrainContext { data_root: PathBuf::from("/"), ..Default::default() };
+    let ctx = TrainContext {
+        data_root: PathBuf::from("/"),
+        ..Default::default()
+    };
     let r = rows(&run(&spec, &ctx));
     assert_eq!(r.len(), 3, "epoch 0, 1, 2");
     let last = &r[2];
     eprintln!("fashion-mnist MLP after 2 epochs: {:?}", last.values);
-    assert!(last.values["test_acc"] > 0.80, "test accuracy {}", last.values["test_acc"]);
+    assert!(
+        last.values["test_acc"] > 0.80,
+        "test accuracy {}",
+        last.values["test_acc"]
+    );
     assert!(last.values["train_loss"] < r[0].values["train_loss"]);
     assert_eq!(last.step, 2 * 469);
 }
@@ -82,12 +101,17 @@ fn tiny_spec(epochs: u32, loss: LossKind, optimizer: OptimizerSpec) -> RunSpec {
 }
 
 fn sgd() -> OptimizerSpec {
-    OptimizerSpec::Sgd { momentum: 0.9, nesterov: true, weight_decay: 1e-4 }
+    OptimizerSpec::Sgd {
+        momentum: 0.9,
+        nesterov: true,
+        weight_decay: 1e-4,
+    }
 }
 
 fn tiny_data(tag: &str) -> PathBuf {
     let root = temp_dir(tag);
-    datasets::testgen::write_idx(&root.join("tiny"), 400, 100, false, 3).expect("generated IDX files");
+    datasets::testgen::write_idx(&root.join("tiny"), 400, 100, false, 3)
+        .expect("generated IDX files");
     root
 }
 
@@ -126,22 +150,54 @@ fn resume_and_branch_repeat_the_uninterrupted_run() {
 
     // Interrupted after epoch 2, then resumed from that checkpoint.
     let stop = StopFlag::new();
-    let mut sink = StopAfter { epoch: 2, stop: stop.clone(), events: Vec::new() };
+    let mut sink = StopAfter {
+        epoch: 2,
+        stop: stop.clone(),
+        events: Vec::new(),
+    };
     let out = trainer::train(&spec, &ctx("cut"), &mut sink, &stop).expect("trains");
     assert!(matches!(out, Outcome::Stopped { .. }));
     let first = comparable(&rows(&sink.events));
     assert_eq!(first, full_rows[..3].to_vec());
-    let resumed = TrainContext { resume_from: Some(root.join("cut").join("epoch-000002")), ..ctx("cut") };
+    let resumed = TrainContext {
+        resume_from: Some(root.join("cut").join("epoch-000002")),
+        ..ctx("cut")
+    };
     let rest = comparable(&rows(&run(&spec, &resumed)));
-    assert_eq!(rest, full_rows[3..].to_vec(), "resumed epochs equal the uninterrupted ones");
+    assert_eq!(
+        rest,
+        full_rows[3..].to_vec(),
+        "resumed epochs equal the uninterrupted ones"
+    );
 
     // A branch from checkpoint 2 with the main path's own schedule is the main path...
-    let branch_ctx = TrainContext { resume_from: Some(root.join("full").join("epoch-000002")), ..ctx("branch") };
-    assert_eq!(comparable(&rows(&run(&spec, &branch_ctx))), full_rows[3..].to_vec());
+    let branch_ctx = TrainContext {
+        resume_from: Some(root.join("full").join("epoch-000002")),
+        ..ctx("branch")
+    };
+    assert_eq!(
+        comparable(&rows(&run(&spec, &branch_ctx))),
+        full_rows[3..].to_vec()
+    );
     // ...and with a decayed schedule it diverges from there on, at the decayed LR.
     let spe = 12; // 300 images / batch 25
-    let decayed = RunSpec { schedule: Schedule::DecayAt { lr: 0.05, decay_step: 2 * spe, factor: 0.1, second_decay_step: None, second_factor: None }, ..spec.clone() };
-    let b = comparable(&rows(&run(&decayed, &TrainContext { checkpoint_dir: Some(root.join("branch2")), ..branch_ctx })));
+    let decayed = RunSpec {
+        schedule: Schedule::DecayAt {
+            lr: 0.05,
+            decay_step: 2 * spe,
+            factor: 0.1,
+            second_decay_step: None,
+            second_factor: None,
+        },
+        ..spec.clone()
+    };
+    let b = comparable(&rows(&run(
+        &decayed,
+        &TrainContext {
+            checkpoint_dir: Some(root.join("branch2")),
+            ..branch_ctx
+        },
+    )));
     assert_eq!(b[0].step, 3 * spe);
     assert!((b[0].values["lr"] - 0.005).abs() < 1e-12);
     assert_ne!(b, full_rows[3..].to_vec());
@@ -151,17 +207,34 @@ fn resume_and_branch_repeat_the_uninterrupted_run() {
 #[test]
 fn mse_and_adamw_train() {
     let root = tiny_data("mse");
-    let ctx = TrainContext { data_root: root.clone(), ..Default::default() };
+    let ctx = TrainContext {
+        data_root: root.clone(),
+        ..Default::default()
+    };
     for (loss, opt) in [
         (LossKind::Mse, sgd()),
-        (LossKind::CrossEntropy, OptimizerSpec::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }),
+        (
+            LossKind::CrossEntropy,
+            OptimizerSpec::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+            },
+        ),
     ] {
         let mut spec = tiny_spec(3, loss, opt);
-        spec.schedule = Schedule::Constant { lr: if loss == LossKind::Mse { 0.05 } else { 0.001 } };
+        spec.schedule = Schedule::Constant {
+            lr: if loss == LossKind::Mse { 0.05 } else { 0.001 },
+        };
         let r = rows(&run(&spec, &ctx));
         let (first, last) = (r[0].values["train_loss"], r[3].values["train_loss"]);
         assert!(last < first, "{loss:?}: train loss {first} -> {last}");
-        assert!(r[3].values["train_acc"] > 0.3, "{loss:?}: {:?}", r[3].values);
+        assert!(
+            r[3].values["train_acc"] > 0.3,
+            "{loss:?}: {:?}",
+            r[3].values
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -169,10 +242,16 @@ fn mse_and_adamw_train() {
 #[test]
 fn missing_dataset_says_what_to_install() {
     let spec = RunSpec {
-        experiment: Experiment::Net(NetSpec { data_dir: Some("nowhere".into()), ..NetSpec::fashion_mlp() }),
+        experiment: Experiment::Net(NetSpec {
+            data_dir: Some("nowhere".into()),
+            ..NetSpec::fashion_mlp()
+        }),
         ..RunSpec::toy_default()
     };
-    let ctx = TrainContext { data_root: temp_dir("missing"), ..Default::default() };
+    let ctx = TrainContext {
+        data_root: temp_dir("missing"),
+        ..Default::default()
+    };
     let err = trainer::train(&spec, &ctx, &mut Vec::new(), &StopFlag::new()).expect_err("no data");
     let msg = err.to_string();
     assert!(msg.contains("dataset-fashion-mnist"), "{msg}");

@@ -69,9 +69,16 @@ impl ToyForm {
     /// The spec the form describes, or the fields that don't parse or validate.
     fn to_spec(&self, schedule: Option<Schedule>) -> Result<RunSpec, Vec<FieldError>> {
         let mut errs = Vec::new();
-        fn num<T: std::str::FromStr + Default>(v: &RwSignal<String>, field: &str, errs: &mut Vec<FieldError>) -> T {
+        fn num<T: std::str::FromStr + Default>(
+            v: &RwSignal<String>,
+            field: &str,
+            errs: &mut Vec<FieldError>,
+        ) -> T {
             v.get_untracked().trim().parse().unwrap_or_else(|_| {
-                errs.push(FieldError { field: field.into(), message: "must be a number".into() });
+                errs.push(FieldError {
+                    field: field.into(),
+                    message: "must be a number".into(),
+                });
                 T::default()
             })
         }
@@ -86,7 +93,10 @@ impl ToyForm {
         };
         let seed: u64 = num(&self.seed, "seed", &mut errs);
         let Some(schedule) = schedule else {
-            errs.push(FieldError { field: "schedule".into(), message: "fix the schedule first".into() });
+            errs.push(FieldError {
+                field: "schedule".into(),
+                message: "fix the schedule first".into(),
+            });
             return Err(errs);
         };
         let spec = RunSpec {
@@ -111,7 +121,8 @@ pub fn HomePage() -> impl IntoView {
     let form = ToyForm::new();
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let schedule = RwSignal::new(None::<Schedule>);
-    let total_steps = Signal::derive(move || form.steps.with(|s| s.trim().parse::<u64>().unwrap_or(0)));
+    let total_steps =
+        Signal::derive(move || form.steps.with(|s| s.trim().parse::<u64>().unwrap_or(0)));
     let steps_per_epoch = Signal::derive(move || {
         let n: u32 = form.n.with(|s| s.trim().parse().unwrap_or(1));
         let b: u32 = form.batch.with(|s| s.trim().parse().unwrap_or(1));
@@ -123,7 +134,9 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(result) = start.value().get() {
             match result {
-                Ok(StartReply::Created { id }) => navigate(&format!("/runs/{id}"), Default::default()),
+                Ok(StartReply::Created { id }) => {
+                    navigate(&format!("/runs/{id}"), Default::default())
+                }
                 Ok(StartReply::Invalid { errors: es }) => errors.set(es),
                 Err(e) => failure.set(Some(e.to_string())),
             }
@@ -153,7 +166,9 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(result) = start_sweep.value().get() {
             match result {
-                Ok(StartReply::Created { id }) => navigate_sweep(&format!("/sweeps/{id}"), Default::default()),
+                Ok(StartReply::Created { id }) => {
+                    navigate_sweep(&format!("/sweeps/{id}"), Default::default())
+                }
                 Ok(StartReply::Invalid { errors: es }) => sweep_errors.set(es),
                 Err(e) => failure.set(Some(e.to_string())),
             }
@@ -173,19 +188,50 @@ pub fn HomePage() -> impl IntoView {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .filter_map(|s| s.parse().map_err(|_| errs.push(FieldError { field: "branch_at".into(), message: "must be whole step numbers separated by commas".into() })).ok())
+            .filter_map(|s| {
+                s.parse()
+                    .map_err(|_| {
+                        errs.push(FieldError {
+                            field: "branch_at".into(),
+                            message: "must be whole step numbers separated by commas".into(),
+                        })
+                    })
+                    .ok()
+            })
             .collect();
-        let branch_length: u64 = sweep_len.get_untracked().trim().parse().unwrap_or_else(|_| {
-            errs.push(FieldError { field: "branch_length".into(), message: "must be a whole number of steps".into() });
-            0
-        });
-        let factor: f64 = sweep_factor.get_untracked().trim().parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0).unwrap_or_else(|| {
-            errs.push(FieldError { field: "factor".into(), message: "must be a positive number".into() });
-            1.0
-        });
+        let branch_length: u64 = sweep_len
+            .get_untracked()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: "branch_length".into(),
+                    message: "must be a whole number of steps".into(),
+                });
+                0
+            });
+        let factor: f64 = sweep_factor
+            .get_untracked()
+            .trim()
+            .parse()
+            .ok()
+            .filter(|f: &f64| f.is_finite() && *f > 0.0)
+            .unwrap_or_else(|| {
+                errs.push(FieldError {
+                    field: "factor".into(),
+                    message: "must be a positive number".into(),
+                });
+                1.0
+            });
         let Some(main) = main else { return };
         let lr = main.schedule.base_lr();
-        let spec = SweepSpec { name: "toy sweep".into(), main, branch_at, after: Schedule::Constant { lr: lr * factor }, branch_length };
+        let spec = SweepSpec {
+            name: "toy sweep".into(),
+            main,
+            branch_at,
+            after: Schedule::Constant { lr: lr * factor },
+            branch_length,
+        };
         if let Err(es) = spec.validate() {
             errs.extend(es);
         }

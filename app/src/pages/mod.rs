@@ -11,7 +11,13 @@ use leptos::prelude::*;
 /// The message for `field`, shown under its input.
 #[component]
 pub fn FieldMessage(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> impl IntoView {
-    let msg = move || errors.with(|es| es.iter().find(|e| e.field == field).map(|e| e.message.clone()));
+    let msg = move || {
+        errors.with(|es| {
+            es.iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone())
+        })
+    };
     view! {
         <Show when=move || msg().is_some()>
             <span class="field-error" data-field=field>{msg}</span>
@@ -33,7 +39,12 @@ pub fn format_ms(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", sod / 3600, sod % 3600 / 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
 }
 
 #[cfg(test)]
@@ -41,6 +52,9 @@ mod tests {
     #[test]
     fn formats_timestamps() {
         assert_eq!(super::format_ms(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(super::format_ms(1_795_913_425_000), "2026-11-29 00:50:25 UTC");
+        assert_eq!(
+            super::format_ms(1_795_913_425_000),
+            "2026-11-29 00:50:25 UTC"
+        );
     }
 }

@@ -17,7 +17,12 @@ pub const TOY_CHARTS: &[ChartDef] = &[
         log_y: true,
         series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
     },
-    ChartDef { div: "chart-lr", title: "learning rate", log_y: false, series: &[("lr", "LR")] },
+    ChartDef {
+        div: "chart-lr",
+        title: "learning rate",
+        log_y: false,
+        series: &[("lr", "LR")],
+    },
     ChartDef {
         div: "chart-norms",
         title: "norms",
@@ -40,7 +45,12 @@ pub const NET_CHARTS: &[ChartDef] = &[
         log_y: false,
         series: &[("train_acc", "train acc"), ("test_acc", "test acc")],
     },
-    ChartDef { div: "chart-lr", title: "learning rate", log_y: false, series: &[("lr", "LR")] },
+    ChartDef {
+        div: "chart-lr",
+        title: "learning rate",
+        log_y: false,
+        series: &[("lr", "LR")],
+    },
     ChartDef {
         div: "chart-norms",
         title: "norms",
@@ -63,7 +73,11 @@ fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
         ],
         Experiment::Net(n) => vec![
             ("dataset", n.dataset.label().to_owned()),
-            ("train images", n.train_per_class.map_or("all".into(), |k| format!("{k} per class"))),
+            (
+                "train images",
+                n.train_per_class
+                    .map_or("all".into(), |k| format!("{k} per class")),
+            ),
             ("model", format!("{:?}", n.model)),
             ("loss", format!("{:?}", n.loss)),
             ("optimizer", format!("{:?}", n.optimizer)),
@@ -128,20 +142,30 @@ fn RunView(run: RunSummary) -> impl IntoView {
         }
     });
 
-    chart::attach_live(id, charts, move |change| {
-        status.set(change.status);
-        if change.message.is_some() {
-            message.set(change.message);
-        }
-        if change.backend.is_some() {
-            backend.set(change.backend);
-            device.set(change.device);
-        }
-    }, move |p| progress.set(Some(p)));
+    chart::attach_live(
+        id,
+        charts,
+        move |change| {
+            status.set(change.status);
+            if change.message.is_some() {
+                message.set(change.message);
+            }
+            if change.backend.is_some() {
+                backend.set(change.backend);
+                device.set(change.device);
+            }
+        },
+        move |p| progress.set(Some(p)),
+    );
 
     let config = config_rows(&run);
     let pct = move || {
-        progress.get().map(|p| format!("step {} / {} · {:.0} samples/s", p.step, p.total_steps, p.samples_per_sec))
+        progress.get().map(|p| {
+            format!(
+                "step {} / {} · {:.0} samples/s",
+                p.step, p.total_steps, p.samples_per_sec
+            )
+        })
     };
     view! {
         <section class="card">

@@ -31,75 +31,141 @@ struct Knob {
 }
 
 const fn k(name: &'static str, label: &'static str, kind: Kind, default: &'static str) -> Knob {
-    Knob { name, label, kind, default }
+    Knob {
+        name,
+        label,
+        kind,
+        default,
+    }
 }
 
 /// Every primitive and its knobs, in the order the editor shows them.
 const PRIMITIVES: &[(&str, &str, &[Knob])] = &[
     ("constant", "constant", &[k("lr", "LR", Kind::Real, "0.05")]),
-    ("decay_at", "constant, then decay ×f at step k", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("decay_step", "decay at step", Kind::Steps, "5000"),
-        k("factor", "factor", Kind::Real, "0.1"),
-        k("second_decay_step", "second decay at step", Kind::OptSteps, ""),
-        k("second_factor", "second factor", Kind::OptReal, ""),
-    ]),
-    ("step", "step", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("step_size", "step size", Kind::Steps, "3000"),
-        k("gamma", "γ", Kind::Real, "0.1"),
-    ]),
-    ("multi_step", "multistep", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("milestones", "milestones (steps)", Kind::StepList, "5000, 8000"),
-        k("gamma", "γ", Kind::Real, "0.1"),
-    ]),
-    ("exponential", "exponential", &[k("lr", "LR", Kind::Real, "0.05"), k("gamma", "γ", Kind::Real, "0.9995")]),
-    ("cosine", "cosine", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("t_max", "T_max (steps)", Kind::Steps, "10000"),
-        k("eta_min", "η_min", Kind::Real, "0"),
-    ]),
-    ("linear", "linear", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("start_factor", "start factor", Kind::Real, "1"),
-        k("end_factor", "end factor", Kind::Real, "0.01"),
-        k("total_iters", "iterations", Kind::Steps, "10000"),
-    ]),
-    ("polynomial", "polynomial", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("power", "power", Kind::Real, "2"),
-        k("total_iters", "iterations", Kind::Steps, "10000"),
-    ]),
-    ("one_cycle", "one-cycle", &[
-        k("max_lr", "max LR", Kind::Real, "0.05"),
-        k("total_steps", "total steps", Kind::Steps, "10000"),
-        k("pct_start", "pct_start", Kind::Real, "0.3"),
-        k("anneal", "anneal", Kind::Choice(&["cos", "linear"]), "cos"),
-        k("div_factor", "div factor", Kind::Real, "25"),
-        k("final_div_factor", "final div factor", Kind::Real, "10000"),
-        k("three_phase", "three-phase", Kind::Flag, "false"),
-    ]),
-    ("cosine_warm_restarts", "cosine with warm restarts", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("t_0", "T_0 (steps)", Kind::Steps, "2000"),
-        k("t_mult", "T_mult", Kind::Real, "2"),
-        k("eta_min", "η_min", Kind::Real, "0"),
-    ]),
-    ("wsd", "warmup-stable-decay", &[
-        k("lr", "LR", Kind::Real, "0.05"),
-        k("warmup_steps", "warmup steps", Kind::Steps, "500"),
-        k("stable_steps", "stable steps", Kind::Steps, "7000"),
-        k("decay_steps", "decay steps", Kind::Steps, "2500"),
-        k("cooldown", "cooldown", Kind::Choice(&["linear", "cosine", "one_minus_sqrt"]), "one_minus_sqrt"),
-        k("floor_lr", "floor LR", Kind::Real, "0"),
-    ]),
+    (
+        "decay_at",
+        "constant, then decay ×f at step k",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("decay_step", "decay at step", Kind::Steps, "5000"),
+            k("factor", "factor", Kind::Real, "0.1"),
+            k(
+                "second_decay_step",
+                "second decay at step",
+                Kind::OptSteps,
+                "",
+            ),
+            k("second_factor", "second factor", Kind::OptReal, ""),
+        ],
+    ),
+    (
+        "step",
+        "step",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("step_size", "step size", Kind::Steps, "3000"),
+            k("gamma", "γ", Kind::Real, "0.1"),
+        ],
+    ),
+    (
+        "multi_step",
+        "multistep",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k(
+                "milestones",
+                "milestones (steps)",
+                Kind::StepList,
+                "5000, 8000",
+            ),
+            k("gamma", "γ", Kind::Real, "0.1"),
+        ],
+    ),
+    (
+        "exponential",
+        "exponential",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("gamma", "γ", Kind::Real, "0.9995"),
+        ],
+    ),
+    (
+        "cosine",
+        "cosine",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("t_max", "T_max (steps)", Kind::Steps, "10000"),
+            k("eta_min", "η_min", Kind::Real, "0"),
+        ],
+    ),
+    (
+        "linear",
+        "linear",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("start_factor", "start factor", Kind::Real, "1"),
+            k("end_factor", "end factor", Kind::Real, "0.01"),
+            k("total_iters", "iterations", Kind::Steps, "10000"),
+        ],
+    ),
+    (
+        "polynomial",
+        "polynomial",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("power", "power", Kind::Real, "2"),
+            k("total_iters", "iterations", Kind::Steps, "10000"),
+        ],
+    ),
+    (
+        "one_cycle",
+        "one-cycle",
+        &[
+            k("max_lr", "max LR", Kind::Real, "0.05"),
+            k("total_steps", "total steps", Kind::Steps, "10000"),
+            k("pct_start", "pct_start", Kind::Real, "0.3"),
+            k("anneal", "anneal", Kind::Choice(&["cos", "linear"]), "cos"),
+            k("div_factor", "div factor", Kind::Real, "25"),
+            k("final_div_factor", "final div factor", Kind::Real, "10000"),
+            k("three_phase", "three-phase", Kind::Flag, "false"),
+        ],
+    ),
+    (
+        "cosine_warm_restarts",
+        "cosine with warm restarts",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("t_0", "T_0 (steps)", Kind::Steps, "2000"),
+            k("t_mult", "T_mult", Kind::Real, "2"),
+            k("eta_min", "η_min", Kind::Real, "0"),
+        ],
+    ),
+    (
+        "wsd",
+        "warmup-stable-decay",
+        &[
+            k("lr", "LR", Kind::Real, "0.05"),
+            k("warmup_steps", "warmup steps", Kind::Steps, "500"),
+            k("stable_steps", "stable steps", Kind::Steps, "7000"),
+            k("decay_steps", "decay steps", Kind::Steps, "2500"),
+            k(
+                "cooldown",
+                "cooldown",
+                Kind::Choice(&["linear", "cosine", "one_minus_sqrt"]),
+                "one_minus_sqrt",
+            ),
+            k("floor_lr", "floor LR", Kind::Real, "0"),
+        ],
+    ),
 ];
 
 const JSON_KIND: &str = "json";
 
 fn knobs_of(kind: &str) -> &'static [Knob] {
-    PRIMITIVES.iter().find(|(k, _, _)| *k == kind).map_or(&[], |(_, _, knobs)| knobs)
+    PRIMITIVES
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(&[], |(_, _, knobs)| knobs)
 }
 
 /// The spec the knobs describe, as JSON, or the knobs that don't parse.
@@ -108,8 +174,15 @@ fn knobs_to_json(kind: &str, values: &[(String, String)]) -> Result<Value, Vec<F
     obj.insert("kind".into(), Value::String(kind.into()));
     let mut errs = Vec::new();
     for knob in knobs_of(kind) {
-        let raw = values.iter().find(|(n, _)| n == knob.name).map_or("", |(_, v)| v.as_str()).trim();
-        let bad = |msg: &str| FieldError { field: knob.name.into(), message: msg.into() };
+        let raw = values
+            .iter()
+            .find(|(n, _)| n == knob.name)
+            .map_or("", |(_, v)| v.as_str())
+            .trim();
+        let bad = |msg: &str| FieldError {
+            field: knob.name.into(),
+            message: msg.into(),
+        };
         let v = match knob.kind {
             Kind::Real | Kind::OptReal => {
                 if raw.is_empty() && knob.kind == Kind::OptReal {
@@ -125,7 +198,9 @@ fn knobs_to_json(kind: &str, values: &[(String, String)]) -> Result<Value, Vec<F
                 if raw.is_empty() && knob.kind == Kind::OptSteps {
                     continue;
                 }
-                raw.parse::<u64>().map(Value::from).map_err(|_| bad("must be a whole number of steps"))
+                raw.parse::<u64>()
+                    .map(Value::from)
+                    .map_err(|_| bad("must be a whole number of steps"))
             }
             Kind::StepList => raw
                 .split(',')
@@ -145,26 +220,49 @@ fn knobs_to_json(kind: &str, values: &[(String, String)]) -> Result<Value, Vec<F
             Err(e) => errs.push(e),
         }
     }
-    if errs.is_empty() { Ok(Value::Object(obj)) } else { Err(errs) }
+    if errs.is_empty() {
+        Ok(Value::Object(obj))
+    } else {
+        Err(errs)
+    }
 }
 
 /// Parses and validates a spec; errors are keyed by the spec's own field paths.
 fn check(json: Value) -> Result<Schedule, Vec<FieldError>> {
-    let sched: Schedule = serde_json::from_value(json)
-        .map_err(|e| vec![FieldError { field: String::new(), message: e.to_string() }])?;
+    let sched: Schedule = serde_json::from_value(json).map_err(|e| {
+        vec![FieldError {
+            field: String::new(),
+            message: e.to_string(),
+        }]
+    })?;
     sched.validate().map(|()| sched)
 }
 
 /// Wraps `inner` in a linear warmup when asked.
 fn with_warmup(inner: Value, warmup: Option<(String, String)>) -> Result<Value, Vec<FieldError>> {
-    let Some((steps, start)) = warmup else { return Ok(inner) };
+    let Some((steps, start)) = warmup else {
+        return Ok(inner);
+    };
     let steps = steps.trim().parse::<u64>().map_err(|_| {
-        vec![FieldError { field: "warmup_steps".into(), message: "must be a whole number of steps".into() }]
+        vec![FieldError {
+            field: "warmup_steps".into(),
+            message: "must be a whole number of steps".into(),
+        }]
     })?;
-    let start = start.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-        vec![FieldError { field: "start_factor".into(), message: "must be a finite number".into() }]
-    })?;
-    Ok(serde_json::json!({"kind": "warmup", "warmup_steps": steps, "start_factor": start, "inner": inner}))
+    let start = start
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| {
+            vec![FieldError {
+                field: "start_factor".into(),
+                message: "must be a finite number".into(),
+            }]
+        })?;
+    Ok(
+        serde_json::json!({"kind": "warmup", "warmup_steps": steps, "start_factor": start, "inner": inner}),
+    )
 }
 
 /// The editor. `schedule` holds the last valid spec (None while the form is invalid);
@@ -182,7 +280,11 @@ pub fn ScheduleEditor(
     let values: RwSignal<Vec<(String, String)>> = RwSignal::new(
         PRIMITIVES
             .iter()
-            .flat_map(|(kind, _, knobs)| knobs.iter().map(move |k| (format!("{kind}.{}", k.name), k.default.to_owned())))
+            .flat_map(|(kind, _, knobs)| {
+                knobs
+                    .iter()
+                    .map(move |k| (format!("{kind}.{}", k.name), k.default.to_owned()))
+            })
             .collect(),
     );
     let warmup_on = RwSignal::new(false);
@@ -194,7 +296,9 @@ pub fn ScheduleEditor(
     let pinned = RwSignal::new(None::<(String, Schedule)>);
     let local_errors = RwSignal::new(Vec::<FieldError>::new());
 
-    let value_of = move |name: String| values.with(|v| v.iter().find(|(n, _)| *n == name).map(|(_, x)| x.clone()));
+    let value_of = move |name: String| {
+        values.with(|v| v.iter().find(|(n, _)| *n == name).map(|(_, x)| x.clone()))
+    };
     let set_value = move |name: String, x: String| {
         values.update(|v| {
             if let Some(slot) = v.iter_mut().find(|(n, _)| *n == name) {
@@ -208,15 +312,26 @@ pub fn ScheduleEditor(
         let k = kind.get();
         let result = if k == JSON_KIND {
             serde_json::from_str::<Value>(&json_text.get())
-                .map_err(|e| vec![FieldError { field: String::new(), message: format!("not valid JSON: {e}") }])
+                .map_err(|e| {
+                    vec![FieldError {
+                        field: String::new(),
+                        message: format!("not valid JSON: {e}"),
+                    }]
+                })
                 .and_then(check)
         } else {
             let prefix = format!("{k}.");
             let vals: Vec<(String, String)> = values.with(|v| {
-                v.iter().filter_map(|(n, x)| n.strip_prefix(&prefix).map(|n| (n.to_owned(), x.clone()))).collect()
+                v.iter()
+                    .filter_map(|(n, x)| n.strip_prefix(&prefix).map(|n| (n.to_owned(), x.clone())))
+                    .collect()
             });
-            let warm = warmup_on.get().then(|| (warmup_steps.get(), warmup_start.get()));
-            knobs_to_json(&k, &vals).and_then(|j| with_warmup(j, warm)).and_then(check)
+            let warm = warmup_on
+                .get()
+                .then(|| (warmup_steps.get(), warmup_start.get()));
+            knobs_to_json(&k, &vals)
+                .and_then(|j| with_warmup(j, warm))
+                .and_then(check)
         };
         match result {
             Ok(s) => {
@@ -236,10 +351,13 @@ pub fn ScheduleEditor(
     let shown_errors = move || {
         let mut es = local_errors.get();
         es.extend(errors.get().into_iter().filter_map(|e| {
-            e.field.strip_prefix("schedule.").or((e.field == "schedule").then_some("")).map(|f| FieldError {
-                field: f.to_owned(),
-                message: e.message,
-            })
+            e.field
+                .strip_prefix("schedule.")
+                .or((e.field == "schedule").then_some(""))
+                .map(|f| FieldError {
+                    field: f.to_owned(),
+                    message: e.message,
+                })
         }));
         es
     };
@@ -252,11 +370,22 @@ pub fn ScheduleEditor(
         }
     };
 
-    crate::chart::preview_effect(schedule, pinned, total_steps, steps_per_epoch, log_y, x_epochs);
+    crate::chart::preview_effect(
+        schedule,
+        pinned,
+        total_steps,
+        steps_per_epoch,
+        log_y,
+        x_epochs,
+    );
 
     let epochs_hint = move |steps: String| {
         let spe = steps_per_epoch.get().max(1);
-        steps.trim().parse::<u64>().ok().map(|s| format!("= {} epochs", schedule::steps_to_epochs(s, spe)))
+        steps
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|s| format!("= {} epochs", schedule::steps_to_epochs(s, spe)))
     };
 
     view! {
@@ -371,20 +500,32 @@ mod tests {
     use super::*;
 
     fn vals(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
     fn knobs_become_a_spec() {
-        let j = knobs_to_json("multi_step", &vals(&[("lr", "0.1"), ("milestones", "10, 20"), ("gamma", "0.5")]))
-            .expect("parses");
-        assert_eq!(j, serde_json::json!({"kind": "multi_step", "lr": 0.1, "milestones": [10, 20], "gamma": 0.5}));
+        let j = knobs_to_json(
+            "multi_step",
+            &vals(&[("lr", "0.1"), ("milestones", "10, 20"), ("gamma", "0.5")]),
+        )
+        .expect("parses");
+        assert_eq!(
+            j,
+            serde_json::json!({"kind": "multi_step", "lr": 0.1, "milestones": [10, 20], "gamma": 0.5})
+        );
     }
 
     #[test]
     fn unparsable_knobs_are_named() {
-        let e = knobs_to_json("step", &vals(&[("lr", "abc"), ("step_size", "1.5"), ("gamma", "0.1")]))
-            .expect_err("bad values");
+        let e = knobs_to_json(
+            "step",
+            &vals(&[("lr", "abc"), ("step_size", "1.5"), ("gamma", "0.1")]),
+        )
+        .expect_err("bad values");
         let f: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(f, vec!["lr", "step_size"]);
     }
@@ -392,7 +533,10 @@ mod tests {
     #[test]
     fn every_primitive_default_is_a_valid_schedule() {
         for (kind, _, knobs) in PRIMITIVES {
-            let v: Vec<(String, String)> = knobs.iter().map(|k| (k.name.to_owned(), k.default.to_owned())).collect();
+            let v: Vec<(String, String)> = knobs
+                .iter()
+                .map(|k| (k.name.to_owned(), k.default.to_owned()))
+                .collect();
             let json = knobs_to_json(kind, &v).expect("defaults parse");
             assert!(check(json).is_ok(), "{kind} defaults must validate");
         }

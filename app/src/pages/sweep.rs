@@ -12,7 +12,10 @@ use crate::wire::{RunMetrics, SweepSummary};
 
 /// The last row's value of `key` for a run.
 fn last_value(m: &RunMetrics, key: &str) -> Option<f64> {
-    m.points.iter().rev().find_map(|p| p.values.get(key).copied())
+    m.points
+        .iter()
+        .rev()
+        .find_map(|p| p.values.get(key).copied())
 }
 
 /// Results of the branches that completed.
@@ -27,7 +30,12 @@ pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<Branc
             Some(BranchResult {
                 k,
                 length: k + sweep.spec.branch_length,
-                seconds: m.points.iter().map(|p| p.values.get("epoch_seconds").copied().unwrap_or(0.0)).sum::<f64>().into(),
+                seconds: m
+                    .points
+                    .iter()
+                    .map(|p| p.values.get("epoch_seconds").copied().unwrap_or(0.0))
+                    .sum::<f64>()
+                    .into(),
                 test_loss: last_value(m, "test_loss")?,
                 test_acc: last_value(m, "test_acc"),
                 dist_mn: last_value(m, "dist_mn"),
@@ -48,24 +56,34 @@ pub fn SweepPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let tick = RwSignal::new(0u32);
-    let sweep = Resource::new(move || (id(), tick.get()), |(id, _)| async move {
-        match id {
-            Some(id) => get_sweep(id).await,
-            None => Ok(None),
-        }
-    });
-    let metrics = Resource::new(move || (id(), tick.get()), |(id, _)| async move {
-        match id {
-            Some(id) => sweep_metrics(id).await,
-            None => Ok(Vec::new()),
-        }
-    });
+    let sweep = Resource::new(
+        move || (id(), tick.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_sweep(id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    let metrics = Resource::new(
+        move || (id(), tick.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => sweep_metrics(id).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
     // Poll while anything is still queued or running; the page is a live dashboard.
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     {
         let handle = set_interval_with_handle(
             move || {
-                let busy = sweep.get_untracked().and_then(Result::ok).flatten().is_some_and(|s| s.runs.iter().any(|r| !r.run.status.is_terminal()));
+                let busy = sweep
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .is_some_and(|s| s.runs.iter().any(|r| !r.run.status.is_terminal()));
                 if busy {
                     tick.update(|t| *t += 1);
                 }
@@ -98,7 +116,11 @@ fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
     let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
     let r = pearson(&ks, &losses);
-    let done = sweep.runs.iter().filter(|r| r.run.status.is_terminal()).count();
+    let done = sweep
+        .runs
+        .iter()
+        .filter(|r| r.run.status.is_terminal())
+        .count();
     crate::chart::draw_sweep(&sweep, &metrics, &results);
     view! {
         <section class="card">

@@ -23,11 +23,15 @@ pub fn rejection_to_error(r: JsonRejection) -> ApiError {
             let message = text.rsplit(": ").next().unwrap_or(&text).to_owned();
             ApiError::Invalid(vec![FieldError { field, message }])
         }
-        JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest("request body is not valid JSON".into()),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::BadRequest("request body is not valid JSON".into())
+        }
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::BadRequest("expected Content-Type: application/json".into())
         }
-        JsonRejection::BytesRejection(_) => ApiError::BadRequest("request body too large or unreadable".into()),
+        JsonRejection::BytesRejection(_) => {
+            ApiError::BadRequest("request body too large or unreadable".into())
+        }
         _ => ApiError::BadRequest("could not read the request body".into()),
     }
 }
@@ -47,11 +51,22 @@ pub async fn list_runs(State(s): State<AppState>) -> Result<Json<Vec<RunSummary>
     Ok(Json(s.runs.db().list_runs(500).await?))
 }
 
-pub async fn get_run(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<RunSummary>, ApiError> {
-    s.runs.db().get_run(id).await?.map(Json).ok_or(ApiError::NotFound("run"))
+pub async fn get_run(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RunSummary>, ApiError> {
+    s.runs
+        .db()
+        .get_run(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("run"))
 }
 
-pub async fn cancel_run(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn cancel_run(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if s.runs.db().get_run(id).await?.is_none() {
         return Err(ApiError::NotFound("run"));
     }
@@ -59,7 +74,10 @@ pub async fn cancel_run(State(s): State<AppState>, Path(id): Path<i64>) -> Resul
     Ok(Json(json!({ "cancelled": cancelled })))
 }
 
-pub async fn resume_run(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn resume_run(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if s.runs.db().get_run(id).await?.is_none() {
         return Err(ApiError::NotFound("run"));
     }
@@ -93,11 +111,25 @@ pub async fn create_sweep(
     }
 }
 
-pub async fn get_sweep(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<SweepSummary>, ApiError> {
-    s.runs.db().get_sweep(id).await?.map(Json).ok_or(ApiError::NotFound("sweep"))
+pub async fn get_sweep(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<SweepSummary>, ApiError> {
+    s.runs
+        .db()
+        .get_sweep(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("sweep"))
 }
 
-pub async fn list_sweeps(State(s): State<AppState>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+pub async fn list_sweeps(
+    State(s): State<AppState>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let rows = s.runs.db().list_sweeps(500).await?;
-    Ok(Json(rows.into_iter().map(|(id, name, at)| json!({"id": id, "name": name, "created_at_ms": at})).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, name, at)| json!({"id": id, "name": name, "created_at_ms": at}))
+            .collect(),
+    ))
 }

@@ -19,7 +19,10 @@ fn same(given: &str, expected: &str) -> bool {
 }
 
 fn presented(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
     headers
@@ -27,17 +30,26 @@ fn presented(headers: &HeaderMap) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_owned)
+        })
 }
 
 pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = s.admin_token.as_deref() else { return next.run(req).await };
+    let Some(expected) = s.admin_token.as_deref() else {
+        return next.run(req).await;
+    };
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     match presented(req.headers()) {
         Some(t) if same(&t, expected) => next.run(req).await,
-        _ => (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "admin token required"})))
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "admin token required"})),
+        )
             .into_response(),
     }
 }
@@ -49,12 +61,16 @@ pub struct LoginQuery {
 }
 
 /// Sets the admin cookie for browsers, so the lab's forms work on a shared server.
-pub async fn login(State(s): State<AppState>, Query(q): Query<LoginQuery>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(s): State<AppState>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, ApiError> {
     match s.admin_token.as_deref() {
         Some(expected) if same(&q.token, expected) => {
             let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", q.token);
             let mut res = Redirect::to("/").into_response();
-            let value = HeaderValue::from_str(&cookie).map_err(|_| ApiError::BadRequest("bad token".into()))?;
+            let value = HeaderValue::from_str(&cookie)
+                .map_err(|_| ApiError::BadRequest("bad token".into()))?;
             res.headers_mut().insert(header::SET_COOKIE, value);
             Ok(res)
         }
@@ -65,7 +81,11 @@ pub async fn login(State(s): State<AppState>, Query(q): Query<LoginQuery>) -> Re
 
 /// The token to require on `addr`: none on loopback; else `ANNEAL_ADMIN_TOKEN`, or one
 /// generated once into `<data dir>/admin-token` (mode 0600).
-pub fn token_for(addr: std::net::SocketAddr, from_env: Option<String>, data_dir: &std::path::Path) -> std::io::Result<Option<String>> {
+pub fn token_for(
+    addr: std::net::SocketAddr,
+    from_env: Option<String>,
+    data_dir: &std::path::Path,
+) -> std::io::Result<Option<String>> {
     if addr.ip().is_loopback() {
         return Ok(None);
     }

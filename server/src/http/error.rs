@@ -27,14 +27,29 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, msg, fields) = match &self {
             Self::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found"), None),
-            Self::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid request".to_owned(), Some(f.as_slice())),
+            Self::Invalid(f) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid request".to_owned(),
+                Some(f.as_slice()),
+            ),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone(), None),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned(), None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                    None,
+                )
             }
         };
-        (code, Json(Body { error: &msg, fields })).into_response()
+        (
+            code,
+            Json(Body {
+                error: &msg,
+                fields,
+            }),
+        )
+            .into_response()
     }
 }
 

@@ -31,8 +31,18 @@ impl Lab for ServiceLab {
     fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
         Box::pin(async move { self.0.resume(id).await.map_err(hide) })
     }
-    fn submit_sweep(&self, spec: spec::SweepSpec) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>> {
-        Box::pin(async move { Ok(self.0.submit_sweep(spec).await.map_err(hide)?.map(|(id, _)| id)) })
+    fn submit_sweep(
+        &self,
+        spec: spec::SweepSpec,
+    ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .submit_sweep(spec)
+                .await
+                .map_err(hide)?
+                .map(|(id, _)| id))
+        })
     }
     fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>> {
         Box::pin(async move { self.0.db().get_sweep(id).await.map_err(hide) })
@@ -44,7 +54,14 @@ impl Lab for ServiceLab {
         Box::pin(async move {
             let mut out = Vec::with_capacity(run_ids.len());
             for run_id in run_ids {
-                let points: Vec<MetricPoint> = self.0.metrics(run_id).await.map_err(hide)?.into_iter().map(|(_, p)| p).collect();
+                let points: Vec<MetricPoint> = self
+                    .0
+                    .metrics(run_id)
+                    .await
+                    .map_err(hide)?
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect();
                 out.push(RunMetrics { run_id, points });
             }
             Ok(out)

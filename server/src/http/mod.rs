@@ -57,8 +57,13 @@ pub fn router(state: AppState) -> Router {
         let leptos = leptos.clone();
         move || app::shell(leptos.clone())
     })
-    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin))
+    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+        app::shell,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_admin,
+    ))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
     .with_state(state)
 }

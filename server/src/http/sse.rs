@@ -32,7 +32,10 @@ pub async fn run_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let after = match header {
-        Some(v) => v.trim().parse::<i64>().map_err(|_| ApiError::BadRequest("Last-Event-ID must be an integer".into()))?,
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be an integer".into()))?,
         None => q.after.unwrap_or(0),
     }
     .max(0);
@@ -75,7 +78,11 @@ async fn replay(db: &Db, id: i64, mut last: i64, tx: &Tx) -> Next {
         };
         let full = page.len() as i64 == REPLAY_PAGE;
         for e in page {
-            if tx.send(Ok(sse_event(e.kind.as_str(), Some(e.seq), &e.data))).await.is_err() {
+            if tx
+                .send(Ok(sse_event(e.kind.as_str(), Some(e.seq), &e.data)))
+                .await
+                .is_err()
+            {
                 return Next::Stop;
             }
             last = e.seq;
@@ -121,7 +128,11 @@ async fn follow(db: Db, id: i64, after: i64, mut live: broadcast::Receiver<LiveE
             }
             Some(seq) if seq <= last => {}
             Some(seq) if seq == last + 1 => {
-                if tx.send(Ok(sse_event(ev.kind, Some(seq), &ev.data))).await.is_err() {
+                if tx
+                    .send(Ok(sse_event(ev.kind, Some(seq), &ev.data)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 last = seq;

@@ -30,35 +30,70 @@ impl TestApp {
     async fn new() -> Self {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!("anneal-http-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let dir = std::env::temp_dir().join(format!(
+            "anneal-http-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let db = Db::open(&dir.join("t.db")).await.expect("db opens");
-        let runs = RunService::start(db, dir.clone(), 1).await.expect("service starts");
-        let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
-        Self { router: router(AppState { runs: runs.clone(), leptos, admin_token: None }), runs, _dir: TempDir(dir) }
+        let runs = RunService::start(db, dir.clone(), 1)
+            .await
+            .expect("service starts");
+        let leptos = LeptosOptions::builder()
+            .output_name("anneal")
+            .site_root("target/site")
+            .build();
+        Self {
+            router: router(AppState {
+                runs: runs.clone(),
+                leptos,
+                admin_token: None,
+            }),
+            runs,
+            _dir: TempDir(dir),
+        }
     }
 
     async fn with_token(token: &str) -> Self {
         let mut app = Self::new().await;
-        let leptos = LeptosOptions::builder().output_name("anneal").site_root("target/site").build();
-        app.router = router(AppState { runs: app.runs.clone(), leptos, admin_token: Some(token.into()) });
+        let leptos = LeptosOptions::builder()
+            .output_name("anneal")
+            .site_root("target/site")
+            .build();
+        app.router = router(AppState {
+            runs: app.runs.clone(),
+            leptos,
+            admin_token: Some(token.into()),
+        });
         app
     }
 
     async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let res = self.router.clone().oneshot(req).await.expect("router answers");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
         let status = res.status();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn post_json(&self, uri: &str, body: &str) -> (StatusCode, Value) {
-        let req = Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_owned()));
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()));
         self.call(req.expect("request")).await
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        self.call(Request::get(uri).body(Body::empty()).expect("request")).await
+        self.call(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
     }
 
     /// Reads SSE events until `done`, `max` events, or the timeout.
@@ -67,7 +102,12 @@ impl TestApp {
         if let Some(id) = last_id {
             req = req.header("last-event-id", id.to_string());
         }
-        let res = self.router.clone().oneshot(req.body(Body::empty()).expect("request")).await.expect("answers");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).expect("request"))
+            .await
+            .expect("answers");
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
         let mut body = res.into_body();
@@ -106,15 +146,28 @@ impl SseEvent {
     fn parse(block: &str) -> Option<Self> {
         let (mut event, mut id, mut data) = (None, None, String::new());
         for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+            if let Some(v) = line
+                .strip_prefix("event: ")
+                .or_else(|| line.strip_prefix("event:"))
+            {
                 event = Some(v.to_owned());
-            } else if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+            } else if let Some(v) = line
+                .strip_prefix("id: ")
+                .or_else(|| line.strip_prefix("id:"))
+            {
                 id = v.parse().ok();
-            } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+            } else if let Some(v) = line
+                .strip_prefix("data: ")
+                .or_else(|| line.strip_prefix("data:"))
+            {
                 data.push_str(v);
             }
         }
-        Some(Self { event: event?, id, data: serde_json::from_str(&data).unwrap_or(Value::Null) })
+        Some(Self {
+            event: event?,
+            id,
+            data: serde_json::from_str(&data).unwrap_or(Value::Null),
+        })
     }
 }
 
@@ -131,7 +184,12 @@ fn toy_body(steps: u64, eval_every: u64) -> String {
 #[tokio::test]
 async fn healthz_answers_ok() {
     let app = TestApp::new().await;
-    let res = app.router.clone().oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("ok");
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
+        .await
+        .expect("ok");
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -141,22 +199,41 @@ async fn a_run_streams_metrics_then_done() {
     let (code, body) = app.post_json("/api/runs", &toy_body(400, 40)).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     let id = body["id"].as_i64().expect("id");
-    let events = app.stream(&format!("/api/runs/{id}/events"), None, 1000).await;
+    let events = app
+        .stream(&format!("/api/runs/{id}/events"), None, 1000)
+        .await;
     let stored: Vec<&SseEvent> = events.iter().filter(|e| e.id.is_some()).collect();
     let ids: Vec<i64> = stored.iter().filter_map(|e| e.id).collect();
-    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "ids are 1..n with no gap");
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "ids are 1..n with no gap"
+    );
     let metrics: Vec<&&SseEvent> = stored.iter().filter(|e| e.event == "metric").collect();
     assert_eq!(metrics.len(), 11, "step 0 and every 40 steps");
     assert_eq!(metrics[10].data["step"], 400);
-    assert!(metrics[10].data["values"]["dist_mn"].as_f64().is_some_and(f64::is_finite));
+    assert!(
+        metrics[10].data["values"]["dist_mn"]
+            .as_f64()
+            .is_some_and(f64::is_finite)
+    );
     let last = events.last().expect("events");
-    assert_eq!((last.event.as_str(), last.data["status"].as_str()), ("done", Some("completed")));
-    let running = stored.iter().find(|e| e.data["status"] == "running").expect("a running status");
+    assert_eq!(
+        (last.event.as_str(), last.data["status"].as_str()),
+        ("done", Some("completed"))
+    );
+    let running = stored
+        .iter()
+        .find(|e| e.data["status"] == "running")
+        .expect("a running status");
     assert_eq!(running.data["backend"], "flex");
 
     let (code, run) = app.get(&format!("/api/runs/{id}")).await;
     assert_eq!(code, StatusCode::OK);
-    assert_eq!((run["status"].as_str(), run["last_step"].as_u64()), (Some("completed"), Some(400)));
+    assert_eq!(
+        (run["status"].as_str(), run["last_step"].as_u64()),
+        (Some("completed"), Some(400))
+    );
     let (_, rows) = app.get(&format!("/api/runs/{id}/metrics")).await;
     assert_eq!(rows.as_array().map(Vec::len), Some(11));
 }
@@ -169,15 +246,27 @@ async fn reconnect_with_last_event_id_has_no_gaps_or_duplicates() {
     let uri = format!("/api/runs/{id}/events");
     // Drop the first connection mid-run, after a handful of stored events.
     let first: Vec<SseEvent> = app.stream(&uri, None, 8).await;
-    let last_seen = first.iter().filter_map(|e| e.id).max().expect("some stored events");
+    let last_seen = first
+        .iter()
+        .filter_map(|e| e.id)
+        .max()
+        .expect("some stored events");
     let second = app.stream(&uri, Some(last_seen), 100_000).await;
-    let mut ids: Vec<i64> = first.iter().chain(second.iter()).filter_map(|e| e.id).collect();
+    let mut ids: Vec<i64> = first
+        .iter()
+        .chain(second.iter())
+        .filter_map(|e| e.id)
+        .collect();
     let n = ids.len();
     ids.dedup();
     assert_eq!(ids.len(), n, "no duplicates");
     assert_eq!(ids, (1..=n as i64).collect::<Vec<_>>(), "no gaps");
     assert_eq!(second.last().map(|e| e.event.as_str()), Some("done"));
-    let metrics = first.iter().chain(second.iter()).filter(|e| e.event == "metric").count();
+    let metrics = first
+        .iter()
+        .chain(second.iter())
+        .filter(|e| e.event == "metric")
+        .count();
     assert_eq!(metrics, 301);
 }
 
@@ -204,12 +293,22 @@ async fn invalid_specs_get_field_level_422() {
     });
     let (code, body) = app.post_json("/api/runs", &bad.to_string()).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
     for f in ["experiment.n", "experiment.batch", "schedule.lr"] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
 
-    let (code, body) = app.post_json("/api/runs", &toy_body(10, 1).replace("\"seed\"", "\"bogus\":1,\"seed\"")).await;
+    let (code, body) = app
+        .post_json(
+            "/api/runs",
+            &toy_body(10, 1).replace("\"seed\"", "\"bogus\":1,\"seed\""),
+        )
+        .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["fields"][0]["field"], "bogus");
 
@@ -227,40 +326,73 @@ async fn malformed_and_oversized_bodies_get_400_or_413() {
     let (code, body) = app.post_json("/api/runs", "{not json").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "request body is not valid JSON");
-    let req = Request::post("/api/runs").body(Body::from(toy_body(10, 1))).expect("req");
-    assert_eq!(app.call(req).await.0, StatusCode::BAD_REQUEST, "missing content type");
-    let huge = format!("{{\"name\":\"{}\"}}", "x".repeat(super::BODY_LIMIT_BYTES + 10));
+    let req = Request::post("/api/runs")
+        .body(Body::from(toy_body(10, 1)))
+        .expect("req");
+    assert_eq!(
+        app.call(req).await.0,
+        StatusCode::BAD_REQUEST,
+        "missing content type"
+    );
+    let huge = format!(
+        "{{\"name\":\"{}\"}}",
+        "x".repeat(super::BODY_LIMIT_BYTES + 10)
+    );
     let (code, _) = app.post_json("/api/runs", &huge).await;
-    assert!(code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::BAD_REQUEST, "{code}");
+    assert!(
+        code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::BAD_REQUEST,
+        "{code}"
+    );
 }
 
 #[tokio::test]
 async fn unknown_runs_are_404_and_bad_ids_rejected() {
     let app = TestApp::new().await;
     assert_eq!(app.get("/api/runs/999").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/api/runs/999/events").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post_json("/api/runs/999/cancel", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/runs/999/events").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json("/api/runs/999/cancel", "").await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/api/runs/abc").await.0, StatusCode::BAD_REQUEST);
     let (_, body) = app.post_json("/api/runs", &toy_body(10, 1)).await;
     let id = body["id"].as_i64().expect("id");
-    let req = Request::get(format!("/api/runs/{id}/events")).header("last-event-id", "x").body(Body::empty());
+    let req = Request::get(format!("/api/runs/{id}/events"))
+        .header("last-event-id", "x")
+        .body(Body::empty());
     assert_eq!(app.call(req.expect("req")).await.0, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn cancel_stops_a_running_run() {
     let app = TestApp::new().await;
-    let (_, body) = app.post_json("/api/runs", &toy_body(5_000_000, 100_000)).await;
+    let (_, body) = app
+        .post_json("/api/runs", &toy_body(5_000_000, 100_000))
+        .await;
     let id = body["id"].as_i64().expect("id");
     // Wait until it is running.
     let uri = format!("/api/runs/{id}/events");
     let early = app.stream(&uri, None, 3).await;
-    assert!(early.iter().any(|e| e.data["status"] == "running"), "{early:?}");
+    assert!(
+        early.iter().any(|e| e.data["status"] == "running"),
+        "{early:?}"
+    );
     let (code, body) = app.post_json(&format!("/api/runs/{id}/cancel"), "").await;
-    assert_eq!((code, body["cancelled"].as_bool()), (StatusCode::OK, Some(true)));
-    let rest = app.stream(&uri, early.iter().filter_map(|e| e.id).max(), 10_000).await;
+    assert_eq!(
+        (code, body["cancelled"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let rest = app
+        .stream(&uri, early.iter().filter_map(|e| e.id).max(), 10_000)
+        .await;
     let done = rest.last().expect("done event");
-    assert_eq!((done.event.as_str(), done.data["status"].as_str()), ("done", Some("cancelled")));
+    assert_eq!(
+        (done.event.as_str(), done.data["status"].as_str()),
+        ("done", Some("cancelled"))
+    );
     app.runs.shutdown().await;
 }
 
@@ -269,7 +401,11 @@ async fn beyond_loopback_mutations_need_the_admin_token() {
     let app = TestApp::with_token("s3cret").await;
     let (code, _) = app.post_json("/api/runs", &toy_body(10, 1)).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/api/runs").await.0, StatusCode::OK, "reads stay open");
+    assert_eq!(
+        app.get("/api/runs").await.0,
+        StatusCode::OK,
+        "reads stay open"
+    );
     let with = |t: &str| {
         Request::post("/api/runs")
             .header(header::CONTENT_TYPE, "application/json")
@@ -285,7 +421,21 @@ async fn beyond_loopback_mutations_need_the_admin_token() {
         .body(Body::from(toy_body(10, 1)))
         .expect("req");
     assert_eq!(app.call(cookie).await.0, StatusCode::CREATED);
-    let res = app.router.clone().oneshot(Request::get("/login?token=s3cret").body(Body::empty()).expect("req")).await.expect("ok");
-    assert!(res.headers()[header::SET_COOKIE].to_str().expect("ascii").contains("HttpOnly"));
+    let res = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/login?token=s3cret")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("ok");
+    assert!(
+        res.headers()[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .contains("HttpOnly")
+    );
     app.runs.shutdown().await;
 }

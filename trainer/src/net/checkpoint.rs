@@ -45,17 +45,26 @@ pub fn dir_for(root: &Path, epoch: u32) -> PathBuf {
 
 /// Writes a checkpoint into `dir` (created; written to a temporary folder, then renamed, so a
 /// crash never leaves a half-written checkpoint under the final name).
-pub fn save<B: AutodiffBackend>(dir: &Path, model: &Net<B>, optim: &AnyOptim<B>, pos: &Position) -> Result<(), TrainError> {
+pub fn save<B: AutodiffBackend>(
+    dir: &Path,
+    model: &Net<B>,
+    optim: &AnyOptim<B>,
+    pos: &Position,
+) -> Result<(), TrainError> {
     let tmp = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
-    model.clone().save_file(tmp.join(MODEL), &recorder()).map_err(|e| io("cannot write model to", &tmp, e))?;
+    model
+        .clone()
+        .save_file(tmp.join(MODEL), &recorder())
+        .map_err(|e| io("cannot write model to", &tmp, e))?;
     match optim {
         AnyOptim::Sgd(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
         AnyOptim::AdamW(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
     }
     .map_err(|e| io("cannot write optimizer state to", &tmp, e))?;
-    let json = serde_json::to_vec_pretty(pos).map_err(|e| io("cannot encode position for", &tmp, e))?;
+    let json =
+        serde_json::to_vec_pretty(pos).map_err(|e| io("cannot encode position for", &tmp, e))?;
     std::fs::write(tmp.join(POSITION), json).map_err(|e| io("cannot write", &tmp, e))?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&tmp, dir).map_err(|e| io("cannot finish", dir, e))?;
@@ -84,14 +93,20 @@ pub fn load<B: AutodiffBackend>(
             model.num_params()
         )));
     }
-    let model = model.load_file(dir.join(MODEL), &recorder(), device).map_err(|e| io("cannot load model from", dir, e))?;
+    let model = model
+        .load_file(dir.join(MODEL), &recorder(), device)
+        .map_err(|e| io("cannot load model from", dir, e))?;
     let optim = match optim {
         AnyOptim::Sgd(o) => {
-            let rec = recorder().load(dir.join(OPTIM), device).map_err(|e| io("cannot load optimizer from", dir, e))?;
+            let rec = recorder()
+                .load(dir.join(OPTIM), device)
+                .map_err(|e| io("cannot load optimizer from", dir, e))?;
             AnyOptim::Sgd(o.load_record(rec))
         }
         AnyOptim::AdamW(o) => {
-            let rec = recorder().load(dir.join(OPTIM), device).map_err(|e| io("cannot load optimizer from", dir, e))?;
+            let rec = recorder()
+                .load(dir.join(OPTIM), device)
+                .map_err(|e| io("cannot load optimizer from", dir, e))?;
             AnyOptim::AdamW(o.load_record(rec))
         }
     };

@@ -76,7 +76,12 @@ pub fn labels<B: Backend>(ds: &Dataset, idx: &[usize], device: &B::Device) -> Te
 }
 
 /// One-hot targets [b, classes] for the MSE loss.
-pub fn one_hot<B: Backend>(ds: &Dataset, idx: &[usize], classes: usize, device: &B::Device) -> Tensor<B, 2> {
+pub fn one_hot<B: Backend>(
+    ds: &Dataset,
+    idx: &[usize],
+    classes: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
     let mut v = vec![0.0f32; idx.len() * classes];
     for (row, &i) in idx.iter().enumerate() {
         v[row * classes + usize::from(ds.labels[i])] = 1.0;

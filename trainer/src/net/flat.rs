@@ -13,7 +13,8 @@ impl<B: Backend> ModuleVisitor<B> for Flatten {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let data = param.val().into_data().convert::<f32>();
         // convert::<f32>() guarantees the element type, so this cannot fail.
-        self.values.extend_from_slice(data.as_slice::<f32>().expect("converted to f32"));
+        self.values
+            .extend_from_slice(data.as_slice::<f32>().expect("converted to f32"));
     }
 }
 
@@ -33,14 +34,20 @@ impl<B: Backend> ModuleMapper<B> for Unflatten<'_> {
             let mut chunk = src[off.min(end)..end].to_vec();
             chunk.resize(n, 0.0);
             let t = Tensor::<B, D>::from_data(TensorData::new(chunk, dims), &device);
-            if old.is_require_grad() { t.require_grad() } else { t }
+            if old.is_require_grad() {
+                t.require_grad()
+            } else {
+                t
+            }
         })
     }
 }
 
 /// All float parameters, in traversal order.
 pub fn flatten<B: Backend, M: Module<B>>(module: &M) -> Vec<f32> {
-    let mut f = Flatten { values: Vec::with_capacity(module.num_params()) };
+    let mut f = Flatten {
+        values: Vec::with_capacity(module.num_params()),
+    };
     module.visit(&mut f);
     f.values
 }
@@ -48,8 +55,15 @@ pub fn flatten<B: Backend, M: Module<B>>(module: &M) -> Vec<f32> {
 /// Writes `values` (as produced by [`flatten`] for the same architecture) into `module`.
 /// A vector of the wrong length is a caller bug; missing values become zeros.
 pub fn unflatten<B: Backend, M: Module<B>>(module: M, values: &[f32]) -> M {
-    debug_assert_eq!(values.len(), module.num_params(), "flat vector length must match the module");
-    module.map(&mut Unflatten { src: values, offset: 0 })
+    debug_assert_eq!(
+        values.len(),
+        module.num_params(),
+        "flat vector length must match the module"
+    );
+    module.map(&mut Unflatten {
+        src: values,
+        offset: 0,
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
+};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use spec::{ModelSpec, VggWidth};
@@ -57,19 +59,29 @@ impl<B: Backend> Net<B> {
 }
 
 /// Builds the network for images of `shape` = [c, h, w] and `classes` outputs.
-pub fn build<B: Backend>(spec: &ModelSpec, shape: [usize; 3], classes: usize, device: &B::Device) -> Net<B> {
+pub fn build<B: Backend>(
+    spec: &ModelSpec,
+    shape: [usize; 3],
+    classes: usize,
+    device: &B::Device,
+) -> Net<B> {
     let [c, h, w] = shape;
     match spec {
         ModelSpec::Mlp { hidden } => {
             let mut head = Vec::new();
             let mut inp = c * h * w;
             for &width in hidden {
-                head.push(Head::Linear(LinearConfig::new(inp, width as usize).init(device)));
+                head.push(Head::Linear(
+                    LinearConfig::new(inp, width as usize).init(device),
+                ));
                 head.push(Head::Relu(Relu::new()));
                 inp = width as usize;
             }
             head.push(Head::Linear(LinearConfig::new(inp, classes).init(device)));
-            Net { features: Vec::new(), head }
+            Net {
+                features: Vec::new(),
+                head,
+            }
         }
         ModelSpec::SmallCnn => {
             let mut features = Vec::new();
@@ -88,8 +100,14 @@ pub fn build<B: Backend>(spec: &ModelSpec, shape: [usize; 3], classes: usize, de
         ModelSpec::Vgg11 { width, batch_norm } => {
             // 0 marks a 2×2 max-pool.
             let (plan, fc): (&[usize], &[usize]) = match width {
-                VggWidth::Narrow => (&[32, 0, 64, 0, 64, 64, 0, 128, 128, 0, 256, 256, 0], &[128, 128]),
-                VggWidth::Standard => (&[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0], &[512, 512]),
+                VggWidth::Narrow => (
+                    &[32, 0, 64, 0, 64, 64, 0, 128, 128, 0, 256, 256, 0],
+                    &[128, 128],
+                ),
+                VggWidth::Standard => (
+                    &[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0],
+                    &[512, 512],
+                ),
             };
             let mut features = Vec::new();
             let (mut ch, mut side) = (c, h.min(w));
@@ -116,9 +134,17 @@ pub fn build<B: Backend>(spec: &ModelSpec, shape: [usize; 3], classes: usize, de
     }
 }
 
-fn conv_block<B: Backend>(out: &mut Vec<Feature<B>>, cin: usize, cout: usize, bn: bool, device: &B::Device) {
+fn conv_block<B: Backend>(
+    out: &mut Vec<Feature<B>>,
+    cin: usize,
+    cout: usize,
+    bn: bool,
+    device: &B::Device,
+) {
     out.push(Feature::Conv(
-        Conv2dConfig::new([cin, cout], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
+        Conv2dConfig::new([cin, cout], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(device),
     ));
     if bn {
         out.push(Feature::Norm(BatchNormConfig::new(cout).init(device)));
@@ -148,13 +174,30 @@ mod tests {
 
     #[test]
     fn forward_shapes() {
-        assert_eq!(logits_shape(&ModelSpec::Mlp { hidden: vec![16, 8] }, [1, 28, 28]), [3, 10]);
-        assert_eq!(logits_shape(&ModelSpec::Mlp { hidden: vec![] }, [1, 28, 28]), [3, 10]);
+        assert_eq!(
+            logits_shape(
+                &ModelSpec::Mlp {
+                    hidden: vec![16, 8]
+                },
+                [1, 28, 28]
+            ),
+            [3, 10]
+        );
+        assert_eq!(
+            logits_shape(&ModelSpec::Mlp { hidden: vec![] }, [1, 28, 28]),
+            [3, 10]
+        );
         assert_eq!(logits_shape(&ModelSpec::SmallCnn, [1, 28, 28]), [3, 10]);
         assert_eq!(logits_shape(&ModelSpec::SmallCnn, [3, 32, 32]), [3, 10]);
-        let narrow = ModelSpec::Vgg11 { width: VggWidth::Narrow, batch_norm: false };
+        let narrow = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        };
         assert_eq!(logits_shape(&narrow, [3, 32, 32]), [3, 10]);
-        let bn = ModelSpec::Vgg11 { width: VggWidth::Narrow, batch_norm: true };
+        let bn = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: true,
+        };
         assert_eq!(logits_shape(&bn, [3, 32, 32]), [3, 10]);
     }
 
@@ -162,27 +205,57 @@ mod tests {
     fn parameter_counts_match_the_architectures() {
         let count = |spec: &ModelSpec, shape| build::<B>(spec, shape, 10, &FlexDevice).num_params();
         // 784·512+512 + 512·512+512 + 512·10+10
-        assert_eq!(count(&ModelSpec::Mlp { hidden: vec![512, 512] }, [1, 28, 28]), 669_706);
+        assert_eq!(
+            count(
+                &ModelSpec::Mlp {
+                    hidden: vec![512, 512]
+                },
+                [1, 28, 28]
+            ),
+            669_706
+        );
         // Narrow VGG-11 on CIFAR: 8 convs (3×3, bias) and 3 FCs 256→128→128→10; 5 pools take 32×32 to 1×1.
-        let convs = [(3, 32), (32, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256)];
+        let convs = [
+            (3, 32),
+            (32, 64),
+            (64, 64),
+            (64, 64),
+            (64, 128),
+            (128, 128),
+            (128, 256),
+            (256, 256),
+        ];
         let conv_params: usize = convs.iter().map(|(i, o)| i * o * 9 + o).sum();
         let fcs = [(256, 128), (128, 128), (128, 10)];
         let fc_params: usize = fcs.iter().map(|(i, o)| i * o + o).sum();
-        let narrow = ModelSpec::Vgg11 { width: VggWidth::Narrow, batch_norm: false };
+        let narrow = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        };
         assert_eq!(count(&narrow, [3, 32, 32]), conv_params + fc_params);
     }
 
     #[test]
     fn mlp_computes_relu_of_affine_maps() {
         // One hidden unit: logits = W2·relu(W1·x + b1) + b2, checked by hand.
-        let net = build::<B>(&ModelSpec::Mlp { hidden: vec![1] }, [1, 1, 2], 2, &FlexDevice);
+        let net = build::<B>(
+            &ModelSpec::Mlp { hidden: vec![1] },
+            [1, 1, 2],
+            2,
+            &FlexDevice,
+        );
         let flat = crate::net::flat::flatten(&net);
         // Layout: l1.weight [2,1], l1.bias [1], l2.weight [1,2], l2.bias [2].
         let v = vec![1.0, -2.0, 0.5, 3.0, -1.0, 0.25, 0.75];
         assert_eq!(flat.len(), v.len());
         let net = crate::net::flat::unflatten(net, &v);
-        let x = Tensor::<B, 4>::from_data(TensorData::new(vec![2.0f32, 0.5], [1, 1, 1, 2]), &FlexDevice);
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(vec![2.0f32, 0.5], [1, 1, 1, 2]),
+            &FlexDevice,
+        );
         // h = relu(1·2 − 2·0.5 + 0.5) = 1.5; logits = (3·1.5 + 0.25, −1·1.5 + 0.75) = (4.75, −0.75)
-        net.forward(x).into_data().assert_approx_eq::<f32>(&TensorData::from([[4.75f32, -0.75]]), Tolerance::default());
+        net.forward(x)
+            .into_data()
+            .assert_approx_eq::<f32>(&TensorData::from([[4.75f32, -0.75]]), Tolerance::default());
     }
 }

@@ -17,18 +17,33 @@ pub enum AnyOptim<B: AutodiffBackend> {
 impl<B: AutodiffBackend> AnyOptim<B> {
     pub fn new(spec: &OptimizerSpec) -> Self {
         match *spec {
-            OptimizerSpec::Sgd { momentum, nesterov, weight_decay } => {
+            OptimizerSpec::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
                 let mut cfg = SgdConfig::new();
                 if momentum > 0.0 {
                     // PyTorch's defaults: no dampening (Burn's default is 0.1).
-                    cfg = cfg.with_momentum(Some(MomentumConfig { momentum, dampening: 0.0, nesterov }));
+                    cfg = cfg.with_momentum(Some(MomentumConfig {
+                        momentum,
+                        dampening: 0.0,
+                        nesterov,
+                    }));
                 }
                 if weight_decay > 0.0 {
-                    cfg = cfg.with_weight_decay(Some(WeightDecayConfig { penalty: weight_decay as f32 }));
+                    cfg = cfg.with_weight_decay(Some(WeightDecayConfig {
+                        penalty: weight_decay as f32,
+                    }));
                 }
                 Self::Sgd(cfg.init())
             }
-            OptimizerSpec::AdamW { beta1, beta2, eps, weight_decay } => Self::AdamW(
+            OptimizerSpec::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => Self::AdamW(
                 AdamWConfig::new()
                     .with_beta_1(beta1 as f32)
                     .with_beta_2(beta2 as f32)

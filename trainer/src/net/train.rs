@@ -7,8 +7,8 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::optim::GradientsParams;
-use burn::tensor::{ElementConversion, Tensor};
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
 use datasets::{Augment, Dataset};
 use rand::seq::SliceRandom;
 use schedule::Schedule;
@@ -36,7 +36,12 @@ pub struct NetJob<'a> {
 }
 
 /// Mean loss and accuracy over a whole split, without building a graph.
-pub fn evaluate<B: Backend>(model: &Net<B>, ds: &Dataset, loss: LossKind, device: &B::Device) -> (f64, f64) {
+pub fn evaluate<B: Backend>(
+    model: &Net<B>,
+    ds: &Dataset,
+    loss: LossKind,
+    device: &B::Device,
+) -> (f64, f64) {
     let n = ds.labels.len();
     if n == 0 {
         return (f64::NAN, f64::NAN);
@@ -56,22 +61,41 @@ pub fn evaluate<B: Backend>(model: &Net<B>, ds: &Dataset, loss: LossKind, device
 }
 
 /// The training loss of one batch (also used by the throughput benchmark).
-pub fn batch_loss<B: Backend>(logits: Tensor<B, 2>, ds: &Dataset, idx: &[usize], loss: LossKind, device: &B::Device) -> Tensor<B, 1> {
+pub fn batch_loss<B: Backend>(
+    logits: Tensor<B, 2>,
+    ds: &Dataset,
+    idx: &[usize],
+    loss: LossKind,
+    device: &B::Device,
+) -> Tensor<B, 1> {
     match loss {
-        LossKind::CrossEntropy => CrossEntropyLossConfig::new().init(device).forward(logits, data::labels(ds, idx, device)),
+        LossKind::CrossEntropy => CrossEntropyLossConfig::new()
+            .init(device)
+            .forward(logits, data::labels(ds, idx, device)),
         LossKind::Mse => {
             let classes = logits.dims()[1];
-            MseLoss::new().forward(logits, data::one_hot(ds, idx, classes, device), Reduction::Mean)
+            MseLoss::new().forward(
+                logits,
+                data::one_hot(ds, idx, classes, device),
+                Reduction::Mean,
+            )
         }
     }
 }
 
 fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Stream ids for the per-epoch RNGs, apart from each other and from the toy model's.
@@ -82,8 +106,19 @@ fn epoch_stream(purpose: u64, epoch: u32) -> u64 {
 impl BackendJob for NetJob<'_> {
     type Output = Outcome;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: DeviceInfo) -> Result<Outcome, TrainError> {
-        let NetJob { spec, schedule, seed, ctx, sink, stop } = self;
+    fn run<B: AutodiffBackend>(
+        self,
+        device: B::Device,
+        info: DeviceInfo,
+    ) -> Result<Outcome, TrainError> {
+        let NetJob {
+            spec,
+            schedule,
+            seed,
+            ctx,
+            sink,
+            stop,
+        } = self;
         let Prepared { train, test } = data::prepare(spec, &ctx.data_root, seed)?;
         let classes = train.num_classes;
         let steps_per_epoch = (train.labels.len().div_ceil(spec.batch as usize)).max(1) as u64;
@@ -94,17 +129,34 @@ impl BackendJob for NetJob<'_> {
         let mut model: Net<B> = build(&spec.model, train.shape, classes, &device);
         let w0 = flatten(&model);
         let mut optim = AnyOptim::<B>::new(&spec.optimizer);
-        let mut start = Position { epoch: 0, step: 0, seed, num_params: model.num_params() };
+        let mut start = Position {
+            epoch: 0,
+            step: 0,
+            seed,
+            num_params: model.num_params(),
+        };
         if let Some(dir) = &ctx.resume_from {
             let (m, o, pos) = checkpoint::load(dir, model, optim, &device)?;
             if pos.seed != seed {
-                return Err(TrainError::Checkpoint("checkpoint was made with another seed".into()));
+                return Err(TrainError::Checkpoint(
+                    "checkpoint was made with another seed".into(),
+                ));
             }
             (model, optim, start) = (m, o, pos);
         }
 
-        sink.emit(Event::Started { backend: info.backend, device: info.device, total_steps, steps_per_epoch })?;
-        let emit_row = |sink: &mut dyn Sink, model: &Net<B>, epoch: u32, step: u64, train_secs: f64, samples: usize| {
+        sink.emit(Event::Started {
+            backend: info.backend,
+            device: info.device,
+            total_steps,
+            steps_per_epoch,
+        })?;
+        let emit_row = |sink: &mut dyn Sink,
+                        model: &Net<B>,
+                        epoch: u32,
+                        step: u64,
+                        train_secs: f64,
+                        samples: usize| {
             let valid = model.valid();
             let inner = device.clone();
             let (train_loss, train_acc) = evaluate(&valid, &train, spec.loss, &inner);
@@ -116,27 +168,43 @@ impl BackendJob for NetJob<'_> {
                 ("train_acc", train_acc),
                 ("test_loss", test_loss),
                 ("test_acc", test_acc),
-                ("lr", schedule.lr_at(step.min(total_steps.saturating_sub(1)))),
+                (
+                    "lr",
+                    schedule.lr_at(step.min(total_steps.saturating_sub(1))),
+                ),
                 ("w_norm", norm(&w)),
                 ("dist_init", dist(&w, &w0)),
             ] {
                 values.insert(k.to_owned(), v);
             }
             if samples > 0 {
-                values.insert("samples_per_sec".into(), samples as f64 / train_secs.max(1e-9));
+                values.insert(
+                    "samples_per_sec".into(),
+                    samples as f64 / train_secs.max(1e-9),
+                );
                 values.insert("epoch_seconds".into(), train_secs);
             }
             if !train_loss.is_finite() {
-                return Err(TrainError::Diverged { step, what: "train_loss" });
+                return Err(TrainError::Diverged {
+                    step,
+                    what: "train_loss",
+                });
             }
-            sink.emit(Event::Metric(MetricRow { step, epoch: f64::from(epoch), values }))?;
+            sink.emit(Event::Metric(MetricRow {
+                step,
+                epoch: f64::from(epoch),
+                values,
+            }))?;
             Ok(())
         };
         if start.epoch == 0 {
             emit_row(sink, &model, 0, 0, 0.0, 0)?;
         }
 
-        let augment = spec.augment.then_some(Augment { crop_padding: 4, hflip: true });
+        let augment = spec.augment.then_some(Augment {
+            crop_padding: 4,
+            hflip: true,
+        });
         let batch = spec.batch as usize;
         let mut step = start.step;
         let progress_every = (steps_per_epoch / 20).max(1);
@@ -163,7 +231,11 @@ impl BackendJob for NetJob<'_> {
                 if (i as u64 + 1) % progress_every == 0 {
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
                     let done = (i + 1) * batch;
-                    sink.emit(Event::Progress { step, total_steps, samples_per_sec: done as f64 / secs })?;
+                    sink.emit(Event::Progress {
+                        step,
+                        total_steps,
+                        samples_per_sec: done as f64 / secs,
+                    })?;
                 }
             }
             let secs = started.elapsed().as_secs_f64();
@@ -173,13 +245,21 @@ impl BackendJob for NetJob<'_> {
             if spec.checkpoint_every > 0 && done % spec.checkpoint_every == 0 {
                 if let Some(root) = &ctx.checkpoint_dir {
                     let dir = checkpoint::dir_for(root, done);
-                    let pos = Position { epoch: done, step, seed, num_params: model.num_params() };
+                    let pos = Position {
+                        epoch: done,
+                        step,
+                        seed,
+                        num_params: model.num_params(),
+                    };
                     checkpoint::save(&dir, &model, &optim, &pos)?;
-                    sink.emit(Event::Checkpoint { epoch: done, step, dir })?;
+                    sink.emit(Event::Checkpoint {
+                        epoch: done,
+                        step,
+                        dir,
+                    })?;
                 }
             }
         }
         Ok(Outcome::Completed)
     }
 }
-
