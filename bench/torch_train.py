@@ -42,16 +42,24 @@ for rep in range(a.repeats):
     net = build(a.model)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     lossf = nn.CrossEntropyLoss()
+    phases = [0.0, 0.0, 0.0]
     def step(s):
+        t0 = time.perf_counter()
         i = torch.arange(s * batch, (s + 1) * batch) % len(y)
         opt.zero_grad(set_to_none=True)
-        lossf(net(x[i]), y[i]).backward()
+        loss = lossf(net(x[i]), y[i])
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
         opt.step()
+        phases[0] += t1 - t0; phases[1] += t2 - t1; phases[2] += time.perf_counter() - t2
     for s in range(3):
         step(s)
+    phases[:] = [0.0, 0.0, 0.0]
     t = time.perf_counter()
     for s in range(3, steps + 3):
         step(s)
     secs = time.perf_counter() - t
     print(json.dumps({"impl": f"pytorch-{torch.__version__}", "model": a.model, "threads": a.threads,
-                      "repeat": rep, "steps": steps, "batch": batch, "samples_per_sec": round(steps * batch / secs, 1)}), flush=True)
+                      "repeat": rep, "steps": steps, "batch": batch, "samples_per_sec": round(steps * batch / secs, 1),
+                      **{f"share_{k}": round(v / sum(phases), 3) for k, v in zip(("forward", "backward", "step"), phases)}}), flush=True)

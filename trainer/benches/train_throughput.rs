@@ -14,6 +14,29 @@ use trainer::net::{data, model, optim::AnyOptim};
 
 type B = Autodiff<Flex>;
 
+/// One SGD step on the batch `idx`, adding each phase's seconds to `phases`.
+fn step(
+    net: model::Net<B>,
+    opt: &mut AnyOptim<B>,
+    train: &datasets::Dataset,
+    idx: &[usize],
+    phases: &mut [f64; 3],
+) -> model::Net<B> {
+    let t0 = Instant::now();
+    let (x, dims) = data::gather(train, idx);
+    let logits = net.forward(data::to_tensor::<B>(x, dims, &FlexDevice));
+    let loss =
+        trainer::net::train::batch_loss(logits, train, idx, LossKind::CrossEntropy, &FlexDevice);
+    let t1 = Instant::now();
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let t2 = Instant::now();
+    let net = opt.step(0.01, net, grads);
+    phases[0] += (t1 - t0).as_secs_f64();
+    phases[1] += (t2 - t1).as_secs_f64();
+    phases[2] += t2.elapsed().as_secs_f64();
+    net
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -64,25 +87,25 @@ fn main() {
                     .collect()
             })
             .collect();
-        let mut run = |net: model::Net<B>, i: &[usize]| {
-            let (x, dims) = data::gather(&train, i);
-            let logits = net.forward(data::to_tensor::<B>(x, dims, &device));
-            let loss =
-                trainer::net::train::batch_loss(logits, &train, i, LossKind::CrossEntropy, &device);
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            opt.step(0.01, net, grads)
-        };
+        // Seconds spent in forward, backward and optimizer step; flex runs eagerly, so the
+        // wall time of each phase is meaningful.
+        let mut phases = [0.0f64; 3];
         for i in &idx[..3] {
-            net = run(net, i); // warm-up: allocations, thread pool
+            net = step(net, &mut opt, &train, i, &mut phases); // warm-up: allocations, thread pool
         }
+        phases = [0.0; 3];
         let t = Instant::now();
         for i in &idx[3..] {
-            net = run(net, i);
+            net = step(net, &mut opt, &train, i, &mut phases);
         }
         let secs = t.elapsed().as_secs_f64();
+        let total: f64 = phases.iter().sum::<f64>().max(1e-12);
         println!(
-            "{{\"impl\":\"burn-flex\",\"model\":\"{which}\",\"threads\":\"{threads}\",\"repeat\":{rep},\"steps\":{steps},\"batch\":{batch},\"samples_per_sec\":{:.1}}}",
-            (steps * batch) as f64 / secs
+            "{{\"impl\":\"burn-flex\",\"model\":\"{which}\",\"threads\":\"{threads}\",\"repeat\":{rep},\"steps\":{steps},\"batch\":{batch},\"samples_per_sec\":{:.1},\"share_forward\":{:.3},\"share_backward\":{:.3},\"share_step\":{:.3}}}",
+            (steps * batch) as f64 / secs,
+            phases[0] / total,
+            phases[1] / total,
+            phases[2] / total
         );
     }
 }

@@ -1,0 +1,160 @@
+//! The `anneal` command line as a user runs it: help, `schedule`, `run` and `data check`.
+
+use std::process::Command;
+
+fn anneal() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_anneal"))
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("anneal-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = anneal().arg("--help").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "run", "schedule", "data"] {
+        assert!(text.contains(cmd), "`{cmd}` missing from:\n{text}");
+    }
+    let run_help = anneal().args(["run", "--help"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&run_help.stdout);
+    for field in [
+        "train_per_class",
+        "checkpoint_every",
+        "label_noise",
+        "momentum",
+        "[schedule]",
+    ] {
+        assert!(text.contains(field), "`{field}` undocumented in run --help");
+    }
+}
+
+#[test]
+fn schedule_prints_one_lr_per_line_from_json_or_toml() {
+    let dir = temp_dir("sched");
+    let json = dir.join("s.json");
+    std::fs::write(
+        &json,
+        r#"{"kind":"multi_step","lr":0.1,"milestones":[2,4],"gamma":0.5}"#,
+    )
+    .expect("write");
+    let out = anneal()
+        .arg("schedule")
+        .arg(&json)
+        .args(["--steps", "6"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lrs: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("a number"))
+        .collect();
+    assert_eq!(lrs, vec![0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+
+    let toml = dir.join("s.toml");
+    std::fs::write(
+        &toml,
+        "kind = \"decay_at\"\nlr = 0.2\ndecay_step = 3\nfactor = 0.1\n",
+    )
+    .expect("write");
+    let out = anneal()
+        .arg("schedule")
+        .arg(&toml)
+        .args(["--steps", "4", "--steps-per-epoch", "2"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last: Vec<&str> = text.lines().last().unwrap_or("").split(' ').collect();
+    assert_eq!(last[..2], ["3", "1.5"], "{text}");
+    assert!((last[2].parse::<f64>().expect("lr") - 0.02).abs() < 1e-15);
+
+    std::fs::write(
+        &json,
+        r#"{"kind":"multi_step","lr":0.1,"milestones":[4,2],"gamma":0.5}"#,
+    )
+    .expect("write");
+    let out = anneal()
+        .arg("schedule")
+        .arg(&json)
+        .args(["--steps", "6"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("milestones"),
+        "the error names the field"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_trains_headless_into_the_database() {
+    let dir = temp_dir("run");
+    let spec = dir.join("toy.toml");
+    std::fs::write(
+        &spec,
+        "seed = 1\n[schedule]\nkind = \"constant\"\nlr = 0.05\n[experiment]\nkind = \"toy\"\nd = 20\nn = 5\ngamma = 1.0\nlabel_noise = 0.3\nbatch = 1\nsteps = 2000\n",
+    )
+    .expect("write");
+    let out = anneal()
+        .arg("run")
+        .arg(&spec)
+        .env("ANNEAL_DATA_DIR", &dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("run 1 completed"));
+    assert!(dir.join("anneal.db").exists());
+
+    std::fs::write(&spec, "seed = 1\n[schedule]\nkind = \"constant\"\nlr = -1\n[experiment]\nkind = \"toy\"\nd = 5\nn = 9\ngamma = 1.0\nlabel_noise = 0.3\nbatch = 1\nsteps = 20\n").expect("write");
+    let out = anneal()
+        .arg("run")
+        .arg(&spec)
+        .env("ANNEAL_DATA_DIR", &dir)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("experiment.n") && err.contains("schedule.lr"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn data_check_loads_or_says_what_is_missing() {
+    let dir = temp_dir("data");
+    datasets::testgen::write_idx(&dir.join("m"), 30, 10, true, 1).expect("written");
+    let out = anneal()
+        .args(["data", "check", "mnist", "--dir"])
+        .arg(dir.join("m"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("30 training and 10 test images"));
+    let out = anneal()
+        .args(["data", "check", "cifar10"])
+        .env("ANNEAL_DATA_DIR", &dir)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("anneal data fetch cifar10"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
