@@ -104,14 +104,31 @@ impl RunService {
         self.live.subscribe()
     }
 
+    /// What this server cannot run of `spec` (backend, data), as field errors under `prefix`.
+    fn unrunnable(&self, spec: &RunSpec, prefix: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !trainer::device::is_available(spec.backend) {
+            errors.push(FieldError {
+                field: format!("{prefix}backend"),
+                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
+            });
+        }
+        if let spec::Experiment::Net(net) = &spec.experiment {
+            if let Some(why) = trainer::net::data::missing(net, &self.data_dir) {
+                errors.push(FieldError {
+                    field: format!("{prefix}experiment.dataset"),
+                    message: why,
+                });
+            }
+        }
+        errors
+    }
+
     /// Validates and queues a run.
     pub async fn submit(&self, spec: RunSpec) -> Result<Result<i64, Vec<FieldError>>, DbError> {
         let mut errors = spec.validate().err().unwrap_or_default();
-        if !trainer::device::is_available(spec.backend) {
-            errors.push(FieldError {
-                field: "backend".into(),
-                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
-            });
+        if errors.is_empty() {
+            errors.extend(self.unrunnable(&spec, ""));
         }
         if !errors.is_empty() {
             return Ok(Err(errors));
@@ -135,11 +152,8 @@ impl RunService {
         sweep: spec::SweepSpec,
     ) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
         let mut errors = sweep.validate().err().unwrap_or_default();
-        if !trainer::device::is_available(sweep.main.backend) {
-            errors.push(FieldError {
-                field: "main.backend".into(),
-                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
-            });
+        if errors.is_empty() {
+            errors.extend(self.unrunnable(&sweep.main, "main."));
         }
         if !errors.is_empty() {
             return Ok(Err(errors));

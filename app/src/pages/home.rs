@@ -294,6 +294,16 @@ pub fn HomePage() -> impl IntoView {
                 on:click=move |_| { start_sweep.dispatch(StartSweep { spec: SweepSpec::toy_paper() }); }>
                 "Preset: paper's toy regime (4 branches)"
             </button>
+            " "
+            <button type="button" class="secondary" id="preset-fashion"
+                on:click=move |_| { start_sweep.dispatch(StartSweep { spec: SweepSpec::fashion_cpu() }); }>
+                "Preset: Fashion-MNIST on CPU (~2 min)"
+            </button>
+            " "
+            <button type="button" class="secondary" id="preset-cifar"
+                on:click=move |_| { start_sweep.dispatch(StartSweep { spec: SweepSpec::paper_cifar_gpu() }); }>
+                "Preset: paper's VGG-11 / CIFAR-10 (GPU)"
+            </button>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let list = sweeps.await.unwrap_or_default();

@@ -194,6 +194,12 @@ fn RunView(run: RunSummary) -> impl IntoView {
                     "Resume from last checkpoint"
                 </button>
             </Show>
+            <p class="exports">
+                "Export metrics: "
+                <a id="export-csv" href=format!("/api/runs/{id}/metrics?format=csv") download>"CSV"</a>
+                " · "
+                <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
+            </p>
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>

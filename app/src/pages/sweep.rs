@@ -135,6 +135,13 @@ fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
                     None => "Pearson r needs at least 3 finished branches.".into(),
                 }}
             </p>
+            <p class="exports">
+                "Export the summary: "
+                <a href=format!("/api/sweeps/{}/summary?format=csv", sweep.id) download>"CSV"</a>
+                " · "
+                <a href=format!("/api/sweeps/{}/summary", sweep.id) download>"JSON"</a>
+                " · each run's metrics from its page"
+            </p>
             <table class="runs" id="lineage">
                 <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
                 <tbody>

@@ -3,7 +3,7 @@
 use app::wire::{FieldError, RunSpec, RunSummary, SweepSummary};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -84,20 +84,174 @@ pub async fn resume_run(
     Ok(Json(json!({ "resumed": s.runs.resume(id).await? })))
 }
 
-/// Every metric row of a run, oldest first, with its seq.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+enum Format {
+    Json,
+    Csv,
+}
+
+fn format_of(q: &ExportQuery) -> Result<Format, ApiError> {
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(_) => Err(ApiError::Invalid(vec![FieldError {
+            field: "format".into(),
+            message: "must be json or csv".into(),
+        }])),
+    }
+}
+
+/// A CSV cell: numbers as they are, text quoted when it needs to be.
+fn cell(v: &str) -> String {
+    if v.contains([',', '"', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_owned()
+    }
+}
+
+fn csv_response(name: &str, header: &[String], rows: Vec<Vec<String>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut out = header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| x.to_string())
+}
+
+/// Every metric row of a run, oldest first, with its seq; `?format=csv` for a spreadsheet.
 pub async fn run_metrics(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let format = format_of(&q)?;
     if s.runs.db().get_run(id).await?.is_none() {
         return Err(ApiError::NotFound("run"));
     }
     let rows = s.runs.metrics(id).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(seq, p)| json!({ "seq": seq, "step": p.step, "epoch": p.epoch, "values": p.values }))
-            .collect(),
-    ))
+    Ok(match format {
+        Format::Json => Json(
+            rows.into_iter()
+                .map(|(seq, p)| json!({ "seq": seq, "step": p.step, "epoch": p.epoch, "values": p.values }))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Format::Csv => {
+            let keys: std::collections::BTreeSet<String> = rows.iter().flat_map(|(_, p)| p.values.keys().cloned()).collect();
+            let mut header = vec!["seq".to_owned(), "step".to_owned(), "epoch".to_owned()];
+            header.extend(keys.iter().cloned());
+            let body = rows
+                .into_iter()
+                .map(|(seq, p)| {
+                    let mut r = vec![seq.to_string(), p.step.to_string(), p.epoch.to_string()];
+                    r.extend(keys.iter().map(|k| num(p.values.get(k).copied())));
+                    r
+                })
+                .collect();
+            csv_response(&format!("run-{id}-metrics.csv"), &header, body)
+        }
+    })
+}
+
+/// The sweep's verdict: one row per finished branch, Pearson r and the conclusion.
+pub async fn sweep_summary(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let format = format_of(&q)?;
+    let sweep = s
+        .runs
+        .db()
+        .get_sweep(id)
+        .await?
+        .ok_or(ApiError::NotFound("sweep"))?;
+    let mut metrics = Vec::new();
+    for r in &sweep.runs {
+        let points = s
+            .runs
+            .metrics(r.run.id)
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        metrics.push(app::wire::RunMetrics {
+            run_id: r.run.id,
+            points,
+        });
+    }
+    let results = app::pages::sweep::branch_results(&sweep, &metrics);
+    let unit = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
+        "step"
+    } else {
+        "epoch"
+    };
+    Ok(match format {
+        Format::Json => {
+            let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
+            let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
+            Json(json!({
+                "sweep": id,
+                "unit": unit,
+                "branches": results.iter().map(|r| json!({
+                    "k": r.k, "length": r.length, "seconds": r.seconds, "test_loss": r.test_loss,
+                    "test_acc": r.test_acc, "dist_mn": r.dist_mn,
+                })).collect::<Vec<_>>(),
+                "pearson_k_test_loss": app::analysis::pearson(&ks, &losses),
+                "conclusion": app::analysis::conclusion(&results, unit),
+            }))
+            .into_response()
+        }
+        Format::Csv => {
+            let header: Vec<String> =
+                ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
+                    .iter()
+                    .map(|h| (*h).to_owned())
+                    .collect();
+            let body = results
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.k.to_string(),
+                        r.length.to_string(),
+                        num(r.seconds),
+                        r.test_loss.to_string(),
+                        num(r.test_acc),
+                        num(r.dist_mn),
+                    ]
+                })
+                .collect();
+            csv_response(&format!("sweep-{id}-summary.csv"), &header, body)
+        }
+    })
 }
 
 pub async fn create_sweep(

@@ -52,7 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/metrics", get(api::run_metrics))
         .route("/api/runs/{id}/events", get(sse::run_events))
         .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
-        .route("/api/sweeps/{id}", get(api::get_sweep));
+        .route("/api/sweeps/{id}", get(api::get_sweep))
+        .route("/api/sweeps/{id}/summary", get(api::sweep_summary));
     api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {
         let leptos = leptos.clone();
         move || app::shell(leptos.clone())

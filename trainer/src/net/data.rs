@@ -30,6 +30,29 @@ pub fn data_dir(spec: &NetSpec, data_root: &Path) -> PathBuf {
     }
 }
 
+/// Why the run's dataset cannot be loaded, checked cheaply (file presence only) so a server can
+/// refuse a run at submission instead of failing it later. None when the files are there.
+pub fn missing(spec: &NetSpec, data_root: &Path) -> Option<String> {
+    let dir = data_dir(spec, data_root);
+    let has = |stem: &str| dir.join(stem).is_file() || dir.join(format!("{stem}.gz")).is_file();
+    let present = match spec.dataset {
+        DatasetChoice::FashionMnist | DatasetChoice::Mnist => {
+            has("train-images-idx3-ubyte")
+                && has("train-labels-idx1-ubyte")
+                && has("t10k-images-idx3-ubyte")
+        }
+        DatasetChoice::Cifar10 => has("data_batch_1.bin") && has("test_batch.bin"),
+    };
+    if present {
+        return None;
+    }
+    // The loader's own error says exactly what to install or fetch.
+    Some(match datasets::load(kind(spec.dataset), &dir) {
+        Err(e) => e.to_string(),
+        Ok(_) => format!("{} is incomplete in the data folder", spec.dataset.label()),
+    })
+}
+
 /// Loads, subsets (k per class, from the seed), trims the test set, and normalises both
 /// splits with the training split's per-channel statistics.
 pub fn prepare(spec: &NetSpec, data_root: &Path, seed: u64) -> Result<Prepared, TrainError> {
