@@ -122,6 +122,18 @@ pub struct StatusChange {
     pub device: Option<String>,
 }
 
+impl StatusChange {
+    /// A change of status, with an optional reason, and no device information.
+    pub fn new(status: RunStatus, message: Option<String>) -> Self {
+        Self {
+            status,
+            message,
+            backend: None,
+            device: None,
+        }
+    }
+}
+
 /// SSE `progress` payload: a heartbeat, never stored, so it carries no id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Progress {

@@ -12,6 +12,30 @@ use crate::settings::Settings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// "what: problem" lines under a heading, for field errors on the terminal.
+fn field_errors(heading: &str, errs: &[schedule::FieldError]) -> BoxError {
+    let lines: Vec<String> = errs
+        .iter()
+        .map(|e| format!("  {}: {}", e.field, e.message))
+        .collect();
+    format!("{heading}:\n{}", lines.join("\n")).into()
+}
+
+/// Opens the database under the data directory and starts the run service with `workers`.
+async fn open_service(
+    settings: &Settings,
+    workers: usize,
+) -> Result<std::sync::Arc<RunService>, BoxError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
+    let db = Db::open(&settings.db_path).await?;
+    Ok(RunService::start(db, settings.data_dir.clone(), workers).await?)
+}
+
 /// Reads a spec file as JSON or TOML, by extension.
 pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BoxError> {
     let text = std::fs::read_to_string(path)
@@ -29,11 +53,7 @@ pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BoxEr
 pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result<(), BoxError> {
     let sched: Schedule = read_spec(spec)?;
     if let Err(errs) = sched.validate() {
-        let lines: Vec<String> = errs
-            .iter()
-            .map(|e| format!("  {}: {}", e.field, e.message))
-            .collect();
-        return Err(format!("invalid schedule:\n{}", lines.join("\n")).into());
+        return Err(field_errors("invalid schedule", &errs));
     }
     if steps_per_epoch == Some(0) {
         return Err("--steps-per-epoch must be at least 1".into());
@@ -60,23 +80,10 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
     use trainer::Event;
 
     let spec: app::wire::RunSpec = read_spec(spec_path)?;
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-        format!(
-            "cannot create data directory {}: {e}",
-            settings.data_dir.display()
-        )
-    })?;
-    let db = Db::open(&settings.db_path).await?;
-    let runs = RunService::start(db, settings.data_dir.clone(), 0).await?;
+    let runs = open_service(&settings, 0).await?;
     let id = match runs.submit(spec).await? {
         Ok(id) => id,
-        Err(errs) => {
-            let lines: Vec<String> = errs
-                .iter()
-                .map(|e| format!("  {}: {}", e.field, e.message))
-                .collect();
-            return Err(format!("invalid run spec:\n{}", lines.join("\n")).into());
-        }
+        Err(errs) => return Err(field_errors("invalid run spec", &errs)),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -210,14 +217,7 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
 }
 
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-        format!(
-            "cannot create data directory {}: {e}",
-            settings.data_dir.display()
-        )
-    })?;
-    let db = Db::open(&settings.db_path).await?;
-    let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
+    let runs = open_service(&settings, settings.max_concurrent).await?;
     let admin_token = crate::http::auth::token_for(
         settings.addr,
         settings.admin_token.clone(),

@@ -73,14 +73,15 @@ impl RunService {
                 run.id = id,
                 "run was left running by a previous process; marked interrupted"
             );
-            let change = StatusChange {
-                status: RunStatus::Interrupted,
-                message: Some("the server stopped while this run was training".into()),
-                backend: None,
-                device: None,
-            };
-            svc.record(id, EventKind::Done, None, &json(&change))
-                .await?;
+            svc.announce(
+                id,
+                EventKind::Done,
+                StatusChange::new(
+                    RunStatus::Interrupted,
+                    Some("the server stopped while this run was training".into()),
+                ),
+            )
+            .await?;
         }
         let mut handles: Vec<_> = (0..max_concurrent)
             .map(|_| {
@@ -134,14 +135,12 @@ impl RunService {
             return Ok(Err(errors));
         }
         let id = self.db.insert_run(&spec).await?;
-        let change = StatusChange {
-            status: RunStatus::Queued,
-            message: None,
-            backend: None,
-            device: None,
-        };
-        self.record(id, EventKind::Status, None, &json(&change))
-            .await?;
+        self.announce(
+            id,
+            EventKind::Status,
+            StatusChange::new(RunStatus::Queued, None),
+        )
+        .await?;
         self.wake.notify_one();
         Ok(Ok(id))
     }
@@ -160,14 +159,12 @@ impl RunService {
         }
         let (sweep_id, ids) = self.db.insert_sweep(&sweep).await?;
         for &id in &ids {
-            let change = StatusChange {
-                status: RunStatus::Queued,
-                message: None,
-                backend: None,
-                device: None,
-            };
-            self.record(id, EventKind::Status, None, &json(&change))
-                .await?;
+            self.announce(
+                id,
+                EventKind::Status,
+                StatusChange::new(RunStatus::Queued, None),
+            )
+            .await?;
         }
         self.wake.notify_one();
         Ok(Ok((sweep_id, ids)))
@@ -185,14 +182,15 @@ impl RunService {
             )
             .await?
         {
-            let change = StatusChange {
-                status: RunStatus::Cancelled,
-                message: Some("cancelled before it started".into()),
-                backend: None,
-                device: None,
-            };
-            self.record(id, EventKind::Done, None, &json(&change))
-                .await?;
+            self.announce(
+                id,
+                EventKind::Done,
+                StatusChange::new(
+                    RunStatus::Cancelled,
+                    Some("cancelled before it started".into()),
+                ),
+            )
+            .await?;
             return Ok(true);
         }
         let mut running = lock(&self.running);
@@ -216,14 +214,12 @@ impl RunService {
         {
             return Ok(false);
         }
-        let change = StatusChange {
-            status: RunStatus::Queued,
-            message: Some("resuming".into()),
-            backend: None,
-            device: None,
-        };
-        self.record(id, EventKind::Status, None, &json(&change))
-            .await?;
+        self.announce(
+            id,
+            EventKind::Status,
+            StatusChange::new(RunStatus::Queued, Some("resuming".into())),
+        )
+        .await?;
         self.wake.notify_one();
         Ok(true)
     }
@@ -240,6 +236,16 @@ impl RunService {
         for h in handles {
             let _ = h.await;
         }
+    }
+
+    /// Records a status change as an event.
+    async fn announce(
+        &self,
+        id: i64,
+        kind: EventKind,
+        change: StatusChange,
+    ) -> Result<i64, DbError> {
+        self.record(id, kind, None, &json(&change)).await
     }
 
     /// Commits an event, then publishes it. Returns its seq.
@@ -287,14 +293,12 @@ impl RunService {
             .await?
         {
             tracing::warn!(run.id = id, "run lost its worker; marked interrupted");
-            let change = StatusChange {
-                status: RunStatus::Interrupted,
-                message: Some(msg.into()),
-                backend: None,
-                device: None,
-            };
-            self.record(id, EventKind::Done, None, &json(&change))
-                .await?;
+            self.announce(
+                id,
+                EventKind::Done,
+                StatusChange::new(RunStatus::Interrupted, Some(msg.into())),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -429,25 +433,20 @@ impl RunService {
         self.db
             .transition(id, &[RunStatus::Running], status, message.as_deref())
             .await?;
-        let change = StatusChange {
-            status,
-            message,
-            backend: None,
-            device: None,
-        };
-        self.record(id, EventKind::Done, None, &json(&change))
+        self.announce(id, EventKind::Done, StatusChange::new(status, message))
             .await?;
         // An interrupted run may still be resumed, so its branches keep waiting.
         if matches!(status, RunStatus::Failed | RunStatus::Cancelled) {
             for branch in self.db.cancel_orphaned_branches(id).await? {
-                let change = StatusChange {
-                    status: RunStatus::Cancelled,
-                    message: Some("the main run ended before reaching this decay point".into()),
-                    backend: None,
-                    device: None,
-                };
-                self.record(branch, EventKind::Done, None, &json(&change))
-                    .await?;
+                self.announce(
+                    branch,
+                    EventKind::Done,
+                    StatusChange::new(
+                        RunStatus::Cancelled,
+                        Some("the main run ended before reaching this decay point".into()),
+                    ),
+                )
+                .await?;
             }
         }
         Ok(())
