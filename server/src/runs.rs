@@ -409,7 +409,10 @@ impl RunService {
                 RunStatus::Interrupted,
                 Some(format!("the server shut down at step {at_step}")),
             ),
-            Ok(Err(e)) => (RunStatus::Failed, Some(e.to_string())),
+            Ok(Err(e)) => (
+                RunStatus::Failed,
+                Some(hide_paths(&e.to_string(), &self.data_dir)),
+            ),
             Err(join) => {
                 tracing::error!(run.id = id, error = %join, "training task panicked");
                 (
@@ -492,6 +495,57 @@ struct DbSink {
     observer: Option<Observer>,
 }
 
+/// Moves a checkpoint folder into the content-addressed store `objects/<sha-256 of its files>`
+/// and returns where it now lives. Identical checkpoints (a branch's copy of its parent's
+/// state, say) are stored once.
+fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io::Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    let mut hash = Sha256::new();
+    for path in &names {
+        // Name and length first, so two files can't run together into the same digest.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(path)?;
+        hash.update(name.as_bytes());
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(&bytes);
+    }
+    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(objects)?;
+    let target = objects.join(hex);
+    if target.exists() {
+        std::fs::remove_dir_all(dir)?;
+    } else {
+        std::fs::rename(dir, &target)?;
+    }
+    Ok(target)
+}
+
+/// Replaces the data directory's absolute location in a user-facing message, so errors never
+/// show where the server keeps its files.
+fn hide_paths(message: &str, data_dir: &std::path::Path) -> String {
+    let mut out = message.to_owned();
+    for p in [
+        std::fs::canonicalize(data_dir).ok(),
+        Some(data_dir.to_path_buf()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let p = p.to_string_lossy().into_owned();
+        if !p.is_empty() && p != "." {
+            out = out.replace(&p, "<data dir>");
+        }
+    }
+    out
+}
+
 /// Sees every training event after it is recorded (the CLI's progress bar).
 pub type Observer = Box<dyn FnMut(&Event) + Send>;
 
@@ -542,7 +596,12 @@ impl DbSink {
                 Ok(())
             }
             Event::Checkpoint { epoch, step, dir } => {
-                let path = dir.to_string_lossy().into_owned();
+                let stored =
+                    store_checkpoint(&dir, &svc.data_dir.join("checkpoints").join("objects"))
+                        .map_err(|e| {
+                            SinkError(format!("storing the checkpoint of epoch {epoch}: {e}"))
+                        })?;
+                let path = stored.to_string_lossy().into_owned();
                 self.handle
                     .block_on(svc.db.insert_checkpoint(id, epoch, step, &path))
                     .map_err(db_err)
@@ -579,5 +638,43 @@ impl DbSink {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_are_stored_by_content_once() {
+        let root = std::env::temp_dir().join(format!("anneal-cas-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let write = |name: &str, body: &str| {
+            let d = root.join(name);
+            std::fs::create_dir_all(&d).expect("dir");
+            std::fs::write(d.join("model.bin"), body).expect("write");
+            std::fs::write(d.join("position.json"), "{}").expect("write");
+            d
+        };
+        let objects = root.join("objects");
+        let a = store_checkpoint(&write("a", "weights"), &objects).expect("stored");
+        let b = store_checkpoint(&write("b", "weights"), &objects).expect("stored");
+        let c = store_checkpoint(&write("c", "other"), &objects).expect("stored");
+        assert_eq!(a, b, "same content, same object");
+        assert_ne!(a, c);
+        assert!(
+            a.join("model.bin").exists() && !root.join("a").exists() && !root.join("b").exists()
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn messages_do_not_show_the_data_directory() {
+        let dir = std::path::Path::new("/srv/anneal-data");
+        let m = hide_paths(
+            "cannot write /srv/anneal-data/checkpoints/x: disk full",
+            dir,
+        );
+        assert_eq!(m, "cannot write <data dir>/checkpoints/x: disk full");
     }
 }
