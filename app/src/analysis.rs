@@ -17,6 +17,59 @@ pub struct BranchResult {
     pub dist_mn: Option<f64>,
 }
 
+/// Exponential moving average with bias correction (as TensorBoard's smoothing and Adam's
+/// moments): s_t = β·s_{t−1} + (1−β)·y_t, reported as s_t / (1 − β^t), so early points are not
+/// pulled toward zero. β = 0 returns the input. Non-finite points pass through unsmoothed.
+pub fn ema_debiased(ys: &[f64], beta: f64) -> Vec<f64> {
+    let beta = beta.clamp(0.0, 0.999);
+    let (mut s, mut w) = (0.0, 0.0);
+    ys.iter()
+        .map(|&y| {
+            if !y.is_finite() {
+                return y;
+            }
+            s = beta * s + (1.0 - beta) * y;
+            w = beta * w + (1.0 - beta);
+            s / w
+        })
+        .collect()
+}
+
+/// At most about `max_points` points: each bucket of consecutive points keeps its minimum, its
+/// maximum and its last point, in order, so spikes are never hidden by downsampling.
+pub fn downsample(xs: &[f64], ys: &[f64], max_points: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = xs.len().min(ys.len());
+    if n <= max_points.max(3) {
+        return (xs[..n].to_vec(), ys[..n].to_vec());
+    }
+    let buckets = (max_points / 3).max(1);
+    let size = n.div_ceil(buckets);
+    let (mut ox, mut oy) = (
+        Vec::with_capacity(max_points),
+        Vec::with_capacity(max_points),
+    );
+    for start in (0..n).step_by(size) {
+        let end = (start + size).min(n);
+        let (mut lo, mut hi) = (start, start);
+        for i in start..end {
+            if ys[i] < ys[lo] {
+                lo = i;
+            }
+            if ys[i] > ys[hi] {
+                hi = i;
+            }
+        }
+        let mut keep = vec![lo, hi, end - 1];
+        keep.sort_unstable();
+        keep.dedup();
+        for i in keep {
+            ox.push(xs[i]);
+            oy.push(ys[i]);
+        }
+    }
+    (ox, oy)
+}
+
 /// Pearson correlation; None when either side has no spread or fewer than 3 points.
 pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let n = xs.len().min(ys.len());
@@ -127,6 +180,34 @@ mod tests {
             test_acc: None,
             dist_mn: Some(loss * 10.0),
         }
+    }
+
+    #[test]
+    fn ema_is_debiased_and_identity_at_zero() {
+        assert_eq!(ema_debiased(&[1.0, 2.0, 3.0], 0.0), vec![1.0, 2.0, 3.0]);
+        // A constant series stays constant from the first point: no pull toward 0.
+        assert!(
+            ema_debiased(&[5.0; 10], 0.9)
+                .iter()
+                .all(|v| (v - 5.0).abs() < 1e-12)
+        );
+        // By hand, β = 0.5: s = 0.5, 1.25; w = 0.5, 0.75 → 1, 1.6667.
+        let e = ema_debiased(&[1.0, 2.0], 0.5);
+        assert!((e[0] - 1.0).abs() < 1e-12 && (e[1] - 1.25 / 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn downsampling_keeps_spikes_and_the_last_point() {
+        let xs: Vec<f64> = (0..10_000).map(f64::from).collect();
+        let mut ys = vec![1.0; 10_000];
+        ys[4_321] = 100.0;
+        ys[7_000] = -5.0;
+        let (dx, dy) = downsample(&xs, &ys, 300);
+        assert!(dx.len() <= 300, "{}", dx.len());
+        assert!(dy.contains(&100.0) && dy.contains(&-5.0));
+        assert_eq!(dx.last(), Some(&9_999.0));
+        assert!(dx.windows(2).all(|w| w[0] < w[1]), "x stays ordered");
+        assert_eq!(downsample(&xs[..5], &ys[..5], 300).0.len(), 5);
     }
 
     #[test]

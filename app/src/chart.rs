@@ -9,12 +9,34 @@ use crate::wire::{Progress, StatusChange};
 /// Points drawn per schedule in the preview; min, max and last per bucket keep spikes visible.
 pub const PREVIEW_POINTS: usize = 2000;
 
+/// What the x-axis of the overlaid curves shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XAxis {
+    Step,
+    Epoch,
+    /// Cumulative training seconds (networks; the toy model records none, so it falls back to steps).
+    Seconds,
+}
+
+/// The sweep page's chart controls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChartOptions {
+    pub log_y: bool,
+    pub x: XAxis,
+    /// Debiased EMA factor β in [0, 1); 0 draws the raw rows.
+    pub smoothing: f64,
+}
+
+/// Points per curve after downsampling (min, max and last of each bucket are kept).
+pub const CURVE_POINTS: usize = 1500;
+
 /// Draws a sweep's charts (browser only): overlays of every run, final metrics against the
 /// decay point, and final metrics against compute with the 1.2×, 1.5× and 2× budget marks.
 pub fn draw_sweep(
     sweep: &crate::wire::SweepSummary,
     metrics: &[crate::wire::RunMetrics],
     results: &[crate::analysis::BranchResult],
+    opts: ChartOptions,
 ) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     {
@@ -34,13 +56,36 @@ pub fn draw_sweep(
                 metrics
                     .iter()
                     .map(|m| {
-                        let pts: Vec<_> = m.points.iter().filter_map(|p| p.values.get(key).map(|v| (p.step, *v))).collect();
+                        let mut seconds = 0.0;
+                        let pts: Vec<(f64, f64)> = m
+                            .points
+                            .iter()
+                            .filter_map(|p| {
+                                seconds += p.values.get("epoch_seconds").copied().unwrap_or(0.0);
+                                let x = match opts.x {
+                                    XAxis::Step => p.step as f64,
+                                    XAxis::Epoch => p.epoch,
+                                    XAxis::Seconds if seconds > 0.0 => seconds,
+                                    XAxis::Seconds => p.step as f64,
+                                };
+                                p.values.get(key).map(|v| (x, *v))
+                            })
+                            .collect();
+                        let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+                        let raw: Vec<f64> = pts.iter().map(|p| p.1).collect();
+                        let ys = crate::analysis::ema_debiased(&raw, opts.smoothing);
+                        let (xs, ys) = crate::analysis::downsample(&xs, &ys, CURVE_POINTS);
                         let is_main = label(m.run_id) == "main";
-                        json!({"x": pts.iter().map(|p| p.0).collect::<Vec<_>>(), "y": pts.iter().map(|p| p.1).collect::<Vec<_>>(),
-                               "name": label(m.run_id), "mode": "lines", "line": {"width": if is_main { 3.0 } else { 1.5 }}})
+                        json!({"x": xs, "y": ys, "name": label(m.run_id), "mode": "lines",
+                               "line": {"width": if is_main { 3.0 } else { 1.5 }}})
                     })
                     .collect(),
             )
+        };
+        let x_title = match opts.x {
+            XAxis::Step => "step",
+            XAxis::Epoch => "epoch",
+            XAxis::Seconds => "training seconds (steps for the toy model)",
         };
         let layout = |x: &str, log: bool| {
             json!({
@@ -54,20 +99,22 @@ pub fn draw_sweep(
         } else {
             "w_norm"
         };
-        browser::react_when_attached(
-            "sweep-test-loss",
-            overlay("test_loss"),
-            layout("step", true),
-            120,
-        );
-        browser::react_when_attached(
-            "sweep-train-loss",
-            overlay("train_loss"),
-            layout("step", true),
-            120,
-        );
-        browser::react_when_attached("sweep-lr", overlay("lr"), layout("step", true), 120);
-        browser::react_when_attached("sweep-norm", overlay(norm_key), layout("step", false), 120);
+        for (div, key, log) in [
+            ("sweep-test-loss", "test_loss", opts.log_y),
+            ("sweep-train-loss", "train_loss", opts.log_y),
+            ("sweep-lr", "lr", opts.log_y),
+            ("sweep-norm", norm_key, false),
+        ] {
+            browser::react_when_attached(div, overlay(key), layout(x_title, log), 120);
+        }
+        if matches!(sweep.spec.main.experiment, spec::Experiment::Net(_)) {
+            browser::react_when_attached(
+                "sweep-test-acc",
+                overlay("test_acc"),
+                layout(x_title, false),
+                120,
+            );
+        }
 
         let ks: Vec<u64> = results.iter().map(|r| r.k).collect();
         let mut final_traces = vec![
@@ -124,7 +171,7 @@ pub fn draw_sweep(
         );
     }
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
-    let _ = (sweep, metrics, results);
+    let _ = (sweep, metrics, results, opts);
 }
 
 /// Redraws the LR preview (`#lr-preview`) whenever the schedule, its comparison or the axes change.

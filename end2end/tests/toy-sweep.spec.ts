@@ -32,6 +32,19 @@ test("toy sweep: later decay ends nearer the minimum-norm solution", async ({ pa
   expect(l[3]).toBeLessThan(l[0]);
   await expect(page.locator("#sweep-pearson")).toContainText("Pearson r");
   await expect(page.locator("#sweep-conclusion")).toContainText("instead of 1000");
+  // Chart controls: linear axis, smoothing that changes the drawn curve but not its length.
+  const overlay = () => page.evaluate(() => {
+    const el = document.getElementById("sweep-test-loss") as any;
+    return { type: el.layout.yaxis.type, y: Array.from(el.data[0].y) as number[] };
+  });
+  const raw = await overlay();
+  expect(raw.type).toBe("log");
+  await page.uncheck("#ctl-log");
+  await expect.poll(async () => (await overlay()).type).toBe("linear");
+  await page.locator("#ctl-smooth").fill("0.9");
+  await expect.poll(async () => (await overlay()).y[5]).not.toBe(raw.y[5]);
+  expect((await overlay()).y.length).toBe(raw.y.length);
+  await page.check("#ctl-log");
   await page.screenshot({ path: "test-results/toy-sweep.png", fullPage: true });
   expect(errors).toEqual([]);
 });

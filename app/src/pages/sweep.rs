@@ -8,6 +8,7 @@ use spec::Experiment;
 use super::format_ms;
 use crate::analysis::{BranchResult, conclusion, pearson};
 use crate::api::{get_sweep, sweep_metrics};
+use crate::chart::{ChartOptions, XAxis};
 use crate::wire::{RunMetrics, SweepSummary};
 
 /// The last row's value of `key` for a run.
@@ -94,12 +95,42 @@ pub fn SweepPage() -> impl IntoView {
             on_cleanup(move || h.clear());
         }
     }
+    // Chart controls live outside the polled view so they survive every refresh.
+    let log_y = RwSignal::new(true);
+    let x_axis = RwSignal::new(XAxis::Step);
+    let smoothing = RwSignal::new(0.0f64);
+    let opts = Signal::derive(move || ChartOptions {
+        log_y: log_y.get(),
+        x: x_axis.get(),
+        smoothing: smoothing.get(),
+    });
     view! {
+        <div class="card preview-controls chart-controls">
+            <label><input id="ctl-log" type="checkbox" prop:checked=move || log_y.get()
+                on:change=move |ev| log_y.set(event_target_checked(&ev))/>" log y (losses, LR)"</label>
+            <label>"x-axis "
+                <select id="ctl-x" on:change=move |ev| x_axis.set(match event_target_value(&ev).as_str() {
+                    "epoch" => XAxis::Epoch,
+                    "seconds" => XAxis::Seconds,
+                    _ => XAxis::Step,
+                })>
+                    <option value="step">"step"</option>
+                    <option value="epoch">"epoch"</option>
+                    <option value="seconds">"compute (seconds)"</option>
+                </select>
+            </label>
+            <label>"smoothing (debiased EMA) "
+                <input id="ctl-smooth" type="range" min="0" max="0.99" step="0.01" prop:value=move || smoothing.get().to_string()
+                    on:input=move |ev| smoothing.set(event_target_value(&ev).parse().unwrap_or(0.0))/>
+                {move || format!(" {:.2}", smoothing.get())}
+            </label>
+            <span class="hint">"Curves keep each bucket's min, max and last point; click a legend entry to hide a series."</span>
+        </div>
         <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
             {move || Suspend::new(async move {
                 let (s, m) = (sweep.await, metrics.await);
                 match (s, m) {
-                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m/> }.into_any(),
+                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts/> }.into_any(),
                     (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                 }
@@ -109,7 +140,11 @@ pub fn SweepPage() -> impl IntoView {
 }
 
 #[component]
-fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
+fn SweepView(
+    sweep: SweepSummary,
+    metrics: Vec<RunMetrics>,
+    opts: Signal<ChartOptions>,
+) -> impl IntoView {
     let results = branch_results(&sweep, &metrics);
     let u = unit(&sweep);
     let text = conclusion(&results, u);
@@ -121,7 +156,10 @@ fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
         .iter()
         .filter(|r| r.run.status.is_terminal())
         .count();
-    crate::chart::draw_sweep(&sweep, &metrics, &results);
+    {
+        let (sweep, metrics, results) = (sweep.clone(), metrics.clone(), results.clone());
+        Effect::new(move |_| crate::chart::draw_sweep(&sweep, &metrics, &results, opts.get()));
+    }
     view! {
         <section class="card">
             <h1>"Sweep " {sweep.id} " · " {sweep.name.clone()}</h1>
@@ -173,6 +211,9 @@ fn SweepView(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
             <div class="card chart-card"><h2>"learning rate"</h2><div class="chart" id="sweep-lr"></div></div>
             <div class="card chart-card"><h2>"‖α − α_mn‖ or ‖w‖"</h2><div class="chart" id="sweep-norm"></div></div>
             <div class="card chart-card"><h2>"train loss, all runs"</h2><div class="chart" id="sweep-train-loss"></div></div>
+            {matches!(sweep.spec.main.experiment, Experiment::Net(_)).then(|| view! {
+                <div class="card chart-card"><h2>"test accuracy, all runs"</h2><div class="chart" id="sweep-test-acc"></div></div>
+            })}
         </section>
     }
 }
