@@ -118,7 +118,7 @@ impl RunService {
             if let Some(why) = trainer::net::data::missing(net, &self.data_dir) {
                 errors.push(FieldError {
                     field: format!("{prefix}experiment.dataset"),
-                    message: why,
+                    message: hide_paths(&why, &self.data_dir),
                 });
             }
         }

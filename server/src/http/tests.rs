@@ -533,3 +533,22 @@ async fn sweeps_run_and_export_their_verdict() {
         "{fields:?}"
     );
 }
+
+#[tokio::test]
+async fn missing_datasets_are_refused_without_showing_paths() {
+    let app = TestApp::new().await;
+    let body = json!({
+        "experiment": {"kind": "net", "dataset": "cifar10", "model": {"kind": "small_cnn"}, "loss": "mse",
+                       "optimizer": {"kind": "sgd", "momentum": 0.9}, "batch": 125, "epochs": 2},
+        "schedule": {"kind": "constant", "lr": 0.1}
+    });
+    let (code, body) = app.post_json("/api/runs", &body.to_string()).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let msg = body["fields"][0]["message"].as_str().unwrap_or_default();
+    assert_eq!(body["fields"][0]["field"], "experiment.dataset");
+    assert!(msg.contains("anneal data fetch cifar10"), "{msg}");
+    assert!(
+        !msg.contains(&*app._dir.0.to_string_lossy()),
+        "the data directory leaked: {msg}"
+    );
+}
