@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-debug}"
 port="${ANNEAL_E2E_PORT:-3000}"
+if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "port $port already serves an Anneal (or something else): stop it, or set ANNEAL_E2E_PORT" >&2
+  exit 1
+fi
 data=$(mktemp -d -t anneal-e2e-XXXXXX)
 ANNEAL_ADDR="127.0.0.1:$port" ANNEAL_DATA_DIR="$data" RUST_LOG="${RUST_LOG:-info,sqlx=warn}" \
   "target/$profile/anneal" serve >"$data/server.log" 2>&1 &
