@@ -114,13 +114,13 @@ impl RunService {
                 message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
             });
         }
-        if let spec::Experiment::Net(net) = &spec.experiment {
-            if let Some(why) = trainer::net::data::missing(net, &self.data_dir) {
-                errors.push(FieldError {
-                    field: format!("{prefix}experiment.dataset"),
-                    message: hide_paths(&why, &self.data_dir),
-                });
-            }
+        if let spec::Experiment::Net(net) = &spec.experiment
+            && let Some(why) = trainer::net::data::missing(net, &self.data_dir)
+        {
+            errors.push(FieldError {
+                field: format!("{prefix}experiment.dataset"),
+                message: hide_paths(&why, &self.data_dir),
+            });
         }
         errors
     }
@@ -356,14 +356,14 @@ impl RunService {
                 .latest_checkpoint(id)
                 .await?
                 .map(|(_, p)| PathBuf::from(p));
-            if resume_from.is_none() {
-                if let Some((parent, epoch)) = self.db.branch_origin(id).await? {
-                    resume_from = self
-                        .db
-                        .checkpoint_at(parent, epoch)
-                        .await?
-                        .map(PathBuf::from);
-                }
+            if resume_from.is_none()
+                && let Some((parent, epoch)) = self.db.branch_origin(id).await?
+            {
+                resume_from = self
+                    .db
+                    .checkpoint_at(parent, epoch)
+                    .await?
+                    .map(PathBuf::from);
             }
             let skip_through = self.db.last_metric_step(id).await?;
             Ok::<_, DbError>((resume_from, skip_through))

@@ -241,13 +241,13 @@ impl NetSpec {
                 ));
             }
         }
-        if let Some(t) = self.test_limit {
-            if t < 1 || t > self.dataset.test_size() {
-                errs.push(field(
-                    &format!("{p}test_limit"),
-                    format!("must be between 1 and {}", self.dataset.test_size()),
-                ));
-            }
+        if let Some(t) = self.test_limit
+            && (t < 1 || t > self.dataset.test_size())
+        {
+            errs.push(field(
+                &format!("{p}test_limit"),
+                format!("must be between 1 and {}", self.dataset.test_size()),
+            ));
         }
         match &self.model {
             ModelSpec::Mlp { hidden } => {
@@ -257,7 +257,10 @@ impl NetSpec {
                         format!("at most {} layers", limits::MAX_HIDDEN_LAYERS),
                     ));
                 }
-                if hidden.iter().any(|&w| w < 1 || w > limits::MAX_WIDTH) {
+                if hidden
+                    .iter()
+                    .any(|&w| !(1..=limits::MAX_WIDTH).contains(&w))
+                {
                     errs.push(field(
                         &format!("{p}model.hidden"),
                         format!("widths must be between 1 and {}", limits::MAX_WIDTH),
@@ -861,13 +864,13 @@ impl SweepSpec {
                 format!("decay points must lie between 1 and {}", self.main_length()),
             ));
         }
-        if let (Experiment::Net(n), false) = (&self.main.experiment, self.branch_at.is_empty()) {
-            if n.checkpoint_every != 1 {
-                errs.push(field(
-                    "main.experiment.checkpoint_every",
-                    "must be 1: branches start from every epoch's checkpoint".into(),
-                ));
-            }
+        if let (Experiment::Net(n), false) = (&self.main.experiment, self.branch_at.is_empty())
+            && n.checkpoint_every != 1
+        {
+            errs.push(field(
+                "main.experiment.checkpoint_every",
+                "must be 1: branches start from every epoch's checkpoint".into(),
+            ));
         }
         let max_len = match &self.main.experiment {
             Experiment::Toy(_) => limits::MAX_STEPS,

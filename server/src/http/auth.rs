@@ -93,10 +93,10 @@ pub fn token_for(
         return Ok(Some(t));
     }
     let path = data_dir.join("admin-token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
-            return Ok(Some(t.trim().to_owned()));
-        }
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t.trim().to_owned()));
     }
     let bytes: [u8; 32] = rand::random();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

@@ -22,6 +22,10 @@ pub enum Feature<B: Backend> {
 
 /// Layers that see flat vectors [b, f].
 #[derive(Module, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a network holds a handful of layers; boxing buys nothing"
+)]
 pub enum Head<B: Backend> {
     Linear(Linear<B>),
     Relu(Relu),

@@ -228,7 +228,7 @@ impl BackendJob for NetJob<'_> {
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(schedule.lr_at(step), model, grads);
                 step += 1;
-                if (i as u64 + 1) % progress_every == 0 {
+                if (i as u64 + 1).is_multiple_of(progress_every) {
                     let secs = started.elapsed().as_secs_f64().max(1e-9);
                     let done = (i + 1) * batch;
                     sink.emit(Event::Progress {
@@ -242,22 +242,23 @@ impl BackendJob for NetJob<'_> {
             let done = epoch + 1;
             emit_row(sink, &model, done, step, secs, train.labels.len())?;
             // After the row: a crash in between re-runs this epoch, and its identical row is skipped.
-            if spec.checkpoint_every > 0 && done % spec.checkpoint_every == 0 {
-                if let Some(root) = &ctx.checkpoint_dir {
-                    let dir = checkpoint::dir_for(root, done);
-                    let pos = Position {
-                        epoch: done,
-                        step,
-                        seed,
-                        num_params: model.num_params(),
-                    };
-                    checkpoint::save(&dir, &model, &optim, &pos)?;
-                    sink.emit(Event::Checkpoint {
-                        epoch: done,
-                        step,
-                        dir,
-                    })?;
-                }
+            if spec.checkpoint_every > 0
+                && done % spec.checkpoint_every == 0
+                && let Some(root) = &ctx.checkpoint_dir
+            {
+                let dir = checkpoint::dir_for(root, done);
+                let pos = Position {
+                    epoch: done,
+                    step,
+                    seed,
+                    num_params: model.num_params(),
+                };
+                checkpoint::save(&dir, &model, &optim, &pos)?;
+                sink.emit(Event::Checkpoint {
+                    epoch: done,
+                    step,
+                    dir,
+                })?;
             }
         }
         Ok(Outcome::Completed)
