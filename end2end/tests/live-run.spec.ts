@@ -62,3 +62,30 @@ test("launch a toy run and watch live curves, across a reload", async ({ page })
   await expect(page.locator("#run-status")).toHaveText("cancelled");
   expect(errors).toEqual([]);
 });
+
+test("launch a network run on Fashion-MNIST and see accuracy arrive", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto("/");
+  await page.waitForFunction(() => (window as any).__anneal_hydrated === true);
+  await page.selectOption("#f-mode", "net");
+  await expect(page.locator("#net-fields")).toBeVisible();
+  await page.fill("#f-experiment-train_per_class", "20");
+  await page.fill("#f-experiment-batch", "20");
+  await page.fill("#f-experiment-epochs", "3");
+  await page.selectOption("#sched-kind", "constant");
+  await page.fill("#sched-lr", "0.1");
+  await page.click("#start");
+  await page.waitForURL(/\/runs\/\d+$/);
+  await page.waitForFunction(() => (window as any).__anneal_hydrated === true);
+  await expect(page.locator("h1")).toContainText("Fashion-MNIST");
+  await expect(page.locator("#run-status")).toHaveText("completed", { timeout: 90_000 });
+  const acc = () => page.evaluate(() => {
+    const el = document.getElementById("chart-acc") as any;
+    return el?.data?.[1]?.y ?? [];
+  });
+  await expect.poll(async () => (await acc()).length).toBe(4);
+  const last = (await acc())[3];
+  expect(last).toBeGreaterThan(0.4);
+  expect(errors).toEqual([]);
+});

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
-use spec::{BackendChoice, Experiment, RunSpec, SweepSpec, ToySpec};
+use spec::{
+    BackendChoice, DatasetChoice, Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec,
+    SweepSpec, ToySpec, VggWidth,
+};
 
 use super::schedule_editor::ScheduleEditor;
 use super::{FieldMessage, format_ms};
@@ -40,6 +43,160 @@ fn NumField(
     }
 }
 
+/// A select whose options are (value, label) pairs, bound to a string signal.
+#[component]
+fn ChoiceField(
+    label: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    options: &'static [(&'static str, &'static str)],
+) -> impl IntoView {
+    let id = format!("f-{}", field.replace('.', "-"));
+    let label_for = id.clone();
+    view! {
+        <label class="field" for=label_for>
+            <span class="label">{label}</span>
+            <select id=id name=field on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
+                {options.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The network half of the launch form (dataset, model, loss, optimizer, batch, epochs).
+#[derive(Clone, Copy)]
+struct NetForm {
+    dataset: RwSignal<String>,
+    per_class: RwSignal<String>,
+    model: RwSignal<String>,
+    hidden: RwSignal<String>,
+    loss: RwSignal<String>,
+    optimizer: RwSignal<String>,
+    momentum: RwSignal<String>,
+    weight_decay: RwSignal<String>,
+    batch: RwSignal<String>,
+    epochs: RwSignal<String>,
+}
+
+impl NetForm {
+    fn new() -> Self {
+        let s = |v: &str| RwSignal::new(v.to_owned());
+        // The Fashion-MNIST preset's settings: a subset small enough to interpolate on CPU.
+        Self {
+            dataset: s("fashion_mnist"),
+            per_class: s("200"),
+            model: s("mlp"),
+            hidden: s("512, 512"),
+            loss: s("mse"),
+            optimizer: s("sgd"),
+            momentum: s("0.9"),
+            weight_decay: s("0.0001"),
+            batch: s("25"),
+            epochs: s("60"),
+        }
+    }
+
+    fn to_net(self, errs: &mut Vec<FieldError>) -> NetSpec {
+        let p = "experiment.";
+        let dataset = match self.dataset.get_untracked().as_str() {
+            "mnist" => DatasetChoice::Mnist,
+            "cifar10" => DatasetChoice::Cifar10,
+            _ => DatasetChoice::FashionMnist,
+        };
+        let per_class = self.per_class.get_untracked();
+        let train_per_class = if per_class.trim().is_empty() {
+            None
+        } else {
+            Some(per_class.trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}train_per_class"),
+                    message: "must be a whole number (or empty for all)".into(),
+                });
+                0
+            }))
+        };
+        let hidden: Vec<u32> = self
+            .hidden
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| {
+                s.parse()
+                    .map_err(|_| {
+                        errs.push(FieldError {
+                            field: format!("{p}model.hidden"),
+                            message: "widths are whole numbers separated by commas".into(),
+                        })
+                    })
+                    .ok()
+            })
+            .collect();
+        let model = match self.model.get_untracked().as_str() {
+            "small_cnn" => ModelSpec::SmallCnn,
+            "vgg11_narrow" => ModelSpec::Vgg11 {
+                width: VggWidth::Narrow,
+                batch_norm: false,
+            },
+            "vgg11_standard_bn" => ModelSpec::Vgg11 {
+                width: VggWidth::Standard,
+                batch_norm: true,
+            },
+            _ => ModelSpec::Mlp { hidden },
+        };
+        let real = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> f64 {
+            v.get_untracked().trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}{f}"),
+                    message: "must be a number".into(),
+                });
+                0.0
+            })
+        };
+        let weight_decay = real(self.weight_decay, "optimizer.weight_decay", errs);
+        let optimizer = if self.optimizer.get_untracked() == "adam_w" {
+            OptimizerSpec::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+            }
+        } else {
+            OptimizerSpec::Sgd {
+                momentum: real(self.momentum, "optimizer.momentum", errs),
+                nesterov: false,
+                weight_decay,
+            }
+        };
+        let whole = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> u32 {
+            v.get_untracked().trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}{f}"),
+                    message: "must be a whole number".into(),
+                });
+                0
+            })
+        };
+        NetSpec {
+            dataset,
+            data_dir: None,
+            train_per_class,
+            test_limit: None,
+            augment: dataset == DatasetChoice::Cifar10,
+            model,
+            loss: if self.loss.get_untracked() == "cross_entropy" {
+                LossKind::CrossEntropy
+            } else {
+                LossKind::Mse
+            },
+            optimizer,
+            batch: whole(self.batch, "batch", errs),
+            epochs: whole(self.epochs, "epochs", errs),
+            checkpoint_every: 1,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct ToyForm {
     d: RwSignal<String>,
@@ -67,7 +224,11 @@ impl ToyForm {
     }
 
     /// The spec the form describes, or the fields that don't parse or validate.
-    fn to_spec(&self, schedule: Option<Schedule>) -> Result<RunSpec, Vec<FieldError>> {
+    fn to_spec(
+        &self,
+        net: Option<NetForm>,
+        schedule: Option<Schedule>,
+    ) -> Result<RunSpec, Vec<FieldError>> {
         let mut errs = Vec::new();
         fn num<T: std::str::FromStr + Default>(
             v: &RwSignal<String>,
@@ -99,9 +260,13 @@ impl ToyForm {
             });
             return Err(errs);
         };
+        let experiment = match net {
+            Some(n) => Experiment::Net(n.to_net(&mut errs)),
+            None => Experiment::Toy(toy),
+        };
         let spec = RunSpec {
             name: String::new(),
-            experiment: Experiment::Toy(toy),
+            experiment,
             schedule,
             seed,
             backend: BackendChoice::Cpu,
@@ -119,14 +284,35 @@ impl ToyForm {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let form = ToyForm::new();
+    let net_form = NetForm::new();
+    // "toy" or "net": which experiment the form (and the sweep below it) describes.
+    let mode = RwSignal::new("toy".to_owned());
+    let is_net = move || mode.with(|m| m == "net");
+    let net = move || is_net().then_some(net_form);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let schedule = RwSignal::new(None::<Schedule>);
-    let total_steps =
-        Signal::derive(move || form.steps.with(|s| s.trim().parse::<u64>().unwrap_or(0)));
+    let parse =
+        |v: RwSignal<String>, default: u64| v.with(|s| s.trim().parse::<u64>().unwrap_or(default));
     let steps_per_epoch = Signal::derive(move || {
-        let n: u32 = form.n.with(|s| s.trim().parse().unwrap_or(1));
-        let b: u32 = form.batch.with(|s| s.trim().parse().unwrap_or(1));
-        u64::from(n.div_ceil(b.max(1)).max(1))
+        if is_net() {
+            let images = if net_form.per_class.with(|s| s.trim().is_empty()) {
+                60_000
+            } else {
+                parse(net_form.per_class, 1) * 10
+            };
+            images.div_ceil(parse(net_form.batch, 1).max(1)).max(1)
+        } else {
+            parse(form.n, 1)
+                .div_ceil(parse(form.batch, 1).max(1))
+                .max(1)
+        }
+    });
+    let total_steps = Signal::derive(move || {
+        if is_net() {
+            parse(net_form.epochs, 0) * steps_per_epoch.get()
+        } else {
+            parse(form.steps, 0)
+        }
     });
     let start = ServerAction::<StartRun>::new();
     let failure = RwSignal::new(None::<String>);
@@ -145,7 +331,7 @@ pub fn HomePage() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         failure.set(None);
-        match form.to_spec(schedule.get_untracked()) {
+        match form.to_spec(net(), schedule.get_untracked()) {
             Ok(spec) => {
                 errors.set(Vec::new());
                 start.dispatch(StartRun { spec });
@@ -161,6 +347,20 @@ pub fn HomePage() -> impl IntoView {
     let sweep_len = RwSignal::new("10000".to_owned());
     let sweep_factor = RwSignal::new("0.1".to_owned());
     let sweep_errors = RwSignal::new(Vec::<FieldError>::new());
+    // Decay points are steps for the toy model and epochs for networks: sensible defaults for each.
+    Effect::new(move |prev: Option<bool>| {
+        let net_now = is_net();
+        if prev.is_some_and(|p| p != net_now) {
+            let (at, len) = if net_now {
+                ("5, 15, 30, 45, 60", "15")
+            } else {
+                ("1000, 5000, 20000, 40000", "10000")
+            };
+            sweep_at.set(at.into());
+            sweep_len.set(len.into());
+        }
+        net_now
+    });
     let start_sweep = ServerAction::<StartSweep>::new();
     let navigate_sweep = use_navigate();
     Effect::new(move |_| {
@@ -176,7 +376,7 @@ pub fn HomePage() -> impl IntoView {
     });
     let launch_sweep = move |_| {
         let mut errs = Vec::new();
-        let main = match form.to_spec(schedule.get_untracked()) {
+        let main = match form.to_spec(net(), schedule.get_untracked()) {
             Ok(s) => Some(s),
             Err(es) => {
                 errors.set(es);
@@ -226,7 +426,11 @@ pub fn HomePage() -> impl IntoView {
         let Some(main) = main else { return };
         let lr = main.schedule.base_lr();
         let spec = SweepSpec {
-            name: "toy sweep".into(),
+            name: if is_net() {
+                "network sweep".into()
+            } else {
+                "toy sweep".into()
+            },
             main,
             branch_at,
             after: Schedule::Constant { lr: lr * factor },
@@ -245,13 +449,42 @@ pub fn HomePage() -> impl IntoView {
 
     view! {
         <section class="card launch">
-            <h1>"Toy model: y = ‖w‖" <sup>"γ"</sup> "·wᵀx"</h1>
+            <h1>"Launch a run · toy model y = ‖w‖" <sup>"γ"</sup> "·wᵀx, or a network"</h1>
             <p class="lede">
                 "SGD with label noise drifts along the valley of interpolating solutions toward the "
                 "minimum-norm one; a large LR held longer gets closer. Start a run and watch "
                 "‖α − α" <sub>"mn"</sub> "‖ fall."
             </p>
             <form id="launch-form" on:submit=on_submit novalidate>
+                <div class="grid">
+                    <ChoiceField label="experiment" field="mode" value=mode
+                        options=&[("toy", "toy model (paper)"), ("net", "network on images")]/>
+                </div>
+                <Show when=is_net>
+                    <div class="grid" id="net-fields">
+                        <ChoiceField label="dataset" field="experiment.dataset" value=net_form.dataset
+                            options=&[("fashion_mnist", "Fashion-MNIST"), ("mnist", "MNIST"), ("cifar10", "CIFAR-10")]/>
+                        <NumField label="images per class (empty: all)" field="experiment.train_per_class" value=net_form.per_class errors/>
+                        <ChoiceField label="model" field="experiment.model" value=net_form.model
+                            options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN")]/>
+                        <NumField label="MLP hidden widths" field="experiment.model.hidden" value=net_form.hidden errors/>
+                        <ChoiceField label="loss" field="experiment.loss" value=net_form.loss
+                            options=&[("mse", "MSE on one-hot (paper)"), ("cross_entropy", "cross-entropy")]/>
+                        <ChoiceField label="optimizer" field="experiment.optimizer" value=net_form.optimizer
+                            options=&[("sgd", "SGD + momentum"), ("adam_w", "AdamW")]/>
+                        <NumField label="momentum" field="experiment.optimizer.momentum" value=net_form.momentum errors/>
+                        <NumField label="weight decay" field="experiment.optimizer.weight_decay" value=net_form.weight_decay errors/>
+                        <NumField label="batch" field="experiment.batch" value=net_form.batch errors/>
+                        <NumField label="epochs" field="experiment.epochs" value=net_form.epochs errors/>
+                        <NumField label="seed" field="seed" value=form.seed errors/>
+                    </div>
+                    <Show when=move || errors.with(|es| es.iter().any(|e| e.field == "experiment.dataset" || e.field == "backend"))>
+                        <p class="form-error" id="net-errors">
+                            {move || errors.get().iter().filter(|e| e.field == "experiment.dataset" || e.field == "backend").map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")}
+                        </p>
+                    </Show>
+                </Show>
+                <Show when=move || !is_net()>
                 <div class="grid">
                     <NumField label="d (input dim)" field="experiment.d" value=form.d errors/>
                     <NumField label="n (samples, < d)" field="experiment.n" value=form.n errors/>
@@ -261,6 +494,7 @@ pub fn HomePage() -> impl IntoView {
                     <NumField label="steps" field="experiment.steps" value=form.steps errors/>
                     <NumField label="seed" field="seed" value=form.seed errors/>
                 </div>
+                </Show>
                 <h2>"Learning-rate schedule"</h2>
                 <ScheduleEditor schedule errors total_steps steps_per_epoch/>
                 <button type="submit" id="start" disabled=move || start.pending().get()>
@@ -279,8 +513,8 @@ pub fn HomePage() -> impl IntoView {
                 "and ‖α − α" <sub>"mn"</sub> "‖ against k."
             </p>
             <div class="grid">
-                <NumField label="decay at steps k₁, k₂, …" field="branch_at" value=sweep_at errors=sweep_errors/>
-                <NumField label="branch length (steps)" field="branch_length" value=sweep_len errors=sweep_errors/>
+                <NumField label="decay points k₁, k₂, … (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
+                <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
                 <NumField label="decay factor" field="factor" value=sweep_factor errors=sweep_errors/>
             </div>
             <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length", "factor"].contains(&e.field.as_str())))>
