@@ -145,8 +145,39 @@ pub fn draw_sweep(
         browser::react_when_attached("sweep-final-vs-k", Value::Array(final_traces), fl, 120);
 
         // Compute: training length relative to the earliest decay's run, the budget the others extend.
-        let base = results.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
-        let xs: Vec<f64> = results.iter().map(|r| r.length as f64 / base).collect();
+        // Budget per branch: epochs (or steps) by default; wall-clock seconds when the x-axis
+        // control asks for them and the runs recorded them (the main path's seconds up to k
+        // plus the branch's own).
+        let main_id = sweep
+            .runs
+            .iter()
+            .find(|r| r.branch_at.is_none())
+            .map(|r| r.run.id);
+        let main_secs_to = |k: u64| -> f64 {
+            metrics
+                .iter()
+                .filter(|m| Some(m.run_id) == main_id)
+                .flat_map(|m| m.points.iter())
+                .filter(|p| p.epoch <= k as f64)
+                .filter_map(|p| p.values.get("epoch_seconds"))
+                .sum()
+        };
+        let wall: Vec<f64> = results
+            .iter()
+            .map(|r| main_secs_to(r.k) + r.seconds.unwrap_or(0.0))
+            .collect();
+        let use_wall = opts.x == XAxis::Seconds && wall.iter().all(|&w| w > 0.0);
+        let budget: Vec<f64> = if use_wall {
+            wall.clone()
+        } else {
+            results.iter().map(|r| r.length as f64).collect()
+        };
+        let base = budget
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .max(1e-9);
+        let xs: Vec<f64> = budget.iter().map(|b| b / base).collect();
         let y_key: Vec<Option<f64>> = results
             .iter()
             .map(|r| r.test_acc.or(Some(r.test_loss)))
@@ -158,9 +189,22 @@ pub fn draw_sweep(
         };
         let texts: Vec<String> = results
             .iter()
-            .map(|r| format!("decay @ {} · {:.0}s", r.k, r.seconds.unwrap_or(0.0)))
+            .zip(&wall)
+            .map(|(r, w)| {
+                format!(
+                    "decay @ {} · {} {} · {:.0} s of training",
+                    r.k, r.length, x_title, w
+                )
+            })
             .collect();
-        let mut cl = layout("compute (× the earliest decay's run)", false);
+        let mut cl = layout(
+            if use_wall {
+                "wall-clock compute (× the earliest decay's run)"
+            } else {
+                "compute in epochs/steps (× the earliest decay's run)"
+            },
+            false,
+        );
         cl["shapes"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#999"}})).collect());
         cl["annotations"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"x": x, "yref": "paper", "y": 1, "text": format!("{x}×"), "showarrow": false})).collect());
         browser::react_when_attached(
