@@ -281,6 +281,26 @@ impl ToyForm {
     }
 }
 
+/// Decay points as a list ("5, 15, 30") and/or ranges ("10:60:10" = 10, 20, …, 60).
+fn parse_points(text: &str) -> Result<Vec<u64>, String> {
+    let bad = || "give whole numbers separated by commas, or a range start:stop:step".to_owned();
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let nums: Vec<u64> = part
+            .split(':')
+            .map(|n| n.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        match nums[..] {
+            [k] => out.push(k),
+            [a, b, step] if step > 0 && a <= b && (b - a) / step < 1000 => {
+                out.extend((a..=b).step_by(step as usize))
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
 #[component]
 pub fn HomePage() -> impl IntoView {
     let form = ToyForm::new();
@@ -383,22 +403,13 @@ pub fn HomePage() -> impl IntoView {
                 None
             }
         };
-        let branch_at: Vec<u64> = sweep_at
-            .get_untracked()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| {
-                s.parse()
-                    .map_err(|_| {
-                        errs.push(FieldError {
-                            field: "branch_at".into(),
-                            message: "must be whole step numbers separated by commas".into(),
-                        })
-                    })
-                    .ok()
-            })
-            .collect();
+        let branch_at = parse_points(&sweep_at.get_untracked()).unwrap_or_else(|message| {
+            errs.push(FieldError {
+                field: "branch_at".into(),
+                message,
+            });
+            Vec::new()
+        });
         let branch_length: u64 = sweep_len
             .get_untracked()
             .trim()
@@ -513,7 +524,7 @@ pub fn HomePage() -> impl IntoView {
                 "and ‖α − α" <sub>"mn"</sub> "‖ against k."
             </p>
             <div class="grid">
-                <NumField label="decay points k₁, k₂, … (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
+                <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
                 <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
                 <NumField label="decay factor" field="factor" value=sweep_factor errors=sweep_errors/>
             </div>
@@ -577,5 +588,19 @@ pub fn HomePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_points;
+
+    #[test]
+    fn decay_points_take_lists_and_ranges() {
+        assert_eq!(parse_points("5, 15,30"), Ok(vec![5, 15, 30]));
+        assert_eq!(parse_points("10:40:10, 55"), Ok(vec![10, 20, 30, 40, 55]));
+        assert!(parse_points("1.5").is_err());
+        assert!(parse_points("10:5:1").is_err());
+        assert!(parse_points("1:2:0").is_err());
     }
 }
