@@ -220,6 +220,7 @@ pub fn draw_sweep(
 
 /// Redraws the LR preview (`#lr-preview`) whenever the schedule, its comparison or the axes change.
 pub fn preview_effect(
+    div: &'static str,
     schedule: RwSignal<Option<Schedule>>,
     pinned: RwSignal<Option<(String, Schedule)>>,
     total_steps: Signal<u64>,
@@ -261,10 +262,11 @@ pub fn preview_effect(
                       "rangemode": if log { "normal" } else { "tozero" }},
             "legend": {"orientation": "h", "y": 1.15}, "showlegend": true,
         });
-        browser::react_when_attached("lr-preview", serde_json::Value::Array(traces), layout, 120);
+        browser::react_when_attached(div, serde_json::Value::Array(traces), layout, 120);
     });
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
     let _ = (
+        div,
         schedule,
         pinned,
         total_steps,

@@ -58,6 +58,14 @@ test("edit a schedule, watch the preview, see field errors", async ({ page }) =>
   await expect(page.locator('.field-error[data-field="schedule.milestones"]')).not.toBeEmpty();
   await page.click("#start");
   await expect(page).toHaveURL(/\/$/);
+  // The sweep's second editor, for the branches after k, has its own ids and preview.
+  const after = () => page.evaluate(() => (document.getElementById("after-lr-preview") as any)?.data?.[0]?.y?.[0]);
+  await expect.poll(after).toBeCloseTo(0.005, 12);
+  await page.selectOption("#after-sched-kind", "cosine");
+  await page.fill("#after-sched-lr", "0.01");
+  await expect.poll(after).toBeCloseTo(0.01, 12);
+  await page.fill("#after-sched-t_max", "0");
+  await expect(page.locator('.field-error[data-field="after.t_max"]')).not.toBeEmpty();
   await page.screenshot({ path: "test-results/schedule-editor.png", fullPage: true });
   expect(errors).toEqual([]);
 });

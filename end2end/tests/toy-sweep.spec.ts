@@ -48,3 +48,26 @@ test("toy sweep: later decay ends nearer the minimum-norm solution", async ({ pa
   await page.screenshot({ path: "test-results/toy-sweep.png", fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test("a sweep launched from the form uses the branches' own schedule", async ({ page }) => {
+  await page.goto("/");
+  await page.waitForFunction(() => (window as any).__anneal_hydrated === true);
+  await page.fill("#f-experiment-steps", "3000");
+  await page.fill("#f-branch_at", "1000:3000:1000");
+  await page.fill("#f-branch_length", "500");
+  await page.selectOption("#after-sched-kind", "linear");
+  await page.fill("#after-sched-total_iters", "500");
+  await page.click("#start-sweep");
+  await page.waitForURL(/\/sweeps\/\d+$/);
+  await expect(page.locator("#lineage tbody tr")).toHaveCount(4);
+  await expect(page.locator("#lineage .status.completed")).toHaveCount(4, { timeout: 60_000 });
+  // The last branch's LR follows the linear decay after k = 3000.
+  const lr = await page.evaluate(async () => {
+    const s = await (await fetch(location.pathname.replace("/sweeps/", "/api/sweeps/"))).json();
+    const last = s.runs[s.runs.length - 1].run;
+    return last.spec.schedule;
+  });
+  expect(lr.kind).toBe("sequential");
+  expect(lr.milestones).toEqual([3000]);
+  expect(lr.parts[1].kind).toBe("linear");
+});

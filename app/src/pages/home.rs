@@ -365,7 +365,17 @@ pub fn HomePage() -> impl IntoView {
     // The decay sweep: the form above is the main path; branches decay at each k.
     let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
     let sweep_len = RwSignal::new("10000".to_owned());
-    let sweep_factor = RwSignal::new("0.1".to_owned());
+    // The schedule every branch follows from its decay point on (its clock starts at k).
+    let after = RwSignal::new(None::<Schedule>);
+    let after_errors = RwSignal::new(Vec::<FieldError>::new());
+    let after_steps = Signal::derive(move || {
+        let len = parse(sweep_len, 0);
+        if is_net() {
+            len * steps_per_epoch.get()
+        } else {
+            len
+        }
+    });
     let sweep_errors = RwSignal::new(Vec::<FieldError>::new());
     // Decay points are steps for the toy model and epochs for networks: sensible defaults for each.
     Effect::new(move |prev: Option<bool>| {
@@ -389,7 +399,10 @@ pub fn HomePage() -> impl IntoView {
                 Ok(StartReply::Created { id }) => {
                     navigate_sweep(&format!("/sweeps/{id}"), Default::default())
                 }
-                Ok(StartReply::Invalid { errors: es }) => sweep_errors.set(es),
+                Ok(StartReply::Invalid { errors: es }) => {
+                    after_errors.set(es.clone());
+                    sweep_errors.set(es);
+                }
                 Err(e) => failure.set(Some(e.to_string())),
             }
         }
@@ -421,21 +434,14 @@ pub fn HomePage() -> impl IntoView {
                 });
                 0
             });
-        let factor: f64 = sweep_factor
-            .get_untracked()
-            .trim()
-            .parse()
-            .ok()
-            .filter(|f: &f64| f.is_finite() && *f > 0.0)
-            .unwrap_or_else(|| {
-                errs.push(FieldError {
-                    field: "factor".into(),
-                    message: "must be a positive number".into(),
-                });
-                1.0
+        let Some(after_schedule) = after.get_untracked() else {
+            errs.push(FieldError {
+                field: "after".into(),
+                message: "fix the branches' schedule first".into(),
             });
+            return sweep_errors.set(errs);
+        };
         let Some(main) = main else { return };
-        let lr = main.schedule.base_lr();
         let spec = SweepSpec {
             name: if is_net() {
                 "network sweep".into()
@@ -444,7 +450,7 @@ pub fn HomePage() -> impl IntoView {
             },
             main,
             branch_at,
-            after: Schedule::Constant { lr: lr * factor },
+            after: after_schedule,
             branch_length,
         };
         if let Err(es) = spec.validate() {
@@ -520,15 +526,17 @@ pub fn HomePage() -> impl IntoView {
             <h2>"Decay sweep"</h2>
             <p class="lede">
                 "The run above, at its constant LR, is the main path. Each branch follows it up to step k, "
-                "then continues at LR × factor for the branch length. The sweep page plots final test loss "
+                "then follows the branches' schedule below (its clock starts at k) for the branch length. The sweep page plots final test loss "
                 "and ‖α − α" <sub>"mn"</sub> "‖ against k."
             </p>
             <div class="grid">
                 <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
                 <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
-                <NumField label="decay factor" field="factor" value=sweep_factor errors=sweep_errors/>
             </div>
-            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length", "factor"].contains(&e.field.as_str())))>
+            <h2>"Branches' schedule after k"</h2>
+            <ScheduleEditor schedule=after errors=after_errors total_steps=after_steps steps_per_epoch
+                id_prefix="after-" error_key="after" preview_div="after-lr-preview" initial_lr="0.005"/>
+            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length"].contains(&e.field.as_str())))>
                 <p class="form-error" id="sweep-errors">
                     {move || sweep_errors.get().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}
                 </p>

@@ -274,16 +274,35 @@ pub fn ScheduleEditor(
     #[prop(into)] total_steps: Signal<u64>,
     #[prop(into)] steps_per_epoch: Signal<u64>,
     #[prop(optional)] initial_kind: Option<&'static str>,
+    /// Prefix for every element id, so two editors can share a page.
+    #[prop(optional)]
+    id_prefix: &'static str,
+    /// The spec path its errors arrive under (default `schedule`).
+    #[prop(optional)]
+    error_key: Option<&'static str>,
+    /// The div the preview draws in (default `lr-preview`).
+    #[prop(optional)]
+    preview_div: Option<&'static str>,
+    /// Starting value of every `lr` knob.
+    #[prop(optional)]
+    initial_lr: Option<&'static str>,
 ) -> impl IntoView {
+    let error_key = error_key.unwrap_or("schedule");
+    let preview_div = preview_div.unwrap_or("lr-preview");
     let kind = RwSignal::new(initial_kind.unwrap_or("constant").to_owned());
     // Values of every knob of every primitive, so switching kinds keeps what was typed.
     let values: RwSignal<Vec<(String, String)>> = RwSignal::new(
         PRIMITIVES
             .iter()
             .flat_map(|(kind, _, knobs)| {
-                knobs
-                    .iter()
-                    .map(move |k| (format!("{kind}.{}", k.name), k.default.to_owned()))
+                knobs.iter().map(move |k| {
+                    let v = if k.name == "lr" {
+                        initial_lr.unwrap_or(k.default)
+                    } else {
+                        k.default
+                    };
+                    (format!("{kind}.{}", k.name), v.to_owned())
+                })
             })
             .collect(),
     );
@@ -352,8 +371,8 @@ pub fn ScheduleEditor(
         let mut es = local_errors.get();
         es.extend(errors.get().into_iter().filter_map(|e| {
             e.field
-                .strip_prefix("schedule.")
-                .or((e.field == "schedule").then_some(""))
+                .strip_prefix(format!("{error_key}.").as_str())
+                .or((e.field == error_key).then_some(""))
                 .map(|f| FieldError {
                     field: f.to_owned(),
                     message: e.message,
@@ -371,6 +390,7 @@ pub fn ScheduleEditor(
     };
 
     crate::chart::preview_effect(
+        preview_div,
         schedule,
         pinned,
         total_steps,
@@ -389,11 +409,11 @@ pub fn ScheduleEditor(
     };
 
     view! {
-        <div class="schedule-editor" id="schedule-editor">
+        <div class="schedule-editor" id=format!("{id_prefix}schedule-editor")>
             <div class="grid">
-                <label class="field" for="sched-kind">
+                <label class="field" for=format!("{id_prefix}sched-kind")>
                     <span class="label">"schedule"</span>
-                    <select id="sched-kind" on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
+                    <select id=format!("{id_prefix}sched-kind") on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
                         {PRIMITIVES.iter().map(|(k, label, _)| view! { <option value=*k>{*label}</option> }).collect_view()}
                         <option value=JSON_KIND>"composed (JSON spec)"</option>
                     </select>
@@ -402,7 +422,7 @@ pub fn ScheduleEditor(
                     let k = kind.get();
                     knobs_of(&k).iter().map(|knob| {
                         let name = format!("{k}.{}", knob.name);
-                        let id = format!("sched-{}", knob.name);
+                        let id = format!("{id_prefix}sched-{}", knob.name);
                         let field = knob.name;
                         let n1 = name.clone();
                         let n2 = name.clone();
@@ -432,7 +452,7 @@ pub fn ScheduleEditor(
                                 <span class="label">{knob.label}</span>
                                 {input}
                                 <span class="hint">{move || if is_steps { epochs_hint(value_of(n3.clone()).unwrap_or_default()) } else { None }}</span>
-                                <span class="field-error" data-field=format!("schedule.{field}")>{error_for(field)}</span>
+                                <span class="field-error" data-field=format!("{error_key}.{field}")>{error_for(field)}</span>
                             </label>
                         }
                     }).collect_view()
@@ -440,32 +460,32 @@ pub fn ScheduleEditor(
             </div>
             <Show when=move || kind.get() != JSON_KIND>
                 <div class="grid">
-                    <label class="field inline" for="sched-warmup">
+                    <label class="field inline" for=format!("{id_prefix}sched-warmup")>
                         <span class="label">"linear warmup"</span>
-                        <input id="sched-warmup" type="checkbox" prop:checked=move || warmup_on.get()
+                        <input id=format!("{id_prefix}sched-warmup") type="checkbox" prop:checked=move || warmup_on.get()
                             on:change=move |ev| warmup_on.set(event_target_checked(&ev))/>
                     </label>
                     <Show when=move || warmup_on.get()>
-                        <label class="field" for="sched-warmup_steps">
+                        <label class="field" for=format!("{id_prefix}sched-warmup_steps")>
                             <span class="label">"warmup steps"</span>
-                            <input id="sched-warmup_steps" type="text" prop:value=move || warmup_steps.get()
+                            <input id=format!("{id_prefix}sched-warmup_steps") type="text" prop:value=move || warmup_steps.get()
                                 on:input=move |ev| warmup_steps.set(event_target_value(&ev))/>
-                            <span class="field-error" data-field="schedule.warmup_steps">{error_for("warmup_steps")}</span>
+                            <span class="field-error" data-field=format!("{error_key}.warmup_steps")>{error_for("warmup_steps")}</span>
                         </label>
-                        <label class="field" for="sched-start_factor">
+                        <label class="field" for=format!("{id_prefix}sched-start_factor")>
                             <span class="label">"warmup start factor"</span>
-                            <input id="sched-start_factor" type="text" prop:value=move || warmup_start.get()
+                            <input id=format!("{id_prefix}sched-start_factor") type="text" prop:value=move || warmup_start.get()
                                 on:input=move |ev| warmup_start.set(event_target_value(&ev))/>
-                            <span class="field-error" data-field="schedule.start_factor">{error_for("start_factor")}</span>
+                            <span class="field-error" data-field=format!("{error_key}.start_factor")>{error_for("start_factor")}</span>
                         </label>
                     </Show>
                 </div>
             </Show>
             <details class="spec-json" open=move || kind.get() == JSON_KIND>
                 <summary>"spec (JSON) — compose with sequential, warmup, …"</summary>
-                <textarea id="sched-json" rows="8" prop:value=move || json_text.get()
+                <textarea id=format!("{id_prefix}sched-json") rows="8" prop:value=move || json_text.get()
                     on:input=move |ev| { json_text.set(event_target_value(&ev)); kind.set(JSON_KIND.into()); }></textarea>
-                <span class="field-error" id="sched-json-error">
+                <span class="field-error" id=format!("{id_prefix}sched-json-error")>
                     {move || {
                         let known: Vec<&str> = knobs_of(&kind.get()).iter().map(|k| k.name).collect();
                         shown_errors().into_iter()
@@ -476,21 +496,21 @@ pub fn ScheduleEditor(
                 </span>
             </details>
             <div class="preview-controls">
-                <label><input id="preview-log" type="checkbox" prop:checked=move || log_y.get()
+                <label><input id=format!("{id_prefix}preview-log") type="checkbox" prop:checked=move || log_y.get()
                     on:change=move |ev| log_y.set(event_target_checked(&ev))/>" log y"</label>
-                <label><input id="preview-epochs" type="checkbox" prop:checked=move || x_epochs.get()
+                <label><input id=format!("{id_prefix}preview-epochs") type="checkbox" prop:checked=move || x_epochs.get()
                     on:change=move |ev| x_epochs.set(event_target_checked(&ev))/>" x in epochs"</label>
-                <button type="button" class="secondary" id="preview-pin"
+                <button type="button" class="secondary" id=format!("{id_prefix}preview-pin")
                     disabled=move || schedule.get().is_none()
                     on:click=move |_| if let Some(s) = schedule.get_untracked() { pinned.set(Some((s.describe(), s))) }>
                     "Pin for comparison"
                 </button>
                 <Show when=move || pinned.get().is_some()>
-                    <button type="button" class="secondary" id="preview-unpin" on:click=move |_| pinned.set(None)>"Clear comparison"</button>
+                    <button type="button" class="secondary" id=format!("{id_prefix}preview-unpin") on:click=move |_| pinned.set(None)>"Clear comparison"</button>
                 </Show>
-                <span class="hint" id="preview-summary">{move || schedule.get().map(|s| s.describe())}</span>
+                <span class="hint" id=format!("{id_prefix}preview-summary")>{move || schedule.get().map(|s| s.describe())}</span>
             </div>
-            <div class="chart preview" id="lr-preview"></div>
+            <div class="chart preview" id=preview_div></div>
         </div>
     }
 }
