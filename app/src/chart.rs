@@ -56,6 +56,13 @@ pub fn draw_sweep(
                 metrics
                     .iter()
                     .map(|m| {
+                        // Each branch is drawn from its branch point; before it, it is the main path.
+                        let from_step = sweep
+                            .runs
+                            .iter()
+                            .find(|r| r.run.id == m.run_id)
+                            .and_then(|r| r.branch_at)
+                            .map_or(0, |k| k * sweep.spec.unit_steps());
                         let mut seconds = 0.0;
                         let pts: Vec<(f64, f64)> = m
                             .points
@@ -68,7 +75,10 @@ pub fn draw_sweep(
                                     XAxis::Seconds if seconds > 0.0 => seconds,
                                     XAxis::Seconds => p.step as f64,
                                 };
-                                p.values.get(key).map(|v| (x, *v))
+                                p.values
+                                    .get(key)
+                                    .filter(|_| p.step >= from_step)
+                                    .map(|v| (x, *v))
                             })
                             .collect();
                         let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
