@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::wire::{FieldError, MetricPoint, Progress, RunSpec, RunStatus, RunSummary, StatusChange};
+use app::wire::{
+    FieldError, MetricPoint, Progress, RunMetrics, RunSpec, RunStatus, RunSummary, StatusChange,
+};
 use tokio::sync::{Notify, broadcast};
 use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
 
@@ -453,6 +455,24 @@ impl RunService {
             }
         }
         Ok(())
+    }
+
+    /// The metric rows of several runs, for charts and summaries that show them together.
+    pub async fn metrics_of(
+        &self,
+        run_ids: impl IntoIterator<Item = i64>,
+    ) -> Result<Vec<RunMetrics>, DbError> {
+        let mut out = Vec::new();
+        for run_id in run_ids {
+            let points = self
+                .metrics(run_id)
+                .await?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            out.push(RunMetrics { run_id, points });
+        }
+        Ok(out)
     }
 
     /// Every stored metric row of a run, oldest first.

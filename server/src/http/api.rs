@@ -194,20 +194,8 @@ pub async fn sweep_summary(
         .get_sweep(id)
         .await?
         .ok_or(ApiError::NotFound("sweep"))?;
-    let mut metrics = Vec::new();
-    for r in &sweep.runs {
-        let points = s
-            .runs
-            .metrics(r.run.id)
-            .await?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        metrics.push(app::wire::RunMetrics {
-            run_id: r.run.id,
-            points,
-        });
-    }
+    let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
+    let metrics = s.runs.metrics_of(ids).await?;
     let results = app::pages::sweep::branch_results(&sweep, &metrics);
     let unit = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
         "step"

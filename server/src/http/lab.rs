@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::api::{BoxFut, Lab, LabError};
-use app::wire::{FieldError, MetricPoint, RunMetrics, RunSpec, RunSummary, SweepSummary};
+use app::wire::{FieldError, RunMetrics, RunSpec, RunSummary, SweepSummary};
 
 use crate::db::DbError;
 use crate::runs::RunService;
@@ -51,20 +51,6 @@ impl Lab for ServiceLab {
         Box::pin(async move { self.0.db().list_sweeps(200).await.map_err(hide) })
     }
     fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(run_ids.len());
-            for run_id in run_ids {
-                let points: Vec<MetricPoint> = self
-                    .0
-                    .metrics(run_id)
-                    .await
-                    .map_err(hide)?
-                    .into_iter()
-                    .map(|(_, p)| p)
-                    .collect();
-                out.push(RunMetrics { run_id, points });
-            }
-            Ok(out)
-        })
+        Box::pin(async move { self.0.metrics_of(run_ids).await.map_err(hide) })
     }
 }
