@@ -9,20 +9,24 @@ use crate::api::{CancelRun, ResumeRun, get_run};
 use crate::chart::{self, ChartDef};
 use crate::wire::{Progress, RunStatus, RunSummary};
 
+/// Charts every run has.
+const LOSS_CHART: ChartDef = ChartDef {
+    div: "chart-loss",
+    title: "loss",
+    log_y: true,
+    series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
+};
+const LR_CHART: ChartDef = ChartDef {
+    div: "chart-lr",
+    title: "learning rate",
+    log_y: false,
+    series: &[("lr", "LR")],
+};
+
 /// The charts of a toy run: loss, LR, and the norms that show the drift to α_mn.
 pub const TOY_CHARTS: &[ChartDef] = &[
-    ChartDef {
-        div: "chart-loss",
-        title: "loss",
-        log_y: true,
-        series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
-    },
-    ChartDef {
-        div: "chart-lr",
-        title: "learning rate",
-        log_y: false,
-        series: &[("lr", "LR")],
-    },
+    LOSS_CHART,
+    LR_CHART,
     ChartDef {
         div: "chart-norms",
         title: "norms",
@@ -33,24 +37,14 @@ pub const TOY_CHARTS: &[ChartDef] = &[
 
 /// The charts of a network run.
 pub const NET_CHARTS: &[ChartDef] = &[
-    ChartDef {
-        div: "chart-loss",
-        title: "loss",
-        log_y: true,
-        series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
-    },
+    LOSS_CHART,
     ChartDef {
         div: "chart-acc",
         title: "accuracy",
         log_y: false,
         series: &[("train_acc", "train acc"), ("test_acc", "test acc")],
     },
-    ChartDef {
-        div: "chart-lr",
-        title: "learning rate",
-        log_y: false,
-        series: &[("lr", "LR")],
-    },
+    LR_CHART,
     ChartDef {
         div: "chart-norms",
         title: "norms",
