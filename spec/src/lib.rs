@@ -1,6 +1,8 @@
 //! Run specifications: what a user asks Anneal to train, as serde data, with the
 //! field-level validation that both the browser form and the server apply.
 
+pub mod landscape;
+
 use schedule::{FieldError, Schedule};
 use serde::{Deserialize, Serialize};
 
