@@ -167,6 +167,59 @@ pub fn conclusion(results: &[BranchResult], unit: &str) -> String {
     s
 }
 
+/// A paragraph about one run: where it ended, its best point, and the schedule that got it there.
+pub fn run_conclusion(spec: &spec::RunSpec, points: &[crate::wire::MetricPoint]) -> String {
+    let last = |key: &str| points.iter().rev().find_map(|p| p.values.get(key).copied());
+    let Some(end) = points.last() else {
+        return "No evaluation has finished yet.".into();
+    };
+    let schedule = spec.schedule.describe();
+    match &spec.experiment {
+        spec::Experiment::Net(_) => {
+            let secs: f64 = points
+                .iter()
+                .filter_map(|p| p.values.get("epoch_seconds"))
+                .sum();
+            let best = points
+                .iter()
+                .filter_map(|p| p.values.get("test_acc").map(|a| (p.epoch, *a)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let mut s = format!(
+                "After {} epochs ({secs:.0} s of training) with {schedule}, test accuracy is {} (test loss {}, train loss {}).",
+                fmt(end.epoch),
+                last("test_acc").map_or("not measured".into(), |a| format!("{:.1}%", 100.0 * a)),
+                last("test_loss").map_or("—".into(), fmt),
+                last("train_loss").map_or("—".into(), fmt),
+            );
+            if let Some((epoch, acc)) = best {
+                s.push_str(&format!(
+                    " The best test accuracy, {:.1}%, came at epoch {}.",
+                    100.0 * acc,
+                    fmt(epoch)
+                ));
+            }
+            s
+        }
+        spec::Experiment::Toy(_) => {
+            let mut s = format!(
+                "After {} steps with {schedule}, the test loss is {} and the train loss {}.",
+                end.step,
+                last("test_loss").map_or("—".into(), fmt),
+                last("train_loss").map_or("—".into(), fmt),
+            );
+            let first_dist = points.iter().find_map(|p| p.values.get("dist_mn").copied());
+            if let (Some(a), Some(b)) = (first_dist, last("dist_mn")) {
+                s.push_str(&format!(
+                    " The distance to the minimum-norm solution went from {} to {}.",
+                    fmt(a),
+                    fmt(b)
+                ));
+            }
+            s
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

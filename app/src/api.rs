@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
-use crate::wire::{RunMetrics, RunSpec, RunSummary, StartReply, SweepSummary};
+use crate::wire::{
+    RunMetrics, RunSpec, RunSummary, ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply,
+    SweepSummary,
+};
 
 #[cfg(feature = "ssr")]
 pub use lab::{BoxFut, Lab, LabError, SharedLab};
@@ -14,7 +17,10 @@ mod lab {
     use std::pin::Pin;
     use std::sync::Arc;
 
-    use crate::wire::{FieldError, RunMetrics, RunSpec, RunSummary, SweepSummary};
+    use crate::wire::{
+        FieldError, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest,
+        SharedPage, SweepSummary,
+    };
 
     pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -40,6 +46,14 @@ mod lab {
         fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>>;
         fn list_sweeps(&self) -> BoxFut<'_, Result<Vec<(i64, String, i64)>, LabError>>;
         fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>>;
+        fn create_share(
+            &self,
+            req: ShareRequest,
+        ) -> BoxFut<'_, Result<Result<ShareCreated, Vec<FieldError>>, LabError>>;
+        fn list_shares(&self) -> BoxFut<'_, Result<Vec<ShareInfo>, LabError>>;
+        fn revoke_share(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
+        /// The frozen page behind a live link; unknown, revoked and expired links are `None`.
+        fn open_share(&self, token: String) -> BoxFut<'_, Result<Option<SharedPage>, LabError>>;
     }
 
     pub type SharedLab = Arc<dyn Lab>;
@@ -126,4 +140,42 @@ pub async fn sweep_metrics(id: i64) -> Result<Vec<RunMetrics>, ServerFnError> {
         .map(|s| s.runs.iter().map(|r| r.run.id).collect())
         .unwrap_or_default();
     lab.metrics(ids).await.map_err(|e| ServerFnError::new(e.0))
+}
+
+/// Freezes a run or sweep behind a new read-only link.
+#[server(input = Json)]
+pub async fn create_share(req: ShareRequest) -> Result<ShareReply, ServerFnError> {
+    match lab()?
+        .create_share(req)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?
+    {
+        Ok(created) => Ok(ShareReply::Created(created)),
+        Err(errors) => Ok(ShareReply::Invalid { errors }),
+    }
+}
+
+#[server(input = GetUrl)]
+pub async fn list_shares() -> Result<Vec<ShareInfo>, ServerFnError> {
+    lab()?
+        .list_shares()
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server]
+pub async fn revoke_share(id: i64) -> Result<bool, ServerFnError> {
+    lab()?
+        .revoke_share(id)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
+/// The shared page behind `token` (the server answers 404 for dead links before rendering).
+#[server(input = GetUrl)]
+pub async fn open_share(token: String) -> Result<Option<SharedPage>, ServerFnError> {
+    lab()?
+        .open_share(token)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
 }

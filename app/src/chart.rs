@@ -308,6 +308,35 @@ pub fn attach_live(
     let _ = (run_id, charts, on_status, on_progress);
 }
 
+/// Draws finished curves once (a shared snapshot: no stream to follow). Browser only.
+pub fn draw_static(charts: &'static [ChartDef], points: &[crate::wire::MetricPoint]) {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    for c in charts {
+        use serde_json::json;
+        let traces: Vec<serde_json::Value> = c
+            .series
+            .iter()
+            .map(|(key, label)| {
+                let (xs, ys): (Vec<f64>, Vec<f64>) = points
+                    .iter()
+                    .filter_map(|p| p.values.get(*key).map(|v| (p.step as f64, *v)))
+                    .unzip();
+                let (xs, ys) = crate::analysis::downsample(&xs, &ys, CURVE_POINTS);
+                json!({"x": xs, "y": ys, "name": label, "mode": "lines", "type": "scatter"})
+            })
+            .collect();
+        let layout = json!({
+            "margin": {"l": 55, "r": 10, "t": 10, "b": 40}, "height": 280,
+            "xaxis": {"title": {"text": "step"}},
+            "yaxis": {"type": if c.log_y { "log" } else { "linear" }, "exponentformat": "e"},
+            "legend": {"orientation": "h", "y": 1.12}, "hovermode": "closest",
+        });
+        browser::react_when_attached(c.div, serde_json::Value::Array(traces), layout, 120);
+    }
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let _ = (charts, points);
+}
+
 #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
 mod browser {
     use std::cell::{Cell, RefCell};

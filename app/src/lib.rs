@@ -5,12 +5,13 @@ pub mod analysis;
 pub mod api;
 pub mod chart;
 pub mod pages;
+pub mod svg;
 pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The whole HTML document; the server renders it around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -44,12 +45,17 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/">"Anneal"</A>
                 <span class="tagline">"when should the learning rate come down?"</span>
+                <A href="/shares" attr:class="nav">"share links"</A>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="notfound">"Page not found."</p> }>
                     <Route path=path!("") view=pages::home::HomePage/>
                     <Route path=path!("/runs/:id") view=pages::run::RunPage/>
                     <Route path=path!("/sweeps/:id") view=pages::sweep::SweepPage/>
+                    <Route path=path!("/shares") view=pages::share::SharesPage/>
+                    // Async: the whole page, data included, is in the first response, so it
+                    // reads without JavaScript and link previews see the Open Graph tags.
+                    <Route path=path!("/s/:token") view=pages::share::SharePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -1,11 +1,12 @@
-//! SQLite storage (WAL, versioned migrations): runs and their event log. Queries are plain
+//! SQLite storage (WAL, versioned migrations): runs, their event log, checkpoints, sweeps
+//! and share links. Queries are plain
 //! portable SQL so a Postgres pool can stand behind the same methods later.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::wire::{RunSpec, RunStatus, RunSummary, SweepRun, SweepSummary};
+use app::wire::{RunSpec, RunStatus, RunSummary, ShareInfo, ShareKind, SweepRun, SweepSummary};
 use spec::SweepSpec;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -107,6 +108,33 @@ impl RunRow {
             created_at_ms: self.created_at_ms,
             finished_at_ms: self.finished_at_ms,
             last_step: self.last_step.and_then(|s| u64::try_from(s).ok()),
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ShareRow {
+    id: i64,
+    kind: String,
+    target_id: i64,
+    title: String,
+    created_at_ms: i64,
+    expires_at_ms: Option<i64>,
+    revoked_at_ms: Option<i64>,
+}
+
+impl ShareRow {
+    fn into_info(self) -> Result<ShareInfo, DbError> {
+        Ok(ShareInfo {
+            kind: ShareKind::parse(&self.kind).ok_or_else(|| {
+                DbError::Corrupt(format!("share {} kind {:?}", self.id, self.kind))
+            })?,
+            id: self.id,
+            target_id: self.target_id,
+            title: self.title,
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: self.expires_at_ms,
+            revoked_at_ms: self.revoked_at_ms,
         })
     }
 }
@@ -493,6 +521,106 @@ impl Db {
                 })
             })
             .collect()
+    }
+
+    /// Stores a new share link; `token_hash` is the only trace of its token.
+    pub async fn insert_share(
+        &self,
+        token_hash: &str,
+        kind: ShareKind,
+        target_id: i64,
+        title: &str,
+        snapshot: &str,
+        expires_at_ms: Option<i64>,
+    ) -> Result<ShareInfo, DbError> {
+        let created_at_ms = now_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO share_links (token_hash, kind, target_id, title, snapshot, created_at_ms, expires_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(kind.as_str())
+        .bind(target_id)
+        .bind(title)
+        .bind(snapshot)
+        .bind(created_at_ms)
+        .bind(expires_at_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ShareInfo {
+            id,
+            kind,
+            target_id,
+            title: title.to_owned(),
+            created_at_ms,
+            expires_at_ms,
+            revoked_at_ms: None,
+        })
+    }
+
+    pub async fn list_shares(&self, limit: i64) -> Result<Vec<ShareInfo>, DbError> {
+        let rows: Vec<ShareRow> = sqlx::query_as(
+            "SELECT id, kind, target_id, title, created_at_ms, expires_at_ms, revoked_at_ms \
+             FROM share_links ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ShareRow::into_info).collect()
+    }
+
+    /// The snapshot behind a token hash, if the link exists, is not revoked and has not
+    /// expired at `now_ms`. Unknown, revoked and expired links look the same to the caller.
+    pub async fn active_share(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(ShareInfo, String)>, DbError> {
+        let row: Option<(i64, String, i64, String, i64, Option<i64>, String)> = sqlx::query_as(
+            "SELECT id, kind, target_id, title, created_at_ms, expires_at_ms, snapshot FROM share_links \
+             WHERE token_hash = ? AND revoked_at_ms IS NULL AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(
+            |(id, kind, target_id, title, created_at_ms, expires_at_ms, snapshot)| {
+                let info = ShareRow {
+                    id,
+                    kind,
+                    target_id,
+                    title,
+                    created_at_ms,
+                    expires_at_ms,
+                    revoked_at_ms: None,
+                }
+                .into_info()?;
+                Ok((info, snapshot))
+            },
+        )
+        .transpose()
+    }
+
+    /// Revokes a link; false when there is no such link or it was already revoked.
+    pub async fn revoke_share(&self, id: i64) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE share_links SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether a share link with this id exists at all.
+    pub async fn share_exists(&self, id: i64) -> Result<bool, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM share_links WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
     }
 }
 

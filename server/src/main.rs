@@ -6,6 +6,7 @@ mod db;
 mod http;
 mod runs;
 mod settings;
+mod shares;
 
 use std::process::ExitCode;
 

@@ -3,6 +3,7 @@
 pub mod home;
 pub mod run;
 pub mod schedule_editor;
+pub mod share;
 pub mod sweep;
 
 use crate::wire::FieldError;
@@ -22,6 +23,20 @@ pub fn FieldMessage(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> i
         <Show when=move || msg().is_some()>
             <span class="field-error" data-field=field>{msg}</span>
         </Show>
+    }
+}
+
+/// Milliseconds since the epoch, now (the browser's clock after hydration, the server's before).
+pub fn now_ms() -> i64 {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 }
 

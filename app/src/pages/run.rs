@@ -54,7 +54,7 @@ pub const NET_CHARTS: &[ChartDef] = &[
 ];
 
 /// What the page lists under the title: every knob of the run, as (name, value).
-fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
+pub fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
     let mut rows = match &run.spec.experiment {
         Experiment::Toy(t) => vec![
             ("model", "toy y = ‖w‖^γ·wᵀx".to_owned()),
@@ -194,6 +194,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 " · "
                 <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
             </p>
+            <super::share::ShareButton kind=crate::wire::ShareKind::Run id=id/>
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>

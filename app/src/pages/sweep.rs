@@ -180,6 +180,7 @@ fn SweepView(
                 <a href=format!("/api/sweeps/{}/summary", sweep.id) download>"JSON"</a>
                 " · each run's metrics from its page"
             </p>
+            <super::share::ShareButton kind=crate::wire::ShareKind::Sweep id=sweep.id/>
             <table class="runs" id="lineage">
                 <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
                 <tbody>

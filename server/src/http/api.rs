@@ -88,15 +88,17 @@ pub async fn resume_run(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    pub format: Option<String>,
+    /// Which table a CSV holds where a page has more than one (`summary` on a shared sweep).
+    pub table: Option<String>,
 }
 
-enum Format {
+pub enum Format {
     Json,
     Csv,
 }
 
-fn format_of(q: &ExportQuery) -> Result<Format, ApiError> {
+pub fn format_of(q: &ExportQuery) -> Result<Format, ApiError> {
     match q.format.as_deref() {
         None | Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
@@ -116,7 +118,11 @@ fn cell(v: &str) -> String {
     }
 }
 
-fn csv_response(name: &str, header: &[String], rows: Vec<Vec<String>>) -> axum::response::Response {
+pub fn csv_response(
+    name: &str,
+    header: &[String],
+    rows: Vec<Vec<String>>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut out = header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(",");
     out.push('\n');
@@ -140,7 +146,7 @@ fn csv_response(name: &str, header: &[String], rows: Vec<Vec<String>>) -> axum::
         .into_response()
 }
 
-fn num(v: Option<f64>) -> String {
+pub fn num(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| x.to_string())
 }
 

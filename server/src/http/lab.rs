@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use app::api::{BoxFut, Lab, LabError};
-use app::wire::{FieldError, RunMetrics, RunSpec, RunSummary, SweepSummary};
+use app::wire::{
+    FieldError, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage,
+    SweepSummary,
+};
 
 use crate::db::DbError;
 use crate::runs::RunService;
@@ -52,5 +55,20 @@ impl Lab for ServiceLab {
     }
     fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>> {
         Box::pin(async move { self.0.metrics_of(run_ids).await.map_err(hide) })
+    }
+    fn create_share(
+        &self,
+        req: ShareRequest,
+    ) -> BoxFut<'_, Result<Result<ShareCreated, Vec<FieldError>>, LabError>> {
+        Box::pin(async move { crate::shares::create(&self.0, req).await.map_err(hide) })
+    }
+    fn list_shares(&self) -> BoxFut<'_, Result<Vec<ShareInfo>, LabError>> {
+        Box::pin(async move { self.0.db().list_shares(500).await.map_err(hide) })
+    }
+    fn revoke_share(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
+        Box::pin(async move { self.0.db().revoke_share(id).await.map_err(hide) })
+    }
+    fn open_share(&self, token: String) -> BoxFut<'_, Result<Option<SharedPage>, LabError>> {
+        Box::pin(async move { crate::shares::open(self.0.db(), &token).await.map_err(hide) })
     }
 }

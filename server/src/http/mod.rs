@@ -5,6 +5,7 @@ mod api;
 pub mod auth;
 mod error;
 mod lab;
+mod share;
 mod sse;
 
 use std::sync::Arc;
@@ -53,13 +54,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(sse::run_events))
         .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
         .route("/api/sweeps/{id}", get(api::get_sweep))
-        .route("/api/sweeps/{id}/summary", get(api::sweep_summary));
+        .route("/api/sweeps/{id}/summary", get(api::sweep_summary))
+        .route(
+            "/api/shares",
+            post(share::create_share).get(share::list_shares),
+        )
+        .route("/api/shares/{id}/revoke", post(share::revoke_share))
+        .route("/s/{token}/export", get(share::export));
     api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {
         let leptos = leptos.clone();
         move || app::shell(leptos.clone())
     })
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
         app::shell,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        share::guard,
     ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),

@@ -1,0 +1,388 @@
+//! Share links: the read-only page behind `/s/<token>` (rendered whole on the server, so it
+//! reads without JavaScript and in link previews), the Share button, and the owner's list.
+
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::hooks::use_params_map;
+use spec::Experiment;
+
+use super::format_ms;
+use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};
+use super::sweep::branch_results;
+use crate::analysis::{conclusion, pearson, run_conclusion};
+use crate::api::{CreateShare, RevokeShare, list_shares, open_share};
+use crate::chart::{ChartDef, ChartOptions, XAxis};
+use crate::svg::{Line, SvgChart};
+use crate::wire::{
+    MetricPoint, RunMetrics, RunSummary, ShareKind, ShareReply, ShareRequest, SharedBody,
+    SharedPage, SweepSummary,
+};
+
+#[component]
+pub fn SharePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let page = Resource::new(token, |t| async move { open_share(t).await });
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(Some(p)) => view! { <SharedView page=p token=token()/> }.into_any(),
+                    Ok(None) => view! {
+                        <p class="notfound">"This link does not exist, has expired or was revoked."</p>
+                    }.into_any(),
+                    Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// (x, y) pairs of `key` over a run's rows, x in steps.
+fn series(points: &[MetricPoint], key: &str, from_step: u64) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .filter(|p| p.step >= from_step)
+        .filter_map(|p| p.values.get(key).map(|v| (p.step as f64, *v)))
+        .collect()
+}
+
+#[component]
+fn SharedView(page: SharedPage, token: String) -> impl IntoView {
+    let (summary, body) = match &page.body {
+        SharedBody::Run { run, points } => (
+            run_conclusion(&run.spec, points),
+            view! { <SharedRun run=run.clone() points=points.clone()/> }.into_any(),
+        ),
+        SharedBody::Sweep { sweep, metrics } => {
+            let unit = match sweep.spec.main.experiment {
+                Experiment::Toy(_) => "step",
+                Experiment::Net(_) => "epoch",
+            };
+            (
+                conclusion(&branch_results(sweep, metrics), unit),
+                view! { <SharedSweep sweep=sweep.clone() metrics=metrics.clone()/> }.into_any(),
+            )
+        }
+    };
+    let is_sweep = matches!(page.body, SharedBody::Sweep { .. });
+    let export = format!("/s/{token}/export");
+    view! {
+        <Title text=format!("{} · Anneal", page.title)/>
+        <Meta name="description" content=summary.clone()/>
+        <Meta name="robots" content="noindex"/>
+        <Meta property="og:type" content="article"/>
+        <Meta property="og:site_name" content="Anneal"/>
+        <Meta property="og:title" content=page.title.clone()/>
+        <Meta property="og:description" content=summary.clone()/>
+        // Without JavaScript the Plotly placeholders stay empty: give their room to the SVGs.
+        <noscript><style>".chart-card .chart { display: none; }"</style></noscript>
+        <section class="card shared">
+            <p class="meta shared-banner">
+                {format!("Read-only snapshot taken {}", format_ms(page.taken_at_ms))}
+                {page.expires_at_ms.map(|e| format!(" · link expires {}", format_ms(e)))}
+            </p>
+            <h1 id="share-title">{page.title.clone()}</h1>
+            <p class="conclusion" id="share-conclusion">{summary}</p>
+            <p class="exports">
+                "Download the data shown: "
+                <a id="share-csv" href=format!("{export}?format=csv") download>"CSV"</a>
+                " · "
+                <a id="share-json" href=format!("{export}?format=json") download>"JSON"</a>
+                {is_sweep.then(|| view! {
+                    " · "
+                    <a id="share-summary-csv" href=format!("{export}?format=csv&table=summary") download>"summary CSV"</a>
+                })}
+            </p>
+        </section>
+        {body}
+    }
+}
+
+/// Hides the server-drawn SVGs once Plotly has drawn the interactive charts.
+fn interactive_flag() -> RwSignal<bool> {
+    let on = RwSignal::new(false);
+    Effect::new(move |_| on.set(true));
+    on
+}
+
+#[component]
+fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
+    let charts: &'static [ChartDef] = match run.spec.experiment {
+        Experiment::Toy(_) => TOY_CHARTS,
+        Experiment::Net(_) => NET_CHARTS,
+    };
+    let interactive = interactive_flag();
+    {
+        let points = points.clone();
+        Effect::new(move |_| crate::chart::draw_static(charts, &points));
+    }
+    // A table a reader can scan: at most ~25 rows, always including the last.
+    let stride = points.len().div_ceil(25).max(1);
+    let rows: Vec<&MetricPoint> = points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == 0 || *i + 1 == points.len())
+        .map(|(_, p)| p)
+        .collect();
+    let keys: Vec<&'static str> = charts
+        .iter()
+        .flat_map(|c| c.series.iter().map(|s| s.0))
+        .collect();
+    view! {
+        <section class="card">
+            <p class="meta">
+                {format!("status {} · backend {} on {}", run.status.as_str(),
+                    run.backend.clone().unwrap_or_else(|| "—".into()),
+                    run.device.clone().unwrap_or_else(|| "—".into()))}
+            </p>
+            <dl class="config">
+                {config_rows(&run).into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+            </dl>
+        </section>
+        <section class="charts">
+            {charts.iter().map(|c| {
+                let lines = c.series.iter().map(|(k, label)| Line { name: (*label).to_owned(), points: series(&points, k, 0) }).collect();
+                view! {
+                    <div class="card chart-card">
+                        <h2>{c.title}</h2>
+                        <div class="chart" id=c.div></div>
+                        <div class="static-chart" class:hidden=move || interactive.get()>
+                            <SvgChart lines x_label="step" log_y=c.log_y/>
+                        </div>
+                    </div>
+                }
+            }).collect_view()}
+        </section>
+        <section class="card">
+            <h2>"Metrics (every " {stride} " evaluation" {(stride > 1).then_some("s")} ", and the last)"</h2>
+            <table class="runs" id="share-data">
+                <thead><tr><th>"step"</th><th>"epoch"</th>{keys.iter().map(|k| view! { <th>{*k}</th> }).collect_view()}</tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|p| view! {
+                        <tr>
+                            <td>{p.step}</td>
+                            <td>{format!("{:.2}", p.epoch)}</td>
+                            {keys.iter().map(|k| view! { <td>{p.values.get(*k).map_or("—".into(), |v| format!("{v:.4}"))}</td> }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
+    let results = branch_results(&sweep, &metrics);
+    let toy = matches!(sweep.spec.main.experiment, Experiment::Toy(_));
+    let unit = if toy { "step" } else { "epoch" };
+    let interactive = interactive_flag();
+    {
+        let (sweep, metrics, results) = (sweep.clone(), metrics.clone(), results.clone());
+        let opts = ChartOptions {
+            log_y: true,
+            x: XAxis::Step,
+            smoothing: 0.0,
+        };
+        Effect::new(move |_| crate::chart::draw_sweep(&sweep, &metrics, &results, opts));
+    }
+    let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
+    let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
+    let r = pearson(&ks, &losses);
+    let label = |run_id: i64| {
+        sweep
+            .runs
+            .iter()
+            .find(|r| r.run.id == run_id)
+            .and_then(|r| r.branch_at)
+            .map_or("main".to_owned(), |k| format!("decay @ {k}"))
+    };
+    let overlay = |key: &str| -> Vec<Line> {
+        metrics
+            .iter()
+            .map(|m| {
+                let from = sweep
+                    .runs
+                    .iter()
+                    .find(|r| r.run.id == m.run_id)
+                    .and_then(|r| r.branch_at)
+                    .map_or(0, |k| k * sweep.spec.unit_steps());
+                Line {
+                    name: label(m.run_id),
+                    points: series(&m.points, key, from),
+                }
+            })
+            .collect()
+    };
+    let base = results.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
+    let final_line = vec![Line {
+        name: "final test loss".into(),
+        points: results.iter().map(|r| (r.k as f64, r.test_loss)).collect(),
+    }];
+    let compute_line = vec![Line {
+        name: if toy {
+            "final test loss"
+        } else {
+            "final test accuracy"
+        }
+        .into(),
+        points: results
+            .iter()
+            .map(|r| (r.length as f64 / base, r.test_acc.unwrap_or(r.test_loss)))
+            .collect(),
+    }];
+    let static_card = move |title: String, id: &'static str, chart: AnyView| {
+        view! {
+            <div class="card chart-card">
+                <h2>{title}</h2>
+                <div class="chart" id=id></div>
+                <div class="static-chart" class:hidden=move || interactive.get()>{chart}</div>
+            </div>
+        }
+    };
+    view! {
+        <section class="card">
+            <p class="meta" id="share-pearson">
+                {match r {
+                    Some(r) => format!("Pearson r (decay {unit} vs final test loss) = {r:.3}"),
+                    None => "Pearson r needs at least 3 finished branches.".into(),
+                }}
+            </p>
+            <dl class="config">
+                {config_rows(&RunSummary { spec: sweep.spec.main.clone(), ..sweep.runs[0].run.clone() })
+                    .into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                <dt>"branches"</dt>
+                <dd>{format!("decay at {unit}s {:?}, then {} for {} {unit}s",
+                    sweep.spec.branch_at, sweep.spec.after.describe(), sweep.spec.branch_length)}</dd>
+            </dl>
+            <table class="runs" id="share-data">
+                <thead><tr>
+                    <th>{format!("decay {unit} k")}</th><th>{format!("length ({unit}s)")}</th>
+                    <th>"compute ×"</th><th>"final test loss"</th>
+                    <th>{if toy { "‖α − α_mn‖" } else { "final test acc" }}</th>
+                </tr></thead>
+                <tbody>
+                    {results.iter().map(|r| view! {
+                        <tr>
+                            <td>{r.k}</td>
+                            <td>{r.length}</td>
+                            <td>{format!("{:.2}", r.length as f64 / base)}</td>
+                            <td>{format!("{:.4}", r.test_loss)}</td>
+                            <td>{if toy { r.dist_mn.map_or("—".into(), |d| format!("{d:.3}")) }
+                                 else { r.test_acc.map_or("—".into(), |a| format!("{:.2}%", 100.0 * a)) }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="charts">
+            {static_card(format!("final test loss vs decay {unit}"), "sweep-final-vs-k",
+                view! { <SvgChart lines=final_line x_label=format!("decay {unit} k") markers=true/> }.into_any())}
+            {static_card("final metric vs compute".into(), "sweep-compute",
+                view! { <SvgChart lines=compute_line x_label="compute (× the earliest decay's run)" markers=true/> }.into_any())}
+            {static_card("test loss, all runs".into(), "sweep-test-loss",
+                view! { <SvgChart lines=overlay("test_loss") x_label="step" log_y=true/> }.into_any())}
+            {static_card("learning rate".into(), "sweep-lr",
+                view! { <SvgChart lines=overlay("lr") x_label="step" log_y=true/> }.into_any())}
+            {static_card(if toy { "‖α − α_mn‖".into() } else { "‖w‖".into() }, "sweep-norm",
+                view! { <SvgChart lines=overlay(if toy { "dist_mn" } else { "w_norm" }) x_label="step"/> }.into_any())}
+            {static_card("train loss, all runs".into(), "sweep-train-loss",
+                view! { <SvgChart lines=overlay("train_loss") x_label="step" log_y=true/> }.into_any())}
+            {(!toy).then(|| static_card("test accuracy, all runs".into(), "sweep-test-acc",
+                view! { <SvgChart lines=overlay("test_acc") x_label="step"/> }.into_any()))}
+        </section>
+    }
+}
+
+/// "Share": freezes the result behind a new link, shown once with its optional expiry.
+#[component]
+pub fn ShareButton(kind: ShareKind, id: i64) -> impl IntoView {
+    let action = ServerAction::<CreateShare>::new();
+    let hours = RwSignal::new(String::new());
+    let reply = move || action.value().get();
+    view! {
+        <div class="share-box">
+            <label>"expires after "
+                <select id="share-expiry" on:change=move |ev| hours.set(event_target_value(&ev))>
+                    <option value="">"never (until revoked)"</option>
+                    <option value="24">"1 day"</option>
+                    <option value="168">"7 days"</option>
+                    <option value="720">"30 days"</option>
+                </select>
+            </label>
+            " "
+            <button id="share" class="secondary" on:click=move |_| {
+                let expires_in_hours = hours.get_untracked().parse().ok();
+                action.dispatch(CreateShare { req: ShareRequest { kind, id, expires_in_hours } });
+            }>"Share"</button>
+            {move || match reply() {
+                Some(Ok(ShareReply::Created(c))) => view! {
+                    <p class="share-link">
+                        "Read-only link (shown once): "
+                        <a id="share-url" href=c.url.clone() target="_blank" rel="noreferrer">{c.url.clone()}</a>
+                        " · " <a href="/shares">"manage links"</a>
+                    </p>
+                }.into_any(),
+                Some(Ok(ShareReply::Invalid { errors })) => view! {
+                    <p class="form-error">{errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}</p>
+                }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The owner's list of links, with revoke.
+#[component]
+pub fn SharesPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeShare>::new();
+    let shares = Resource::new(move || revoke.version().get(), |_| list_shares());
+    view! {
+        <Title text="Share links · Anneal"/>
+        <section class="card">
+            <h1>"Share links"</h1>
+            <p class="meta">"Each link opens a frozen, read-only copy of a result. Revoking one makes it answer 404 at once."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match shares.await {
+                        Ok(list) if list.is_empty() => view! { <p>"No links yet: use Share on a run or a sweep."</p> }.into_any(),
+                        Ok(list) => {
+                            let now = crate::pages::now_ms();
+                            view! {
+                                <table class="runs" id="shares">
+                                    <thead><tr><th>"link"</th><th>"of"</th><th>"created"</th><th>"expires"</th><th>"state"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|s| {
+                                            let id = s.id;
+                                            let state = if s.revoked_at_ms.is_some() { "revoked" } else if s.is_active(now) { "active" } else { "expired" };
+                                            let target = match s.kind {
+                                                ShareKind::Run => format!("/runs/{}", s.target_id),
+                                                ShareKind::Sweep => format!("/sweeps/{}", s.target_id),
+                                                ShareKind::Landscape => format!("/landscapes/{}", s.target_id),
+                                            };
+                                            view! {
+                                                <tr data-share=id>
+                                                    <td>{format!("#{id}")}</td>
+                                                    <td><a href=target>{s.title.clone()}</a></td>
+                                                    <td>{format_ms(s.created_at_ms)}</td>
+                                                    <td>{s.expires_at_ms.map_or("never".into(), format_ms)}</td>
+                                                    <td class="share-state">{state}</td>
+                                                    <td>{(state == "active").then(|| view! {
+                                                        <button class="secondary revoke" on:click=move |_| { revoke.dispatch(RevokeShare { id }); }>"Revoke"</button>
+                                                    })}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,183 @@
+//! Server-rendered SVG line charts, so a shared page shows its curves to readers (and link
+//! previews) without JavaScript. Plain views: the same markup on the server and in the browser.
+
+use leptos::prelude::*;
+
+use crate::analysis::downsample;
+
+/// One curve: a legend name and (x, y) points in drawing order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const W: f64 = 420.0;
+const H: f64 = 300.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 36.0;
+/// Points kept per curve: enough for the shape, small enough for a page that must load fast.
+const MAX_POINTS: usize = 400;
+const COLOURS: [&str; 8] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
+
+/// A compact tick label.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        format!("{v:.1e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The drawable range of `vs` (padded when flat), or None without finite values.
+fn range(vs: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = vs
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return None;
+    }
+    Some(if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, hi + 0.5)
+    })
+}
+
+/// A line chart with axes, five ticks a side and a legend. `log_y` draws log10(y) when every
+/// y is positive, and falls back to linear otherwise.
+#[component]
+pub fn SvgChart(
+    lines: Vec<Line>,
+    #[prop(into)] x_label: String,
+    #[prop(default = false)] log_y: bool,
+    #[prop(default = false)] markers: bool,
+) -> impl IntoView {
+    let log = log_y
+        && lines
+            .iter()
+            .flat_map(|l| &l.points)
+            .all(|p| p.1 > 0.0 || !p.1.is_finite());
+    let ty = |y: f64| if log { y.log10() } else { y };
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let xs: Vec<f64> = l.points.iter().map(|p| p.0).collect();
+            let ys: Vec<f64> = l.points.iter().map(|p| p.1).collect();
+            let (xs, ys) = downsample(&xs, &ys, MAX_POINTS);
+            Line {
+                name: l.name,
+                points: xs.into_iter().zip(ys).collect(),
+            }
+        })
+        .collect();
+    let xr = range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
+    let yr = range(lines.iter().flat_map(|l| l.points.iter().map(|p| ty(p.1))));
+    let (Some((x0, x1)), Some((y0, y1))) = (xr, yr) else {
+        return view! { <p class="meta">"No data to draw."</p> }.into_any();
+    };
+    let sx = move |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
+    let sy = move |y: f64| TOP + (1.0 - (y - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
+    let ticks = |lo: f64, hi: f64| (0..5).map(move |i| lo + (hi - lo) * f64::from(i) / 4.0);
+    let x_ticks = ticks(x0, x1)
+        .map(|x| {
+            view! {
+                <line x1=sx(x) x2=sx(x) y1=H - BOTTOM y2=H - BOTTOM + 4.0 stroke="#888"/>
+                <text x=sx(x) y=H - BOTTOM + 16.0 text-anchor="middle" font-size="11">{tick(x)}</text>
+            }
+        })
+        .collect_view();
+    let y_ticks = ticks(y0, y1)
+        .map(|y| {
+            let label = if log { tick(10f64.powf(y)) } else { tick(y) };
+            view! {
+                <line x1=LEFT x2=W - RIGHT y1=sy(y) y2=sy(y) stroke="#eee"/>
+                <text x=LEFT - 6.0 y=sy(y) + 4.0 text-anchor="end" font-size="11">{label}</text>
+            }
+        })
+        .collect_view();
+    let curves = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let colour = COLOURS[i % COLOURS.len()];
+            let pts = l
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && ty(p.1).is_finite())
+                .map(|p| format!("{:.1},{:.1}", sx(p.0), sy(ty(p.1))))
+                .collect::<Vec<_>>();
+            let dots = markers.then(|| {
+                pts.iter()
+                    .filter_map(|p| p.split_once(','))
+                    .map(|(x, y)| view! { <circle cx=x.to_owned() cy=y.to_owned() r="3" fill=colour/> })
+                    .collect_view()
+            });
+            view! {
+                <polyline points=pts.join(" ") fill="none" stroke=colour stroke-width="1.5"/>
+                {dots}
+            }
+        })
+        .collect_view();
+    let legend = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let colour = COLOURS[i % COLOURS.len()];
+            view! {
+                <span class="legend-item">
+                    <span class="swatch" style=format!("background:{colour}")></span>
+                    {l.name.clone()}
+                </span>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="svg-chart">
+            <svg viewBox=format!("0 0 {W} {H}") width="100%" role="img">
+                <line x1=LEFT x2=LEFT y1=TOP y2=H - BOTTOM stroke="#888"/>
+                <line x1=LEFT x2=W - RIGHT y1=H - BOTTOM y2=H - BOTTOM stroke="#888"/>
+                {y_ticks}
+                {x_ticks}
+                {curves}
+                <text x=(LEFT + W - RIGHT) / 2.0 y=H - 4.0 text-anchor="middle" font-size="12">{x_label}</text>
+            </svg>
+            <figcaption class="legend">{legend}{log.then_some(" (log y)")}</figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_compact() {
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.01234), "0.012");
+        assert_eq!(tick(2.5), "2.50");
+        assert_eq!(tick(40000.0), "40000");
+        assert_eq!(tick(2.0e-5), "2.0e-5");
+    }
+
+    #[test]
+    fn ranges_skip_non_finite_and_pad_flat_data() {
+        assert_eq!(range([1.0, f64::NAN, 3.0].into_iter()), Some((1.0, 3.0)));
+        assert_eq!(range([2.0, 2.0].into_iter()), Some((1.5, 2.5)));
+        assert_eq!(range([f64::NAN].into_iter()), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! Share links over HTTP: the owner's API (create, list, revoke), the guard in front of
+//! every `/s/<token>` page, and the page's CSV/JSON export. Nothing here mutates a run.
+
+use app::wire::{ShareInfo, ShareRequest, SharedBody, SharedPage};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use super::api::{ExportQuery, Format, csv_response, format_of, num, rejection_to_error};
+use super::{ApiError, AppState};
+use crate::shares;
+
+pub async fn create_share(
+    State(s): State<AppState>,
+    body: Result<Json<ShareRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(req) = body.map_err(rejection_to_error)?;
+    match shares::create(&s.runs, req).await? {
+        Ok(c) => Ok((StatusCode::CREATED, Json(json!(c)))),
+        Err(fields) => Err(ApiError::Invalid(fields)),
+    }
+}
+
+pub async fn list_shares(State(s): State<AppState>) -> Result<Json<Vec<ShareInfo>>, ApiError> {
+    Ok(Json(s.runs.db().list_shares(500).await?))
+}
+
+pub async fn revoke_share(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !s.runs.db().share_exists(id).await? {
+        return Err(ApiError::NotFound("share link"));
+    }
+    Ok(Json(
+        json!({ "revoked": s.runs.db().revoke_share(id).await? }),
+    ))
+}
+
+const GONE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not found · Anneal</title>\
+<meta name=\"robots\" content=\"noindex\"></head><body><p>This link does not exist, has expired or was revoked.</p></body></html>";
+
+/// In front of `/s/…`: a dead link answers 404 before anything renders, and live pages are
+/// neither cached (so revoking takes effect at once) nor indexed, nor leak their URL onward.
+pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(rest) = req.uri().path().strip_prefix("/s/") else {
+        return next.run(req).await;
+    };
+    let token = rest.split('/').next().unwrap_or_default().to_owned();
+    let mut res = match shares::open(s.runs.db(), &token).await {
+        Ok(Some(_)) => next.run(req).await,
+        Ok(None) => (StatusCode::NOT_FOUND, Html(GONE)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    res
+}
+
+/// The shown data of a shared page: JSON is the whole snapshot; CSV has one row per metric
+/// row (per run, for a sweep), or with `table=summary` one row per finished branch.
+pub async fn export(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = format_of(&q)?;
+    let page = shares::open(s.runs.db(), &token)
+        .await?
+        .ok_or(ApiError::NotFound("share link"))?;
+    Ok(match format {
+        Format::Json => Json(&page).into_response(),
+        Format::Csv if q.table.as_deref() == Some("summary") => summary_csv(&page)?,
+        Format::Csv => metrics_csv(&page),
+    })
+}
+
+fn metrics_csv(page: &SharedPage) -> Response {
+    let runs: Vec<(i64, String, &[app::wire::MetricPoint])> = match &page.body {
+        SharedBody::Run { run, points } => vec![(run.id, "run".into(), points.as_slice())],
+        SharedBody::Sweep { sweep, metrics } => metrics
+            .iter()
+            .map(|m| {
+                let role = sweep
+                    .runs
+                    .iter()
+                    .find(|r| r.run.id == m.run_id)
+                    .and_then(|r| r.branch_at)
+                    .map_or("main".into(), |k| format!("decay at {k}"));
+                (m.run_id, role, m.points.as_slice())
+            })
+            .collect(),
+    };
+    let keys: std::collections::BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|(_, _, pts)| pts.iter().flat_map(|p| p.values.keys()))
+        .collect();
+    let mut header: Vec<String> = ["run", "role", "step", "epoch"].map(str::to_owned).to_vec();
+    header.extend(keys.iter().map(|k| (*k).clone()));
+    let rows = runs
+        .iter()
+        .flat_map(|(id, role, pts)| {
+            pts.iter().map(|p| {
+                let mut r = vec![
+                    id.to_string(),
+                    role.clone(),
+                    p.step.to_string(),
+                    p.epoch.to_string(),
+                ];
+                r.extend(keys.iter().map(|k| num(p.values.get(*k).copied())));
+                r
+            })
+        })
+        .collect();
+    csv_response("shared-metrics.csv", &header, rows)
+}
+
+fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
+    let SharedBody::Sweep { sweep, metrics } = &page.body else {
+        return Err(ApiError::Invalid(vec![app::wire::FieldError {
+            field: "table".into(),
+            message: "only a sweep has a summary table".into(),
+        }]));
+    };
+    let header = ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
+        .map(str::to_owned)
+        .to_vec();
+    let rows = app::pages::sweep::branch_results(sweep, metrics)
+        .iter()
+        .map(|r| {
+            vec![
+                r.k.to_string(),
+                r.length.to_string(),
+                num(r.seconds),
+                r.test_loss.to_string(),
+                num(r.test_acc),
+                num(r.dist_mn),
+            ]
+        })
+        .collect();
+    Ok(csv_response("shared-summary.csv", &header, rows))
+}

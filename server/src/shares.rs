@@ -1,0 +1,154 @@
+//! Share links: a frozen, read-only snapshot of a run or a sweep behind a random token.
+//! The token carries 256 bits from the OS RNG and only its SHA-256 is stored, so the
+//! database alone opens nothing; a link is checked on every request, so revoking is instant.
+
+use app::wire::{
+    FieldError, RunSpec, ShareCreated, ShareKind, ShareRequest, SharedBody, SharedPage,
+};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, DbError, now_ms};
+use crate::runs::RunService;
+
+/// Hex digits in a token (32 random bytes).
+pub const TOKEN_LEN: usize = 64;
+
+/// A fresh token: 32 bytes from the operating system's RNG, hex-encoded.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `token` has the shape of one we issue; anything else is answered without a lookup.
+pub fn well_formed(token: &str) -> bool {
+    token.len() == TOKEN_LEN && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A shared page shows results, never where they live on the server.
+fn scrub(spec: &mut RunSpec) {
+    if let spec::Experiment::Net(n) = &mut spec.experiment {
+        n.data_dir = None;
+    }
+}
+
+fn not_found(what: &str) -> Vec<FieldError> {
+    vec![FieldError {
+        field: "id".into(),
+        message: format!("there is no {what} with this id"),
+    }]
+}
+
+/// Takes the snapshot and stores the link. Invalid or unknown targets come back as field errors.
+pub async fn create(
+    runs: &RunService,
+    req: ShareRequest,
+) -> Result<Result<ShareCreated, Vec<FieldError>>, DbError> {
+    if let Err(errs) = req.validate() {
+        return Ok(Err(errs));
+    }
+    let db = runs.db();
+    let body = match req.kind {
+        ShareKind::Run => {
+            let Some(mut run) = db.get_run(req.id).await? else {
+                return Ok(Err(not_found("run")));
+            };
+            scrub(&mut run.spec);
+            let points = runs
+                .metrics(req.id)
+                .await?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+            SharedBody::Run { run, points }
+        }
+        ShareKind::Sweep => {
+            let Some(mut sweep) = db.get_sweep(req.id).await? else {
+                return Ok(Err(not_found("sweep")));
+            };
+            scrub(&mut sweep.spec.main);
+            for r in &mut sweep.runs {
+                scrub(&mut r.run.spec);
+            }
+            // Collected first: a borrowing iterator held across the await makes the future
+            // not `Send` (the closure's lifetime is not general enough).
+            let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
+            let metrics = runs.metrics_of(ids).await?;
+            SharedBody::Sweep { sweep, metrics }
+        }
+        ShareKind::Landscape => {
+            return Ok(Err(vec![FieldError {
+                field: "kind".into(),
+                message: "landscapes cannot be shared yet".into(),
+            }]));
+        }
+    };
+    let title = match &body {
+        SharedBody::Run { run, .. } => format!("Run {} · {}", run.id, run.name),
+        SharedBody::Sweep { sweep, .. } => format!("Sweep {} · {}", sweep.id, sweep.name),
+    };
+    let taken_at_ms = now_ms();
+    let expires_at_ms = req
+        .expires_in_hours
+        .map(|h| taken_at_ms + i64::from(h) * 3_600_000);
+    let page = SharedPage {
+        title: title.clone(),
+        taken_at_ms,
+        expires_at_ms,
+        body,
+    };
+    let snapshot = serde_json::to_string(&page).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let token = new_token();
+    let info = db
+        .insert_share(
+            &hash_token(&token),
+            req.kind,
+            req.id,
+            &title,
+            &snapshot,
+            expires_at_ms,
+        )
+        .await?;
+    Ok(Ok(ShareCreated {
+        id: info.id,
+        url: format!("/s/{token}"),
+        token,
+        expires_at_ms,
+    }))
+}
+
+/// The page behind `token`, if the link is live now.
+pub async fn open(db: &Db, token: &str) -> Result<Option<SharedPage>, DbError> {
+    if !well_formed(token) {
+        return Ok(None);
+    }
+    let Some((_, snapshot)) = db.active_share(&hash_token(token), now_ms()).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&snapshot)
+        .map(Some)
+        .map_err(|e| DbError::Corrupt(format!("share snapshot: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), TOKEN_LEN);
+        assert!(well_formed(&a));
+        assert_ne!(a, b);
+        assert_ne!(hash_token(&a), a);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert!(!well_formed("../../etc/passwd"));
+        assert!(!well_formed(&a[1..]));
+    }
+}
