@@ -2,6 +2,7 @@
 //! and stops when its [`StopFlag`] is raised; callers decide where events go.
 
 pub mod device;
+pub mod landscape;
 pub mod net;
 pub mod sink;
 pub mod toy;

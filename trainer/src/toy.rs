@@ -74,13 +74,18 @@ pub struct ToyJob<'a> {
 pub fn toy_metrics(problem: &ToyProblem, w: &[f32]) -> Vec<(&'static str, f64)> {
     let w64: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
     let alpha = problem.alpha_of(&w64);
-    vec![
+    let mut out = vec![
         ("train_loss", problem.train_loss(&alpha)),
         ("test_loss", problem.test_loss(&alpha)),
         ("w_norm", norm(&w64)),
         ("alpha_norm", norm(&alpha)),
         ("dist_mn", problem.dist_to_mn(&alpha)),
-    ]
+    ];
+    // With d = 2 the weights themselves are the trajectory the exact landscape draws.
+    if let [w1, w2] = w64[..] {
+        out.extend([("w1", w1), ("w2", w2)]);
+    }
+    out
 }
 
 fn norm(v: &[f64]) -> f64 {
@@ -213,6 +218,8 @@ fn static_key(k: &str) -> &'static str {
         "w_norm" => "w_norm",
         "alpha_norm" => "alpha_norm",
         "dist_mn" => "dist_mn",
+        "w1" => "w1",
+        "w2" => "w2",
         _ => "a metric",
     }
 }

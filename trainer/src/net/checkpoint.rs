@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use super::model::Net;
@@ -78,6 +78,30 @@ pub fn position(dir: &Path) -> Result<Position, TrainError> {
     serde_json::from_slice(&bytes).map_err(|e| io("corrupt", &path, e))
 }
 
+/// Loads only the weights from `dir` into freshly built `model`, on any backend: for evaluating
+/// a checkpoint (landscapes), where the optimizer state would be read for nothing.
+pub fn load_model<B: Backend>(
+    dir: &Path,
+    model: Net<B>,
+    device: &B::Device,
+) -> Result<Net<B>, TrainError> {
+    check_params(&position(dir)?, &model)?;
+    model
+        .load_file(dir.join(MODEL), &recorder(), device)
+        .map_err(|e| io("cannot load model from", dir, e))
+}
+
+fn check_params<B: Backend>(pos: &Position, model: &Net<B>) -> Result<(), TrainError> {
+    if pos.num_params != model.num_params() {
+        return Err(TrainError::Checkpoint(format!(
+            "checkpoint has {} parameters, the model {}: it belongs to another architecture",
+            pos.num_params,
+            model.num_params()
+        )));
+    }
+    Ok(())
+}
+
 /// Loads weights and optimizer state from `dir` into freshly built `model` and `optim`.
 pub fn load<B: AutodiffBackend>(
     dir: &Path,
@@ -86,13 +110,7 @@ pub fn load<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<(Net<B>, AnyOptim<B>, Position), TrainError> {
     let pos = position(dir)?;
-    if pos.num_params != model.num_params() {
-        return Err(TrainError::Checkpoint(format!(
-            "checkpoint has {} parameters, the model {}: it belongs to another architecture",
-            pos.num_params,
-            model.num_params()
-        )));
-    }
+    check_params(&pos, &model)?;
     let model = model
         .load_file(dir.join(MODEL), &recorder(), device)
         .map_err(|e| io("cannot load model from", dir, e))?;

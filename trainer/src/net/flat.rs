@@ -18,6 +18,16 @@ impl<B: Backend> ModuleVisitor<B> for Flatten {
     }
 }
 
+struct Shapes {
+    dims: Vec<Vec<usize>>,
+}
+
+impl<B: Backend> ModuleVisitor<B> for Shapes {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.dims.push(param.val().dims().to_vec());
+    }
+}
+
 struct Unflatten<'a> {
     src: &'a [f32],
     offset: usize,
@@ -50,6 +60,14 @@ pub fn flatten<B: Backend, M: Module<B>>(module: &M) -> Vec<f32> {
     };
     module.visit(&mut f);
     f.values
+}
+
+/// The shape of every float parameter, in the order [`flatten`] lays them out: which slice of
+/// the flat vector is which tensor (filter-wise normalisation needs it).
+pub fn shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
+    let mut s = Shapes { dims: Vec::new() };
+    module.visit(&mut s);
+    s.dims
 }
 
 /// Writes `values` (as produced by [`flatten`] for the same architecture) into `module`.

@@ -8,7 +8,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor};
+use burn::tensor::{Int, Tensor};
 use datasets::{Augment, Dataset};
 use rand::seq::SliceRandom;
 use schedule::Schedule;
@@ -24,7 +24,8 @@ use crate::sink::{Event, MetricRow, Sink, StopFlag};
 use crate::toy::seeded_stream;
 use crate::{Outcome, TrainContext, TrainError};
 
-const EVAL_BATCH: usize = 1000;
+/// Images per forward pass when evaluating a split.
+pub const EVAL_BATCH: usize = 1000;
 
 pub struct NetJob<'a> {
     pub spec: &'a NetSpec,
@@ -35,6 +36,72 @@ pub struct NetJob<'a> {
     pub stop: &'a StopFlag,
 }
 
+/// A split cut into batches and turned into tensors once, so that evaluating many weight
+/// vectors (a landscape grid) does not gather and upload the same images every time.
+pub struct EvalSet<B: Backend> {
+    batches: Vec<EvalBatch<B>>,
+    n: usize,
+}
+
+struct EvalBatch<B: Backend> {
+    x: Tensor<B, 4>,
+    labels: Tensor<B, 1, Int>,
+    /// One-hot targets, only for the MSE loss.
+    one_hot: Option<Tensor<B, 2>>,
+    len: usize,
+}
+
+impl<B: Backend> EvalSet<B> {
+    pub fn new(ds: &Dataset, loss: LossKind, batch: usize, device: &B::Device) -> Self {
+        let idx: Vec<usize> = (0..ds.labels.len()).collect();
+        let batches = idx
+            .chunks(batch.max(1))
+            .map(|chunk| {
+                let (x, dims) = data::gather(ds, chunk);
+                EvalBatch {
+                    x: data::to_tensor::<B>(x, dims, device),
+                    labels: data::labels::<B>(ds, chunk, device),
+                    one_hot: (loss == LossKind::Mse)
+                        .then(|| data::one_hot::<B>(ds, chunk, ds.num_classes, device)),
+                    len: chunk.len(),
+                }
+            })
+            .collect();
+        Self {
+            batches,
+            n: idx.len(),
+        }
+    }
+
+    /// Mean loss and accuracy of `model` over the whole split, without building a graph.
+    pub fn evaluate(&self, model: &Net<B>) -> (f64, f64) {
+        let Some(first) = self.batches.first() else {
+            return (f64::NAN, f64::NAN);
+        };
+        let device = first.x.device();
+        let mut losses = Vec::with_capacity(self.batches.len());
+        let mut hits = Vec::with_capacity(self.batches.len());
+        for b in &self.batches {
+            let logits = model.forward(b.x.clone());
+            let pred = logits.clone().argmax(1).reshape([b.len as i32]);
+            losses.push(loss_of(logits, &b.labels, b.one_hot.as_ref(), &device));
+            hits.push(pred.equal(b.labels.clone()).int().sum());
+        }
+        // One read-back per split instead of two per batch; the weighted sum is taken in f64 on
+        // the host, so a huge batch loss does not overflow an f32 accumulator.
+        let losses = Tensor::cat(losses, 0).into_data();
+        let hits = Tensor::cat(hits, 0).into_data();
+        let n = self.n as f64;
+        let loss_sum: f64 = losses
+            .iter::<f64>()
+            .zip(&self.batches)
+            .map(|(l, b)| l * b.len as f64)
+            .sum();
+        let correct: f64 = hits.iter::<f64>().sum();
+        (loss_sum / n, correct / n)
+    }
+}
+
 /// Mean loss and accuracy over a whole split, without building a graph.
 pub fn evaluate<B: Backend>(
     model: &Net<B>,
@@ -42,22 +109,7 @@ pub fn evaluate<B: Backend>(
     loss: LossKind,
     device: &B::Device,
 ) -> (f64, f64) {
-    let n = ds.labels.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    let idx: Vec<usize> = (0..n).collect();
-    for chunk in idx.chunks(EVAL_BATCH) {
-        let (x, dims) = data::gather(ds, chunk);
-        let logits = model.forward(data::to_tensor::<B>(x, dims, device));
-        let l = batch_loss(logits.clone(), ds, chunk, loss, device);
-        loss_sum += l.into_scalar().elem::<f64>() * chunk.len() as f64;
-        let pred = logits.argmax(1).reshape([chunk.len() as i32]);
-        let truth = data::labels::<B>(ds, chunk, device);
-        correct += pred.equal(truth).int().sum().into_scalar().elem::<i64>() as usize;
-    }
-    (loss_sum / n as f64, correct as f64 / n as f64)
+    EvalSet::new(ds, loss, EVAL_BATCH, device).evaluate(model)
 }
 
 /// The training loss of one batch (also used by the throughput benchmark).
@@ -68,18 +120,23 @@ pub fn batch_loss<B: Backend>(
     loss: LossKind,
     device: &B::Device,
 ) -> Tensor<B, 1> {
-    match loss {
-        LossKind::CrossEntropy => CrossEntropyLossConfig::new()
+    let labels = data::labels(ds, idx, device);
+    let one_hot = (loss == LossKind::Mse).then(|| data::one_hot(ds, idx, logits.dims()[1], device));
+    loss_of(logits, &labels, one_hot.as_ref(), device)
+}
+
+/// MSE against `one_hot` when given (the MSE runs build it), else cross-entropy on `labels`.
+fn loss_of<B: Backend>(
+    logits: Tensor<B, 2>,
+    labels: &Tensor<B, 1, Int>,
+    one_hot: Option<&Tensor<B, 2>>,
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    match one_hot {
+        Some(t) => MseLoss::new().forward(logits, t.clone(), Reduction::Mean),
+        None => CrossEntropyLossConfig::new()
             .init(device)
-            .forward(logits, data::labels(ds, idx, device)),
-        LossKind::Mse => {
-            let classes = logits.dims()[1];
-            MseLoss::new().forward(
-                logits,
-                data::one_hot(ds, idx, classes, device),
-                Reduction::Mean,
-            )
-        }
+            .forward(logits, labels.clone()),
     }
 }
 

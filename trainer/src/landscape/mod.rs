@@ -1,0 +1,915 @@
+//! Loss landscapes (issue #7): the plane (or curved sheet) through a run's checkpoints and its
+//! branches', and the train/test loss on a grid over it; for the toy model with d = 2, the exact
+//! landscape over (w₁, w₂).
+//!
+//! Network landscapes run in three phases, each reported through `progress`: "loading" parks
+//! every distinct checkpoint's flat weights in scratch files, "pca" finds the plane (for random
+//! directions: builds them and projects the checkpoints), "grid" evaluates the network on the
+//! whole training subset and test set at every grid point.
+
+mod exact;
+mod grid;
+mod pca;
+mod random;
+mod scratch;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use datasets::ToyProblem;
+use spec::landscape::{Landscape, LandscapeMethod, LandscapeSpec, PathProjection};
+use spec::{BackendChoice, NetSpec, ToySpec};
+
+use crate::device::{BackendJob, DeviceInfo, run_on};
+use crate::net::train::EvalSet;
+use crate::net::{checkpoint, data, flat, model};
+use crate::{StopFlag, TrainError};
+use grid::Sheet;
+use scratch::Scratch;
+
+/// Images per forward pass on the grid. On flex (2 threads, MLP preset) 250, 1000 and 2000
+/// measured alike within the machine's noise; 1000 bounds the activations of the wider
+/// networks' batches.
+pub const GRID_EVAL_BATCH: usize = 1000;
+
+/// One trajectory of a network run: the main path or a branch.
+pub struct PathInput {
+    /// "main", "k=30", ...
+    pub label: String,
+    /// Passed through to [`PathProjection::run_id`].
+    pub run_id: Option<String>,
+    /// (epoch, checkpoint folder written by `net::checkpoint::save`), in epoch order. A branch
+    /// lists the main path's checkpoint it starts from; shared folders are loaded once.
+    pub checkpoints: Vec<(f64, PathBuf)>,
+}
+
+/// One trajectory of a toy run with d = 2.
+pub struct ToyPathInput {
+    pub label: String,
+    pub run_id: Option<String>,
+    /// (epoch, (w₁, w₂)).
+    pub points: Vec<(f64, [f64; 2])>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandscapeProgress {
+    /// "loading", "pca" or "grid".
+    pub phase: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Progress reports and the stop flag, checked together at every unit of work.
+pub(crate) struct Reporter<'a> {
+    progress: &'a mut dyn FnMut(LandscapeProgress),
+    stop: &'a StopFlag,
+}
+
+impl Reporter<'_> {
+    /// Reports and returns whether to go on.
+    pub(crate) fn tick(&mut self, phase: &'static str, done: u64, total: u64) -> bool {
+        (self.progress)(LandscapeProgress { phase, done, total });
+        !self.stop.is_raised()
+    }
+}
+
+fn invalid(spec: &LandscapeSpec) -> Result<(), TrainError> {
+    spec.validate().map_err(|errs| {
+        TrainError::InvalidSpec(
+            errs.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The landscape of a network run and its branches on the backend it trained on.
+/// Ok(None) when the stop flag was raised.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the server's call site, spelled out"
+)]
+pub fn net_landscape(
+    net: &NetSpec,
+    backend: BackendChoice,
+    seed: u64,
+    ls: &LandscapeSpec,
+    paths: &[PathInput],
+    data_root: &Path,
+    scratch_dir: &Path,
+    progress: &mut dyn FnMut(LandscapeProgress),
+    stop: &StopFlag,
+) -> Result<Option<Landscape>, TrainError> {
+    invalid(ls)?;
+    if paths.first().is_none_or(|p| p.checkpoints.is_empty()) {
+        return Err(TrainError::InvalidSpec(
+            "the main path has no checkpoints".into(),
+        ));
+    }
+    let job = NetLandscapeJob {
+        net,
+        seed,
+        ls,
+        paths,
+        data_root,
+        scratch_dir,
+        report: Reporter { progress, stop },
+    };
+    run_on(backend, job)
+}
+
+struct NetLandscapeJob<'a> {
+    net: &'a NetSpec,
+    seed: u64,
+    ls: &'a LandscapeSpec,
+    paths: &'a [PathInput],
+    data_root: &'a Path,
+    scratch_dir: &'a Path,
+    report: Reporter<'a>,
+}
+
+impl BackendJob for NetLandscapeJob<'_> {
+    type Output = Option<Landscape>;
+
+    fn run<B: AutodiffBackend>(
+        self,
+        device: B::Device,
+        _info: DeviceInfo,
+    ) -> Result<Option<Landscape>, TrainError> {
+        // Evaluation only: the inner backend builds no autodiff graph.
+        net_landscape_on::<B::InnerBackend>(self, &device)
+    }
+}
+
+/// Each distinct checkpoint folder once, in first-seen order, and where every path's
+/// checkpoints fall in that list.
+fn distinct(paths: &[PathInput]) -> (Vec<PathBuf>, Vec<Vec<usize>>) {
+    let mut index: HashMap<PathBuf, usize> = HashMap::new();
+    let mut folders = Vec::new();
+    let refs = paths
+        .iter()
+        .map(|p| {
+            p.checkpoints
+                .iter()
+                .map(|(_, dir)| {
+                    // The same folder spelled two ways is still one checkpoint.
+                    let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+                    *index.entry(key).or_insert_with(|| {
+                        folders.push(dir.clone());
+                        folders.len() - 1
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    (folders, refs)
+}
+
+/// The distinct checkpoints parked in scratch files, their mean, and the main path's last
+/// checkpoint as a model.
+struct Loaded<B: Backend> {
+    scratch: Scratch,
+    mean: Vec<f64>,
+    base: model::Net<B>,
+}
+
+fn load_all<B: Backend>(
+    folders: &[PathBuf],
+    skeleton: &model::Net<B>,
+    last_main: usize,
+    scratch_dir: &Path,
+    device: &B::Device,
+    report: &mut Reporter<'_>,
+) -> Result<Option<Loaded<B>>, TrainError> {
+    let total = folders.len() as u64;
+    let p = skeleton.num_params();
+    let mut scratch = Scratch::new(scratch_dir, p)?;
+    let mut sum = vec![0.0f64; p];
+    let mut base = None;
+    for (i, dir) in folders.iter().enumerate() {
+        let m = checkpoint::load_model(dir, skeleton.clone(), device)?;
+        let v = flat::flatten(&m);
+        for (s, &x) in sum.iter_mut().zip(&v) {
+            *s += f64::from(x);
+        }
+        scratch.push(&v)?;
+        if i == last_main {
+            base = Some(m);
+        }
+        if !report.tick("loading", i as u64 + 1, total) {
+            return Ok(None);
+        }
+    }
+    let Some(base) = base else {
+        return Err(TrainError::InvalidSpec(
+            "the main path's last checkpoint is missing".into(),
+        ));
+    };
+    let n = folders.len() as f64;
+    let mean = sum.into_iter().map(|s| s / n).collect();
+    Ok(Some(Loaded {
+        scratch,
+        mean,
+        base,
+    }))
+}
+
+/// Where each distinct checkpoint lands on the map.
+struct Placed {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    dist: Vec<f64>,
+    /// Distance of each checkpoint from the map's centre.
+    from_centre: Vec<f64>,
+}
+
+/// What the method-specific phase produces.
+struct Plane {
+    sheet: Sheet,
+    placed: Placed,
+    explained: Vec<f64>,
+    labels: (String, String),
+}
+
+fn net_landscape_on<B: Backend>(
+    job: NetLandscapeJob<'_>,
+    device: &B::Device,
+) -> Result<Option<Landscape>, TrainError> {
+    let started = Instant::now();
+    let NetLandscapeJob {
+        net,
+        seed,
+        ls,
+        paths,
+        data_root,
+        scratch_dir,
+        mut report,
+    } = job;
+    let (folders, refs) = distinct(paths);
+    let total = folders.len() as u64;
+    if !report.tick("loading", 0, total) {
+        return Ok(None);
+    }
+    let prepared = data::prepare(net, data_root, seed)?;
+    let shape = prepared.train.shape;
+    let skeleton: model::Net<B> =
+        model::build(&net.model, shape, prepared.train.num_classes, device);
+    let p = skeleton.num_params();
+    let shapes = flat::shapes(&skeleton);
+    // The main path's last checkpoint: the random plane's centre, and the source of every
+    // grid point's non-parameter state (BatchNorm running statistics are not in the flat
+    // vector, so they cannot follow the plane).
+    let last_main = *refs[0].last().expect("main path checked non-empty");
+
+    let Some(Loaded {
+        scratch,
+        mean,
+        base,
+    }) = load_all(
+        &folders,
+        &skeleton,
+        last_main,
+        scratch_dir,
+        device,
+        &mut report,
+    )?
+    else {
+        return Ok(None);
+    };
+
+    let Some(plane) = find_plane(&ls.method, &scratch, &mean, last_main, &shapes, &mut report)?
+    else {
+        return Ok(None);
+    };
+    drop(scratch);
+    drop(mean);
+
+    let path_proj = paths
+        .iter()
+        .zip(&refs)
+        .map(|(path, ix)| PathProjection {
+            label: path.label.clone(),
+            run_id: path.run_id.clone(),
+            epochs: path.checkpoints.iter().map(|(e, _)| *e).collect(),
+            x: ix.iter().map(|&i| plane.placed.x[i]).collect(),
+            y: ix.iter().map(|&i| plane.placed.y[i]).collect(),
+            dist_to_plane: ix.iter().map(|&i| plane.placed.dist[i]).collect(),
+        })
+        .collect();
+    let max_rel_projection_error = plane
+        .placed
+        .dist
+        .iter()
+        .zip(&plane.placed.from_centre)
+        // A checkpoint at the centre has no direction to be off by.
+        .filter(|&(_, &r)| r > 1e-12)
+        .map(|(d, r)| d / r)
+        .fold(0.0, f64::max);
+
+    let g = ls.grid as usize;
+    let xs = grid::axis(plane.placed.x.iter().copied(), ls.margin, g);
+    let ys = grid::axis(plane.placed.y.iter().copied(), ls.margin, g);
+    let train = EvalSet::<B>::new(&prepared.train, net.loss, GRID_EVAL_BATCH, device);
+    let test = EvalSet::<B>::new(&prepared.test, net.loss, GRID_EVAL_BATCH, device);
+    drop(prepared);
+    let Some(grids) = grid::evaluate_grid(base, &plane.sheet, &xs, &ys, &train, &test, &mut report)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Landscape {
+        method: ls.method.clone(),
+        num_params: p as u64,
+        num_checkpoints: folders.len() as u32,
+        explained_variance: plane.explained,
+        x_label: plane.labels.0,
+        y_label: plane.labels.1,
+        xs,
+        ys,
+        train_loss: grids.train_loss,
+        test_loss: grids.test_loss,
+        train_acc: Some(grids.train_acc),
+        test_acc: Some(grids.test_acc),
+        paths: path_proj,
+        max_rel_projection_error,
+        manifold: Vec::new(),
+        w_mn: None,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    }))
+}
+
+/// The method's plane (or sheet) and where every stored checkpoint lies on it.
+fn find_plane(
+    method: &LandscapeMethod,
+    scratch: &Scratch,
+    mean: &[f64],
+    last_main: usize,
+    shapes: &[Vec<usize>],
+    report: &mut Reporter<'_>,
+) -> Result<Option<Plane>, TrainError> {
+    let (t, p) = (scratch.len(), scratch.dim());
+    let block = pca::block_len(t, p);
+    let nblocks = pca::blocks(p, block);
+    match method {
+        LandscapeMethod::Pca | LandscapeMethod::CurvedPca => {
+            if t < 3 {
+                return Err(TrainError::InvalidSpec(format!(
+                    "a PCA plane needs at least 3 distinct checkpoints, got {t}"
+                )));
+            }
+            let curved = matches!(method, LandscapeMethod::CurvedPca);
+            let k = if curved { 3 } else { 2 };
+            // Two streamed passes: the Gram matrix, then the directions.
+            let total = 2 * nblocks;
+            let mut done = 0;
+            let mut tick = || {
+                done += 1;
+                report.tick("pca", done, total)
+            };
+            let Some(pc) = pca::pca(scratch, mean, k, block, &mut tick)? else {
+                return Ok(None);
+            };
+            let c1: Vec<f64> = pc.coords.iter().map(|c| c[0]).collect();
+            let c2: Vec<f64> = pc.coords.iter().map(|c| c[1]).collect();
+            let explained = pc.explained();
+            let mut dirs = pc.directions.into_iter();
+            let (d1, d2) = (
+                dirs.next().unwrap_or_default(),
+                dirs.next().unwrap_or_default(),
+            );
+            let (lift, dist) = if curved {
+                let c3: Vec<f64> = pc.coords.iter().map(|c| c[2]).collect();
+                let coef = pca::fit_quadratic(&c1, &c3);
+                // Distance to the sheet point above (c1, c2): the off-sheet remainder plus the
+                // PC3 gap to the fitted height.
+                let dist = (0..t)
+                    .map(|i| {
+                        let [a, b, q] = coef;
+                        let h = a + b * c1[i] + q * c1[i] * c1[i];
+                        let rest = pc.sq_norms[i] - c1[i].powi(2) - c2[i].powi(2) - c3[i].powi(2);
+                        (rest.max(0.0) + (c3[i] - h).powi(2)).sqrt()
+                    })
+                    .collect();
+                (Some((dirs.next().unwrap_or_default(), coef)), dist)
+            } else {
+                let dist = (0..t)
+                    .map(|i| {
+                        (pc.sq_norms[i] - c1[i].powi(2) - c2[i].powi(2))
+                            .max(0.0)
+                            .sqrt()
+                    })
+                    .collect();
+                (None, dist)
+            };
+            let from_centre = pc.sq_norms.iter().map(|n| n.sqrt()).collect();
+            Ok(Some(Plane {
+                sheet: Sheet {
+                    centre: mean.iter().map(|&m| m as f32).collect(),
+                    d1,
+                    d2,
+                    lift,
+                },
+                placed: Placed {
+                    x: c1,
+                    y: c2,
+                    dist,
+                    from_centre,
+                },
+                explained,
+                labels: ("PC1".into(), "PC2".into()),
+            }))
+        }
+        LandscapeMethod::RandomFilterNormalized { seed } => {
+            let mut centre = vec![0.0f32; p];
+            scratch.read(last_main, 0, &mut centre)?;
+            // Streams 1 and 2 of the direction seed: the two axes are independent draws.
+            let d1 = random::filter_normalised(*seed, 1, &centre, shapes);
+            let d2 = random::filter_normalised(*seed, 2, &centre, shapes);
+            let total = t as u64;
+            let mut done = 0;
+            let mut tick = || {
+                done += 1;
+                report.tick("pca", done, total)
+            };
+            let Some(proj) = random::project(scratch, &centre, &d1, &d2, block, &mut tick)? else {
+                return Ok(None);
+            };
+            Ok(Some(Plane {
+                sheet: Sheet {
+                    centre,
+                    d1,
+                    d2,
+                    lift: None,
+                },
+                placed: Placed {
+                    x: proj.iter().map(|p| p.x).collect(),
+                    y: proj.iter().map(|p| p.y).collect(),
+                    dist: proj.iter().map(|p| p.dist).collect(),
+                    from_centre: proj.iter().map(|p| p.from_centre).collect(),
+                },
+                explained: Vec::new(),
+                labels: ("direction 1".into(), "direction 2".into()),
+            }))
+        }
+    }
+}
+
+/// The toy model's exact landscape over (w₁, w₂), for d = 2. Ok(None) when the stop flag was
+/// raised.
+pub fn toy_landscape(
+    toy: &ToySpec,
+    seed: u64,
+    ls: &LandscapeSpec,
+    paths: &[ToyPathInput],
+    progress: &mut dyn FnMut(LandscapeProgress),
+    stop: &StopFlag,
+) -> Result<Option<Landscape>, TrainError> {
+    let started = Instant::now();
+    invalid(ls)?;
+    if toy.d != 2 {
+        return Err(TrainError::InvalidSpec(
+            "the exact landscape needs d = 2".into(),
+        ));
+    }
+    let mut report = Reporter { progress, stop };
+    // The same problem the run trained on (crate::toy::ToyJob draws it from the run's seed).
+    let problem = ToyProblem::generate(2, toy.n as usize, toy.gamma, seed)?;
+    let w_mn = problem.w_mn();
+    let w_mn = [w_mn[0], w_mn[1]];
+    // w_mn is the manifold's point nearest the origin, so covering it keeps the closest part of
+    // the zero-loss curve on the map.
+    let coords = |k: usize| {
+        paths
+            .iter()
+            .flat_map(move |p| p.points.iter().map(move |(_, w)| w[k]))
+            .chain(std::iter::once(w_mn[k]))
+    };
+    let g = ls.grid as usize;
+    let xs = grid::axis(coords(0), ls.margin, g);
+    let ys = grid::axis(coords(1), ls.margin, g);
+    let total = (g * g) as u64;
+    let mut train_loss = Vec::with_capacity(g);
+    let mut test_loss = Vec::with_capacity(g);
+    if !report.tick("grid", 0, total) {
+        return Ok(None);
+    }
+    for (iy, &y) in ys.iter().enumerate() {
+        let mut tr = Vec::with_capacity(g);
+        let mut te = Vec::with_capacity(g);
+        for &x in &xs {
+            let alpha = problem.alpha_of(&[x, y]);
+            tr.push(Some(problem.train_loss(&alpha)).filter(|v| v.is_finite()));
+            te.push(Some(problem.test_loss(&alpha)).filter(|v| v.is_finite()));
+        }
+        train_loss.push(tr);
+        test_loss.push(te);
+        // Each point is a handful of flops: one report per row is plenty.
+        if !report.tick("grid", ((iy + 1) * g) as u64, total) {
+            return Ok(None);
+        }
+    }
+    let ends = |a: &[f64]| [a[0], a[a.len() - 1]];
+    let manifold = exact::manifold(&problem, ends(&xs), ends(&ys));
+    let paths: Vec<PathProjection> = paths
+        .iter()
+        .map(|p| PathProjection {
+            label: p.label.clone(),
+            run_id: p.run_id.clone(),
+            epochs: p.points.iter().map(|(e, _)| *e).collect(),
+            x: p.points.iter().map(|(_, w)| w[0]).collect(),
+            y: p.points.iter().map(|(_, w)| w[1]).collect(),
+            // The map is the whole weight space: nothing lies off it.
+            dist_to_plane: vec![0.0; p.points.len()],
+        })
+        .collect();
+    Ok(Some(Landscape {
+        method: ls.method.clone(),
+        num_params: 2,
+        num_checkpoints: paths_len(&paths),
+        explained_variance: Vec::new(),
+        x_label: "w₁".into(),
+        y_label: "w₂".into(),
+        xs,
+        ys,
+        train_loss,
+        test_loss,
+        train_acc: None,
+        test_acc: None,
+        paths,
+        max_rel_projection_error: 0.0,
+        manifold,
+        w_mn: Some(w_mn),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    }))
+}
+
+fn paths_len(paths: &[PathProjection]) -> u32 {
+    paths.iter().map(|p| p.x.len() as u32).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::backend::flex::FlexDevice;
+    use schedule::Schedule;
+    use spec::{DatasetChoice, Experiment, LossKind, ModelSpec, OptimizerSpec, RunSpec};
+
+    use crate::{Outcome, TrainContext};
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("anneal-landscape-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    fn tiny_net() -> NetSpec {
+        NetSpec {
+            dataset: DatasetChoice::FashionMnist,
+            data_dir: Some("tiny".into()),
+            train_per_class: None,
+            test_limit: None,
+            augment: false,
+            model: ModelSpec::Mlp { hidden: vec![4] },
+            loss: LossKind::CrossEntropy,
+            optimizer: OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0,
+            },
+            batch: 50,
+            epochs: 4,
+            checkpoint_every: 1,
+        }
+    }
+
+    const SEED: u64 = 5;
+
+    /// A 4-epoch main run and a branch from its epoch 2 at a lower LR, on generated files.
+    fn trained(tag: &str) -> (PathBuf, Vec<PathInput>) {
+        let root = temp_dir(tag);
+        datasets::testgen::write_idx(&root.join("tiny"), 200, 60, false, 3).expect("IDX files");
+        let run = |lr: f64, dir: &str, from: Option<PathBuf>| {
+            let spec = RunSpec {
+                name: String::new(),
+                experiment: Experiment::Net(tiny_net()),
+                schedule: Schedule::Constant { lr },
+                seed: SEED,
+                backend: BackendChoice::Cpu,
+            };
+            let ctx = TrainContext {
+                data_root: root.clone(),
+                checkpoint_dir: Some(root.join(dir)),
+                resume_from: from,
+            };
+            let out = crate::train(&spec, &ctx, &mut Vec::new(), &StopFlag::new()).expect("trains");
+            assert_eq!(out, Outcome::Completed);
+        };
+        run(0.05, "main", None);
+        let k2 = checkpoint::dir_for(&root.join("main"), 2);
+        run(0.005, "branch", Some(k2.clone()));
+        let main = PathInput {
+            label: "main".into(),
+            run_id: Some("m".into()),
+            checkpoints: (1..=4)
+                .map(|e| (f64::from(e), checkpoint::dir_for(&root.join("main"), e)))
+                .collect(),
+        };
+        let branch = PathInput {
+            label: "k=2".into(),
+            run_id: None,
+            checkpoints: vec![
+                (2.0, k2),
+                (3.0, checkpoint::dir_for(&root.join("branch"), 3)),
+                (4.0, checkpoint::dir_for(&root.join("branch"), 4)),
+            ],
+        };
+        (root, vec![main, branch])
+    }
+
+    fn run(
+        root: &Path,
+        paths: &[PathInput],
+        method: LandscapeMethod,
+        stop: &StopFlag,
+        phases: &mut Vec<LandscapeProgress>,
+    ) -> Result<Option<Landscape>, TrainError> {
+        let ls = LandscapeSpec {
+            grid: 3,
+            margin: 0.2,
+            method,
+        };
+        net_landscape(
+            &tiny_net(),
+            BackendChoice::Cpu,
+            SEED,
+            &ls,
+            paths,
+            root,
+            &root.join("scratch"),
+            &mut |p| phases.push(p),
+            stop,
+        )
+    }
+
+    #[test]
+    fn pca_grid_matches_direct_evaluation() {
+        let (root, paths) = trained("pca");
+        let mut phases = Vec::new();
+        let l = run(
+            &root,
+            &paths,
+            LandscapeMethod::Pca,
+            &StopFlag::new(),
+            &mut phases,
+        )
+        .expect("computes")
+        .expect("not stopped");
+        assert_eq!(l.num_checkpoints, 6, "epoch 2 is shared by both paths");
+        assert_eq!(l.num_params, 784 * 4 + 4 + 4 * 10 + 10);
+        assert_eq!(l.explained_variance.len(), 2);
+        assert!(l.explained_variance[0] >= l.explained_variance[1]);
+        assert!(l.explained_variance.iter().sum::<f64>() <= 1.0 + 1e-9);
+        assert_eq!(l.paths[1].epochs, vec![2.0, 3.0, 4.0]);
+        assert_eq!(
+            l.paths[1].x[0], l.paths[0].x[1],
+            "the branch starts at main's epoch 2"
+        );
+        assert_eq!(l.paths[0].run_id.as_deref(), Some("m"));
+        assert!((0.0..1.0).contains(&l.max_rel_projection_error));
+        assert_eq!(
+            phases.last().map(|p| (p.phase, p.done, p.total)),
+            Some(("grid", 9, 9))
+        );
+        assert!(phases.iter().any(|p| p.phase == "pca"));
+        // Scratch files are gone.
+        let left = std::fs::read_dir(root.join("scratch")).map_or(0, |d| d.count());
+        assert_eq!(left, 0);
+
+        // Rebuild the plane and evaluate two grid points the plain way.
+        let device = FlexDevice;
+        let net = tiny_net();
+        let prepared = data::prepare(&net, &root, SEED).expect("data");
+        let skeleton: model::Net<Flex> =
+            model::build(&net.model, prepared.train.shape, 10, &device);
+        let (folders, refs) = distinct(&paths);
+        let last_main = *refs[0].last().expect("non-empty");
+        let mut progress = |_: LandscapeProgress| {};
+        let stop = StopFlag::new();
+        let mut report = Reporter {
+            progress: &mut progress,
+            stop: &stop,
+        };
+        let loaded = load_all(
+            &folders,
+            &skeleton,
+            last_main,
+            &root.join("scratch"),
+            &device,
+            &mut report,
+        )
+        .expect("loads")
+        .expect("not stopped");
+        let shapes = flat::shapes(&skeleton);
+        let plane = find_plane(
+            &LandscapeMethod::Pca,
+            &loaded.scratch,
+            &loaded.mean,
+            last_main,
+            &shapes,
+            &mut report,
+        )
+        .expect("plane")
+        .expect("not stopped");
+        for (ix, iy) in [(0, 2), (1, 1)] {
+            let mut w = vec![0.0f32; skeleton.num_params()];
+            plane.sheet.point(l.xs[ix], l.ys[iy], &mut w);
+            let m = flat::unflatten(skeleton.clone(), &w);
+            let (tl, ta) = crate::net::train::evaluate(&m, &prepared.train, net.loss, &device);
+            let (vl, va) = crate::net::train::evaluate(&m, &prepared.test, net.loss, &device);
+            let got = |g: &Vec<Vec<Option<f64>>>| g[iy][ix].expect("finite");
+            assert!(
+                (got(&l.train_loss) - tl).abs() < 1e-5 * tl.max(1.0),
+                "{} vs {tl}",
+                got(&l.train_loss)
+            );
+            assert!((got(&l.test_loss) - vl).abs() < 1e-5 * vl.max(1.0));
+            let acc = |g: &Option<Vec<Vec<Option<f64>>>>| {
+                g.as_ref().and_then(|g| g[iy][ix]).expect("acc")
+            };
+            assert!((acc(&l.train_acc) - ta).abs() < 1e-9 && (acc(&l.test_acc) - va).abs() < 1e-9);
+        }
+        // The checkpoints' coordinates are their projections on the plane's directions.
+        let mut theta = vec![0.0f32; skeleton.num_params()];
+        loaded.scratch.read(0, 0, &mut theta).expect("reads");
+        let along = |d: &[f32]| -> f64 {
+            theta
+                .iter()
+                .zip(&loaded.mean)
+                .zip(d)
+                .map(|((&t, &m), &v)| (f64::from(t) - m) * f64::from(v))
+                .sum()
+        };
+        assert!((along(&plane.sheet.d1) - l.paths[0].x[0]).abs() < 1e-4);
+        assert!((along(&plane.sheet.d2) - l.paths[0].y[0]).abs() < 1e-4);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn curved_and_random_planes_and_stop() {
+        let (root, paths) = trained("other");
+        let mut phases = Vec::new();
+        let curved = run(
+            &root,
+            &paths,
+            LandscapeMethod::CurvedPca,
+            &StopFlag::new(),
+            &mut phases,
+        )
+        .expect("computes")
+        .expect("not stopped");
+        assert_eq!(curved.explained_variance.len(), 3);
+        let flat = run(
+            &root,
+            &paths,
+            LandscapeMethod::Pca,
+            &StopFlag::new(),
+            &mut phases,
+        )
+        .expect("computes")
+        .expect("not stopped");
+        // The sheet is the least-squares fit along PC3, and the flat plane (height 0) is one of
+        // the candidates: in total the sheet is at least as close to the checkpoints (summed
+        // over distinct checkpoints: the branch's first one is main's epoch 2).
+        let sq = |l: &Landscape| -> f64 {
+            l.paths[0]
+                .dist_to_plane
+                .iter()
+                .chain(&l.paths[1].dist_to_plane[1..])
+                .map(|d| d * d)
+                .sum()
+        };
+        assert!(sq(&curved) <= sq(&flat) * (1.0 + 1e-9) + 1e-12);
+
+        let rnd = run(
+            &root,
+            &paths,
+            LandscapeMethod::RandomFilterNormalized { seed: 3 },
+            &StopFlag::new(),
+            &mut phases,
+        )
+        .expect("computes")
+        .expect("not stopped");
+        assert!(rnd.explained_variance.is_empty());
+        // Centred on the main path's final point.
+        let last = rnd.paths[0].x.len() - 1;
+        assert!(rnd.paths[0].x[last].abs() < 1e-9 && rnd.paths[0].y[last].abs() < 1e-9);
+        assert!(rnd.train_loss.iter().flatten().all(Option::is_some));
+
+        let stop = StopFlag::new();
+        stop.raise();
+        phases.clear();
+        let none = run(&root, &paths, LandscapeMethod::Pca, &stop, &mut phases).expect("no error");
+        assert!(none.is_none());
+        assert_eq!(phases.len(), 1, "stops at the first check");
+        let left = std::fs::read_dir(root.join("scratch")).map_or(0, |d| d.count());
+        assert_eq!(left, 0);
+
+        // Too few distinct checkpoints for a plane.
+        let short = [PathInput {
+            label: "main".into(),
+            run_id: None,
+            checkpoints: paths[0].checkpoints[..2].to_vec(),
+        }];
+        assert!(matches!(
+            run(
+                &root,
+                &short,
+                LandscapeMethod::Pca,
+                &StopFlag::new(),
+                &mut phases
+            ),
+            Err(TrainError::InvalidSpec(_))
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn toy_2d() -> ToySpec {
+        ToySpec {
+            d: 2,
+            n: 1,
+            ..ToySpec::paper_default()
+        }
+    }
+
+    #[test]
+    fn toy_landscape_is_exact_and_shows_the_manifold() {
+        let toy = toy_2d();
+        let ls = LandscapeSpec {
+            grid: 5,
+            margin: 0.5,
+            method: LandscapeMethod::Pca,
+        };
+        let paths = [ToyPathInput {
+            label: "main".into(),
+            run_id: None,
+            points: vec![(0.0, [0.3, -0.2]), (1.0, [1.0, 0.5])],
+        }];
+        let mut seen = Vec::new();
+        let l = toy_landscape(
+            &toy,
+            4,
+            &ls,
+            &paths,
+            &mut |p| seen.push(p),
+            &StopFlag::new(),
+        )
+        .expect("computes")
+        .expect("not stopped");
+        let problem = ToyProblem::generate(2, 1, toy.gamma, 4).expect("problem");
+        let w_mn = l.w_mn.expect("w_mn");
+        assert!(problem.train_loss(&problem.alpha_of(&w_mn)) < 1e-20);
+        assert!(l.xs[0] <= w_mn[0].min(0.3) && *l.xs.last().expect("xs") >= w_mn[0].max(1.0));
+        assert!(!l.manifold.is_empty());
+        for w in l.manifold.iter().flatten() {
+            assert!(problem.train_loss(&problem.alpha_of(w)) < 1e-18);
+            assert!(w[0].hypot(w[1]) >= w_mn[0].hypot(w_mn[1]) - 1e-12);
+        }
+        let a = problem.alpha_of(&[l.xs[3], l.ys[1]]);
+        assert_eq!(l.train_loss[1][3], Some(problem.train_loss(&a)));
+        assert_eq!(l.test_loss[1][3], Some(problem.test_loss(&a)));
+        assert!(l.train_acc.is_none() && l.test_acc.is_none());
+        assert_eq!((l.x_label.as_str(), l.y_label.as_str()), ("w₁", "w₂"));
+        assert_eq!(l.paths[0].x, vec![0.3, 1.0]);
+        assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((25, 25)));
+
+        let d3 = ToySpec { d: 3, ..toy_2d() };
+        let err =
+            toy_landscape(&d3, 4, &ls, &paths, &mut |_| {}, &StopFlag::new()).expect_err("d = 3");
+        assert!(err.to_string().contains("d = 2"), "{err}");
+        let stop = StopFlag::new();
+        stop.raise();
+        assert!(
+            toy_landscape(&toy, 4, &ls, &paths, &mut |_| {}, &stop)
+                .expect("ok")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn toy_rows_carry_the_weights_when_d_is_2() {
+        let problem = ToyProblem::generate(2, 1, 1.0, 4).expect("problem");
+        let m = crate::toy::toy_metrics(&problem, &[0.5, -1.5]);
+        assert!(m.contains(&("w1", 0.5)) && m.contains(&("w2", -1.5)));
+        let big = ToyProblem::generate(3, 1, 1.0, 4).expect("problem");
+        assert!(
+            !crate::toy::toy_metrics(&big, &[0.5, -1.5, 1.0])
+                .iter()
+                .any(|(k, _)| *k == "w1")
+        );
+    }
+}
