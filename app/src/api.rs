@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::wire::{
-    RunMetrics, RunSpec, RunSummary, ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply,
-    SweepSummary,
+    Landscape, LandscapeReply, LandscapeRequest, LandscapeSource, LandscapeSummary, RunMetrics,
+    RunSpec, RunSummary, ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply, SweepSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -18,8 +18,8 @@ mod lab {
     use std::sync::Arc;
 
     use crate::wire::{
-        FieldError, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest,
-        SharedPage, SweepSummary,
+        FieldError, Landscape, LandscapeRequest, LandscapeSource, LandscapeSummary, RunMetrics,
+        RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepSummary,
     };
 
     pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -54,6 +54,20 @@ mod lab {
         fn revoke_share(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
         /// The frozen page behind a live link; unknown, revoked and expired links are `None`.
         fn open_share(&self, token: String) -> BoxFut<'_, Result<Option<SharedPage>, LabError>>;
+        fn start_landscape(
+            &self,
+            req: LandscapeRequest,
+        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
+        /// A job and, once it has finished, its maps.
+        fn get_landscape(
+            &self,
+            id: i64,
+        ) -> BoxFut<'_, Result<Option<(LandscapeSummary, Option<Landscape>)>, LabError>>;
+        fn list_landscapes(
+            &self,
+            source: Option<LandscapeSource>,
+        ) -> BoxFut<'_, Result<Vec<LandscapeSummary>, LabError>>;
+        fn cancel_landscape(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
     }
 
     pub type SharedLab = Arc<dyn Lab>;
@@ -176,6 +190,47 @@ pub async fn revoke_share(id: i64) -> Result<bool, ServerFnError> {
 pub async fn open_share(token: String) -> Result<Option<SharedPage>, ServerFnError> {
     lab()?
         .open_share(token)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
+/// Validates and queues a loss-landscape job.
+#[server(input = Json)]
+pub async fn start_landscape(req: LandscapeRequest) -> Result<LandscapeReply, ServerFnError> {
+    match lab()?
+        .start_landscape(req)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?
+    {
+        Ok(id) => Ok(LandscapeReply::Created { id }),
+        Err(errors) => Ok(LandscapeReply::Invalid { errors }),
+    }
+}
+
+#[server(input = GetUrl)]
+pub async fn get_landscape(
+    id: i64,
+) -> Result<Option<(LandscapeSummary, Option<Landscape>)>, ServerFnError> {
+    lab()?
+        .get_landscape(id)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server(input = GetUrl)]
+pub async fn list_landscapes(
+    source: Option<LandscapeSource>,
+) -> Result<Vec<LandscapeSummary>, ServerFnError> {
+    lab()?
+        .list_landscapes(source)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
+#[server]
+pub async fn cancel_landscape(id: i64) -> Result<bool, ServerFnError> {
+    lab()?
+        .cancel_landscape(id)
         .await
         .map_err(|e| ServerFnError::new(e.0))
 }

@@ -337,6 +337,23 @@ pub fn draw_static(charts: &'static [ChartDef], points: &[crate::wire::MetricPoi
     let _ = (charts, points);
 }
 
+/// Draws prepared traces into `div` once it is in the document. Browser only.
+pub fn plot(div: &'static str, traces: serde_json::Value, layout: serde_json::Value) {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    browser::react_when_attached(div, traces, layout, 120);
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let _ = (div, traces, layout);
+}
+
+/// Follows a landscape job's progress stream, calling `on_state` with every state; the last
+/// call has `done == true` and the stream is closed. Browser only; closed with the page.
+pub fn follow_landscape(id: i64, on_state: impl Fn(crate::wire::LandscapeSummary, bool) + 'static) {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    browser::follow_landscape(id, on_state);
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let _ = (id, on_state);
+}
+
 #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
 mod browser {
     use std::cell::{Cell, RefCell};
@@ -470,6 +487,46 @@ mod browser {
         } else if tries_left > 0 {
             request_animation_frame(move || draw_when_attached(charts, ready, tries_left - 1));
         }
+    }
+
+    pub fn follow_landscape(
+        id: i64,
+        on_state: impl Fn(crate::wire::LandscapeSummary, bool) + 'static,
+    ) {
+        let on_state = Rc::new(on_state);
+        Effect::new(move |prev: Option<()>| {
+            if prev.is_some() {
+                return;
+            }
+            let Ok(es) = EventSource::new(&format!("/api/landscapes/{id}/events")) else {
+                return;
+            };
+            let parse = |ev: &MessageEvent| {
+                ev.data()
+                    .as_string()
+                    .and_then(|s| serde_json::from_str::<crate::wire::LandscapeSummary>(&s).ok())
+            };
+            let st = on_state.clone();
+            let on_status: Listener = Closure::new(move |ev: MessageEvent| {
+                if let Some(s) = parse(&ev) {
+                    st(s, false);
+                }
+            });
+            let (st, es2) = (on_state.clone(), es.clone());
+            let on_done: Listener = Closure::new(move |ev: MessageEvent| {
+                es2.close();
+                if let Some(s) = parse(&ev) {
+                    st(s, true);
+                }
+            });
+            let _ =
+                es.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+            let _ = es.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
+            let keep = StoredValue::new_local((es.clone(), on_status, on_done));
+            on_cleanup(move || {
+                keep.with_value(|(es, _, _)| es.close());
+            });
+        });
     }
 
     pub fn attach(

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod api;
 pub mod chart;
+pub mod landscape;
 pub mod pages;
 pub mod svg;
 pub mod wire;
@@ -45,6 +46,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/">"Anneal"</A>
                 <span class="tagline">"when should the learning rate come down?"</span>
+                <A href="/landscapes" attr:class="nav">"landscapes"</A>
                 <A href="/shares" attr:class="nav">"share links"</A>
             </header>
             <main>
@@ -52,6 +54,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::home::HomePage/>
                     <Route path=path!("/runs/:id") view=pages::run::RunPage/>
                     <Route path=path!("/sweeps/:id") view=pages::sweep::SweepPage/>
+                    <Route path=path!("/landscapes") view=pages::landscape::LandscapesPage/>
+                    <Route path=path!("/landscapes/:id") view=pages::landscape::LandscapePage/>
                     <Route path=path!("/shares") view=pages::share::SharesPage/>
                     // Async: the whole page, data included, is in the first response, so it
                     // reads without JavaScript and link previews see the Open Graph tags.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 pub use schedule::FieldError;
 use serde::{Deserialize, Serialize};
 pub use spec::RunSpec;
+pub use spec::landscape::{Landscape, LandscapeMethod, LandscapeSpec};
 
 /// Where a run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,6 +269,56 @@ pub enum SharedBody {
         sweep: SweepSummary,
         metrics: Vec<RunMetrics>,
     },
+    Landscape {
+        landscape: LandscapeSummary,
+        result: Landscape,
+    },
+}
+
+/// What a landscape is computed over: one run's trajectory, or a sweep's main path and branches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LandscapeSource {
+    Run { id: i64 },
+    Sweep { id: i64 },
+}
+
+/// A request to compute a loss landscape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandscapeRequest {
+    pub source: LandscapeSource,
+    pub spec: LandscapeSpec,
+}
+
+/// A landscape job as lists and pages show it; the computed maps are fetched separately.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LandscapeSummary {
+    pub id: i64,
+    pub name: String,
+    pub source: LandscapeSource,
+    pub spec: LandscapeSpec,
+    pub status: RunStatus,
+    pub progress: Option<LandscapeProgress>,
+    pub message: Option<String>,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+}
+
+/// Where a running landscape job stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LandscapeProgress {
+    /// "loading", "pca" or "grid".
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum LandscapeReply {
+    Created { id: i64 },
+    Invalid { errors: Vec<FieldError> },
 }
 
 #[cfg(test)]

@@ -228,8 +228,10 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
         tracing::warn!(addr = %settings.addr, "listening beyond loopback: mutating requests need the admin token \
             (ANNEAL_ADMIN_TOKEN, or the admin-token file in the data directory); browsers: GET /login?token=...");
     }
+    let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), true).await?;
     let state = AppState {
         runs: runs.clone(),
+        landscapes: landscapes.clone(),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
     };
@@ -238,7 +240,8 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    tracing::info!("shutting down: stopping runs");
+    tracing::info!("shutting down: stopping runs and landscape jobs");
+    landscapes.shutdown().await;
     runs.shutdown().await;
     Ok(())
 }

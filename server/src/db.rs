@@ -13,6 +13,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{FromRow, Row};
 
+mod landscapes;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database: {0}")]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod db;
 mod http;
+mod landscapes;
 mod runs;
 mod settings;
 mod shares;

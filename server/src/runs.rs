@@ -103,6 +103,10 @@ impl RunService {
         &self.db
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.live.subscribe()
     }
@@ -549,7 +553,7 @@ fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io
 
 /// Replaces the data directory's absolute location in a user-facing message, so errors never
 /// show where the server keeps its files.
-fn hide_paths(message: &str, data_dir: &std::path::Path) -> String {
+pub(crate) fn hide_paths(message: &str, data_dir: &std::path::Path) -> String {
     let mut out = message.to_owned();
     for p in [
         std::fs::canonicalize(data_dir).ok(),

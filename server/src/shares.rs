@@ -83,15 +83,24 @@ pub async fn create(
             SharedBody::Sweep { sweep, metrics }
         }
         ShareKind::Landscape => {
-            return Ok(Err(vec![FieldError {
-                field: "kind".into(),
-                message: "landscapes cannot be shared yet".into(),
-            }]));
+            let Some(landscape) = db.get_landscape(req.id).await? else {
+                return Ok(Err(not_found("landscape")));
+            };
+            let Some(result) = db.landscape_result(req.id).await? else {
+                return Ok(Err(vec![FieldError {
+                    field: "id".into(),
+                    message: "this landscape has not finished computing".into(),
+                }]));
+            };
+            SharedBody::Landscape { landscape, result }
         }
     };
     let title = match &body {
         SharedBody::Run { run, .. } => format!("Run {} · {}", run.id, run.name),
         SharedBody::Sweep { sweep, .. } => format!("Sweep {} · {}", sweep.id, sweep.name),
+        SharedBody::Landscape { landscape, .. } => {
+            format!("Landscape {} · {}", landscape.id, landscape.name)
+        }
     };
     let taken_at_ms = now_ms();
     let expires_at_ms = req

@@ -171,6 +171,11 @@ mod tests {
         let m: LandscapeMethod =
             serde_json::from_str(r#"{"kind":"random_filter_normalized","seed":3}"#).unwrap();
         assert_eq!(m, LandscapeMethod::RandomFilterNormalized { seed: 3 });
-        assert!(serde_json::from_str::<LandscapeMethod>(r#"{"kind":"random_filter_normalized","seed":3,"x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<LandscapeMethod>(
+                r#"{"kind":"random_filter_normalized","seed":3,"x":1}"#
+            )
+            .is_err()
+        );
     }
 }

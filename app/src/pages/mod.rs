@@ -1,6 +1,7 @@
 //! Pages, one module each.
 
 pub mod home;
+pub mod landscape;
 pub mod run;
 pub mod schedule_editor;
 pub mod share;

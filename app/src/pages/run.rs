@@ -195,6 +195,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
             </p>
             <super::share::ShareButton kind=crate::wire::ShareKind::Run id=id/>
+            <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Run { id }/>
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>

@@ -64,6 +64,13 @@ fn SharedView(page: SharedPage, token: String) -> impl IntoView {
                 view! { <SharedSweep sweep=sweep.clone() metrics=metrics.clone()/> }.into_any(),
             )
         }
+        SharedBody::Landscape { landscape, result } => (
+            {
+                let _ = landscape;
+                crate::landscape::reading(result)
+            },
+            view! { <crate::pages::landscape::LandscapeMaps landscape=result.clone()/> }.into_any(),
+        ),
     };
     let is_sweep = matches!(page.body, SharedBody::Sweep { .. });
     let export = format!("/s/{token}/export");
@@ -76,7 +83,7 @@ fn SharedView(page: SharedPage, token: String) -> impl IntoView {
         <Meta property="og:title" content=page.title.clone()/>
         <Meta property="og:description" content=summary.clone()/>
         // Without JavaScript the Plotly placeholders stay empty: give their room to the SVGs.
-        <noscript><style>".chart-card .chart { display: none; }"</style></noscript>
+        <noscript><style>".chart-card .chart, .map-card .chart { display: none; }"</style></noscript>
         <section class="card shared">
             <p class="meta shared-banner">
                 {format!("Read-only snapshot taken {}", format_ms(page.taken_at_ms))}

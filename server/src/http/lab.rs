@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use app::api::{BoxFut, Lab, LabError};
 use app::wire::{
-    FieldError, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage,
-    SweepSummary,
+    FieldError, Landscape, LandscapeRequest, LandscapeSource, LandscapeSummary, RunMetrics,
+    RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepSummary,
 };
 
 use crate::db::DbError;
+use crate::landscapes::LandscapeService;
 use crate::runs::RunService;
 
-pub struct ServiceLab(pub Arc<RunService>);
+pub struct ServiceLab(pub Arc<RunService>, pub Arc<LandscapeService>);
 
 fn hide(e: DbError) -> LabError {
     tracing::error!(error = %e, "storage error behind a server function");
@@ -70,5 +71,33 @@ impl Lab for ServiceLab {
     }
     fn open_share(&self, token: String) -> BoxFut<'_, Result<Option<SharedPage>, LabError>> {
         Box::pin(async move { crate::shares::open(self.0.db(), &token).await.map_err(hide) })
+    }
+    fn start_landscape(
+        &self,
+        req: LandscapeRequest,
+    ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>> {
+        Box::pin(async move { self.1.submit(req).await.map_err(hide) })
+    }
+    fn get_landscape(
+        &self,
+        id: i64,
+    ) -> BoxFut<'_, Result<Option<(LandscapeSummary, Option<Landscape>)>, LabError>> {
+        Box::pin(async move {
+            let db = self.0.db();
+            let Some(job) = db.get_landscape(id).await.map_err(hide)? else {
+                return Ok(None);
+            };
+            let result = db.landscape_result(id).await.map_err(hide)?;
+            Ok(Some((job, result)))
+        })
+    }
+    fn list_landscapes(
+        &self,
+        source: Option<LandscapeSource>,
+    ) -> BoxFut<'_, Result<Vec<LandscapeSummary>, LabError>> {
+        Box::pin(async move { self.0.db().list_landscapes(source, 200).await.map_err(hide) })
+    }
+    fn cancel_landscape(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>> {
+        Box::pin(async move { self.1.cancel(id).await.map_err(hide) })
     }
 }

@@ -5,6 +5,7 @@ mod api;
 pub mod auth;
 mod error;
 mod lab;
+mod landscape;
 mod share;
 mod sse;
 
@@ -19,6 +20,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 pub use error::ApiError;
 
+use crate::landscapes::LandscapeService;
 use crate::runs::RunService;
 
 /// Request bodies above this are refused before parsing.
@@ -27,6 +29,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub runs: Arc<RunService>,
+    pub landscapes: Arc<LandscapeService>,
     pub leptos: LeptosOptions,
     /// Required on mutating requests when set (the server listens beyond loopback).
     pub admin_token: Option<Arc<str>>,
@@ -39,7 +42,10 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 pub fn router(state: AppState) -> Router {
-    let lab: SharedLab = Arc::new(lab::ServiceLab(state.runs.clone()));
+    let lab: SharedLab = Arc::new(lab::ServiceLab(
+        state.runs.clone(),
+        state.landscapes.clone(),
+    ));
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
     // The stream route gets no compression or timeout layer: it must stay open and unbuffered.
@@ -55,6 +61,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
         .route("/api/sweeps/{id}", get(api::get_sweep))
         .route("/api/sweeps/{id}/summary", get(api::sweep_summary))
+        .route(
+            "/api/landscapes",
+            post(landscape::create).get(landscape::list),
+        )
+        .route("/api/landscapes/{id}", get(landscape::get))
+        .route("/api/landscapes/{id}/result", get(landscape::result))
+        .route("/api/landscapes/{id}/cancel", post(landscape::cancel))
+        .route("/api/landscapes/{id}/events", get(landscape::events))
         .route(
             "/api/shares",
             post(share::create_share).get(share::list_shares),

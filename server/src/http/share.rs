@@ -85,8 +85,12 @@ pub async fn export(
 }
 
 fn metrics_csv(page: &SharedPage) -> Response {
+    if let SharedBody::Landscape { result, .. } = &page.body {
+        return grid_csv(result);
+    }
     let runs: Vec<(i64, String, &[app::wire::MetricPoint])> = match &page.body {
         SharedBody::Run { run, points } => vec![(run.id, "run".into(), points.as_slice())],
+        SharedBody::Landscape { .. } => Vec::new(),
         SharedBody::Sweep { sweep, metrics } => metrics
             .iter()
             .map(|m| {
@@ -148,4 +152,31 @@ fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
         })
         .collect();
     Ok(csv_response("shared-summary.csv", &header, rows))
+}
+
+/// One row per grid point: where it is and what both splits measure there.
+fn grid_csv(l: &app::wire::Landscape) -> Response {
+    let header = ["x", "y", "train_loss", "test_loss", "train_acc", "test_acc"]
+        .map(str::to_owned)
+        .to_vec();
+    let at = |g: &Option<Vec<Vec<Option<f64>>>>, iy: usize, ix: usize| {
+        g.as_ref()
+            .and_then(|g| g.get(iy)?.get(ix).copied().flatten())
+    };
+    let mut rows = Vec::with_capacity(l.xs.len() * l.ys.len());
+    for (iy, y) in l.ys.iter().enumerate() {
+        for (ix, x) in l.xs.iter().enumerate() {
+            let cell =
+                |g: &Vec<Vec<Option<f64>>>| g.get(iy).and_then(|r| r.get(ix).copied().flatten());
+            rows.push(vec![
+                x.to_string(),
+                y.to_string(),
+                num(cell(&l.train_loss)),
+                num(cell(&l.test_loss)),
+                num(at(&l.train_acc, iy, ix)),
+                num(at(&l.test_acc, iy, ix)),
+            ]);
+        }
+    }
+    csv_response("shared-landscape.csv", &header, rows)
 }
