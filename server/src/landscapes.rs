@@ -138,7 +138,11 @@ impl LandscapeService {
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        let name = format!("{name} · {}", req.spec.method.label());
+        let plane = match main.spec.experiment {
+            Experiment::Toy(_) => "exact (w₁, w₂)",
+            Experiment::Net(_) => req.spec.method.label(),
+        };
+        let name = format!("{name} · {plane}");
         let id = self
             .runs
             .db()

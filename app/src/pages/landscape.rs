@@ -106,7 +106,7 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
         }
     };
     view! {
-        <form class="card landscape-launcher" on:submit=on_submit>
+        <form class="card landscape-launcher" novalidate on:submit=on_submit>
             <h2>"Loss landscape"</h2>
             <p class="meta">"Projects every checkpoint onto a plane and evaluates the train and test loss on a grid over it."</p>
             <div class="row">
@@ -240,8 +240,8 @@ fn JobView(
             <h1 id="landscape-title">{summary.name.clone()}</h1>
             <p class="meta">
                 "of " <a href=href>{of}</a>
-                {format!(" · {0}×{0} grid · margin {1} · {2}", spec.grid, spec.margin, spec.method.label())}
-                {match spec.method { LandscapeMethod::RandomFilterNormalized { seed } => format!(" (seed {seed})"), _ => String::new() }}
+                {format!(" · {0}×{0} grid · margin {1}", spec.grid, spec.margin)}
+                {match spec.method { LandscapeMethod::RandomFilterNormalized { seed } => format!(" · seed {seed}"), _ => String::new() }}
             </p>
             <p>
                 <span id="landscape-status" class=move || format!("status {}", state.get().status.as_str())>
@@ -290,6 +290,8 @@ pub fn LandscapeMaps(landscape: Landscape) -> impl IntoView {
         });
     }
     let l = &landscape;
+    // The toy model with d = 2 is drawn in its own weights, with its minima curve.
+    let exact = l.w_mn.is_some();
     let warnings = l.warnings();
     let text = reading(l);
     view! {
@@ -315,7 +317,9 @@ pub fn LandscapeMaps(landscape: Landscape) -> impl IntoView {
                 </div>
                 <aside class="variance" id="landscape-variance">
                     <h3>"Explained variance"</h3>
-                    {if l.explained_variance.is_empty() {
+                    {if exact {
+                        view! { <p class="meta">"Exact: the axes are the model's two weights, so nothing is projected."</p> }.into_any()
+                    } else if l.explained_variance.is_empty() {
                         view! { <p class="meta">"Not principal components: the axes are random directions around the final point."</p> }.into_any()
                     } else {
                         view! {
@@ -328,7 +332,7 @@ pub fn LandscapeMaps(landscape: Landscape) -> impl IntoView {
                             </table>
                         }.into_any()
                     }}
-                    <p class="meta">{format!("largest distance to the plane: {:.1}% of a checkpoint's distance from its centre", 100.0 * l.max_rel_projection_error)}</p>
+                    <p class="meta" class:hidden=exact>{format!("largest distance to the plane: {:.1}% of a checkpoint's distance from its centre", 100.0 * l.max_rel_projection_error)}</p>
                     <p class="meta">{format!("{} parameters · {} checkpoints · computed in {:.1} s", l.num_params, l.num_checkpoints, l.elapsed_secs)}</p>
                 </aside>
             </div>
