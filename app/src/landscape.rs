@@ -48,7 +48,8 @@ fn overlays(l: &Landscape, show_legend: bool) -> Vec<Value> {
         let colour = PATH_COLOURS[i % PATH_COLOURS.len()];
         out.push(json!({
             "type": "scatter", "mode": "lines+markers", "name": p.label,
-            "x": p.x, "y": p.y, "text": p.epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>(),
+            "x": p.x, "y": p.y, "text": p.epochs.iter().zip(&p.dist_to_plane)
+                .map(|(e, d)| format!("epoch {e} · {d:.3} off the plane")).collect::<Vec<_>>(),
             "line": {"color": colour, "width": 2}, "marker": {"size": 4, "color": colour},
             "legendgroup": p.label, "showlegend": show_legend, "meta": "trajectory",
         }));

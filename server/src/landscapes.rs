@@ -1,5 +1,5 @@
-//! Loss-landscape jobs: validated at submission, queued in SQLite, computed one at a time by
-//! the trainer in `spawn_blocking` (it saturates the cores on its own), with throttled progress
+//! Loss-landscape jobs: validated at submission, queued in SQLite, computed by the trainer in
+//! `spawn_blocking` in the compute slots training uses (one by default), with throttled progress
 //! in the database for the SSE stream, cancel, and the finished maps stored for instant reopening.
 
 use std::collections::HashMap;
@@ -28,6 +28,8 @@ pub struct LandscapeService {
     /// Stop flags of running jobs, and whether the stop was a user's cancel.
     running: Mutex<HashMap<i64, (StopFlag, bool)>>,
     shutting_down: AtomicBool,
+    /// Wakes a worker that waits for a compute slot when the server stops.
+    stopping: Notify,
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -63,6 +65,7 @@ impl LandscapeService {
             wake: Notify::new(),
             running: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            stopping: Notify::new(),
             worker: Mutex::default(),
         });
         if worker {
@@ -198,6 +201,7 @@ impl LandscapeService {
         for (flag, _) in lock(&self.running).values() {
             flag.raise();
         }
+        self.stopping.notify_waiters();
         self.wake.notify_waiters();
         let handle = lock(&self.worker).take();
         if let Some(h) = handle {
@@ -211,8 +215,18 @@ impl LandscapeService {
                 return;
             }
             let woken = self.wake.notified();
+            let stopped = self.stopping.notified();
+            // A run may hold the only slot for hours; shutting down must not wait for it.
+            let slot = tokio::select! {
+                s = self.runs.slot() => s,
+                () = stopped => None,
+            };
+            let Some(slot) = slot else {
+                return;
+            };
             match self.runs.db().claim_next_landscape().await {
                 Ok(Some(job)) => {
+                    let _slot = slot;
                     let id = job.id;
                     if let Err(e) = self.clone().execute(id, job.source, job.spec).await {
                         tracing::error!(landscape.id = id, error = %e, "landscape job failed in storage");
@@ -230,12 +244,15 @@ impl LandscapeService {
                     }
                     continue;
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "claiming a landscape job failed"),
+                Ok(None) => drop(slot),
+                Err(e) => {
+                    drop(slot);
+                    tracing::error!(error = %e, "claiming a landscape job failed");
+                }
             }
             tokio::select! {
                 () = woken => {}
-                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use app::wire::{
     FieldError, MetricPoint, Progress, RunMetrics, RunSpec, RunStatus, RunSummary, StatusChange,
 };
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
 
 use crate::db::{Db, DbError, EventKind};
@@ -44,6 +44,9 @@ pub struct RunService {
     /// Wakes the heartbeat watcher at shutdown.
     wake_heartbeat: Notify,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Compute slots shared by training and landscape jobs: together they never run more
+    /// jobs at once than the configured concurrency.
+    slots: Arc<Semaphore>,
 }
 
 impl RunService {
@@ -64,6 +67,7 @@ impl RunService {
             shutting_down: AtomicBool::new(false),
             wake_heartbeat: Notify::new(),
             workers: Mutex::default(),
+            slots: Arc::new(Semaphore::new(max_concurrent)),
         });
         let orphans = if max_concurrent > 0 {
             svc.db.interrupt_orphans().await?
@@ -101,6 +105,11 @@ impl RunService {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Waits for a free compute slot (shared with landscape jobs); None once shutting down.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().acquire_owned().await.ok()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -233,6 +242,7 @@ impl RunService {
     /// Stops every worker; running runs end as interrupted after their current step.
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.slots.close();
         for (flag, _) in lock(&self.running).values() {
             flag.raise();
         }
@@ -311,14 +321,22 @@ impl RunService {
 
     async fn worker(self: Arc<Self>) {
         while !self.shutting_down.load(Ordering::SeqCst) {
+            let Some(slot) = self.slot().await else {
+                return;
+            };
             match self.db.claim_next().await {
-                Ok(Some(run)) => self.clone().execute(run).await,
+                Ok(Some(run)) => {
+                    self.clone().execute(run).await;
+                    drop(slot);
+                }
                 Ok(None) => {
+                    drop(slot);
                     // The timeout is a backstop for a wake-up missed between claim and wait.
                     let _ =
                         tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 }
                 Err(e) => {
+                    drop(slot);
                     tracing::error!(error = %e, "claiming a queued run failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

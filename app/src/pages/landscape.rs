@@ -143,7 +143,7 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
 /// Landscapes computed so far, of one source or all.
 #[component]
 pub fn LandscapeList(source: Option<LandscapeSource>) -> impl IntoView {
-    let list = Resource::new(move || source, |s| list_landscapes(s));
+    let list = Resource::new(move || source, list_landscapes);
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -1136,3 +1136,51 @@ async fn net_sweep_landscape_projects_main_path_and_branches_and_cancels() {
     app.landscapes.shutdown().await;
     app.runs.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_landscape_left_running_by_a_crash_is_computed_again_at_start() {
+    let app = TestApp::new().await;
+    app.landscapes.shutdown().await;
+    let (_, body) = app.post_json("/api/runs", &toy2_body(200)).await;
+    let run = body["id"].as_i64().expect("id");
+    app.stream(&format!("/api/runs/{run}/events"), None, 10_000)
+        .await;
+    let spec = spec::landscape::LandscapeSpec {
+        grid: 5,
+        ..Default::default()
+    };
+    let db = app.runs.db();
+    let id = db
+        .insert_landscape(
+            "crashed",
+            app::wire::LandscapeSource::Run { id: run },
+            &spec,
+        )
+        .await
+        .expect("insert");
+    // What a killed process leaves behind: a job marked running that nobody computes.
+    assert!(db.claim_next_landscape().await.expect("claim").is_some());
+    assert_eq!(
+        db.get_landscape(id).await.expect("read").map(|l| l.status),
+        Some(app::wire::RunStatus::Running)
+    );
+    let restarted = LandscapeService::start(app.runs.clone(), true)
+        .await
+        .expect("starts");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let l = db.get_landscape(id).await.expect("read").expect("exists");
+        if l.status == app::wire::RunStatus::Completed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}",
+            l.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(db.landscape_result(id).await.expect("read").is_some());
+    restarted.shutdown().await;
+    app.runs.shutdown().await;
+}
