@@ -112,8 +112,8 @@ pub struct Landscape {
     pub train_acc: Option<Vec<Vec<Option<f64>>>>,
     pub test_acc: Option<Vec<Vec<Option<f64>>>>,
     pub paths: Vec<PathProjection>,
-    /// The largest distance of a checkpoint to the plane, relative to its distance from the
-    /// plane's centre; 0 when every checkpoint lies on it.
+    /// The largest distance of a checkpoint to the plane, relative to the checkpoints' RMS
+    /// distance from the plane's centre; 0 when every checkpoint lies on it.
     pub max_rel_projection_error: f64,
     /// Toy model with d = 2: the curve(s) of training-loss minima in (w₁, w₂).
     #[serde(default)]
@@ -140,8 +140,8 @@ impl Landscape {
         }
         if self.max_rel_projection_error > HIGH_PROJECTION_ERROR {
             out.push(format!(
-                "Some checkpoints lie far from the plane (up to {:.0}% of their distance from \
-                 its centre): their positions on the map are approximate.",
+                "Some checkpoints lie far from the plane (up to {:.0}% of the trajectory's RMS \
+                 distance from its centre): their positions on the map are approximate.",
                 self.max_rel_projection_error * 100.0
             ));
         }

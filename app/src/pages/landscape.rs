@@ -332,7 +332,7 @@ pub fn LandscapeMaps(landscape: Landscape) -> impl IntoView {
                             </table>
                         }.into_any()
                     }}
-                    <p class="meta" class:hidden=exact>{format!("largest distance to the plane: {:.1}% of a checkpoint's distance from its centre", 100.0 * l.max_rel_projection_error)}</p>
+                    <p class="meta" class:hidden=exact>{format!("largest distance of a checkpoint to the plane: {:.1}% of the trajectory's RMS distance from its centre", 100.0 * l.max_rel_projection_error)}</p>
                     <p class="meta">{format!("{} parameters · {} checkpoints · computed in {:.1} s", l.num_params, l.num_checkpoints, l.elapsed_secs)}</p>
                 </aside>
             </div>

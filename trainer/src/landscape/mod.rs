@@ -300,15 +300,20 @@ fn net_landscape_on<B: Backend>(
             dist_to_plane: ix.iter().map(|&i| plane.placed.dist[i]).collect(),
         })
         .collect();
-    let max_rel_projection_error = plane
-        .placed
-        .dist
-        .iter()
-        .zip(&plane.placed.from_centre)
-        // A checkpoint at the centre has no direction to be off by.
-        .filter(|&(_, &r)| r > 1e-12)
-        .map(|(d, r)| d / r)
-        .fold(0.0, f64::max);
+    // Relative to the trajectory's spread (RMS distance from the centre), not to each
+    // checkpoint's own distance: one near the centre would otherwise dominate with a tiny
+    // absolute error.
+    let n = plane.placed.from_centre.len().max(1) as f64;
+    let spread = (plane.placed.from_centre.iter().map(|r| r * r).sum::<f64>() / n).sqrt();
+    let max_rel_projection_error = if spread > 1e-12 {
+        plane
+            .placed
+            .dist
+            .iter()
+            .fold(0.0, |m: f64, d| m.max(d / spread))
+    } else {
+        0.0
+    };
 
     let g = ls.grid as usize;
     let xs = grid::axis(plane.placed.x.iter().copied(), ls.margin, g);
