@@ -1,12 +1,13 @@
 //! The map's surface in parameter space (a plane, or the curved PCA sheet), its axes, and the
 //! evaluation of a network at every grid point.
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
 use super::Reporter;
 use crate::net::flat::unflatten;
-use crate::net::model::Net;
+use crate::net::model::{Head, Net};
 use crate::net::train::EvalSet;
 
 /// centre + x·d1 + y·d2, lifted along `lift.0` by a + b·x + q·x² for the curved sheet.
@@ -41,6 +42,67 @@ impl Sheet {
                 }
             }
         });
+    }
+}
+
+impl Sheet {
+    /// Weights of centre, d1, d2 (and the lift direction) at map coordinates (x, y).
+    fn coefficients(&self, x: f64, y: f64) -> [f32; 4] {
+        let z = self
+            .lift
+            .as_ref()
+            .map_or(0.0, |(_, [a, b, q])| a + b * x + q * x * x);
+        [1.0, x as f32, y as f32, z as f32]
+    }
+}
+
+/// For a network that starts with a dense layer (the MLPs), that layer's output is affine in
+/// the sheet's coefficients: X·W(x, y) + b(x, y) = Σₖ cₖ·(X·Wₖ + bₖ) over centre, d1, d2 and
+/// the lift. Those products are computed once per split; each grid point then only combines
+/// them and runs the remaining layers, which skips the largest matrix product of the network.
+struct FirstLayer<B: Backend> {
+    train: Vec<Vec<Tensor<B, 2>>>,
+    test: Vec<Vec<Tensor<B, 2>>>,
+}
+
+impl<B: Backend> FirstLayer<B> {
+    fn new(model: &Net<B>, sheet: &Sheet, train: &EvalSet<B>, test: &EvalSet<B>) -> Option<Self> {
+        if !model.features.is_empty() || !matches!(model.head.first(), Some(Head::Linear(_))) {
+            return None;
+        }
+        let mut parts: Vec<&[f32]> = vec![&sheet.centre, &sheet.d1, &sheet.d2];
+        if let Some((w, _)) = &sheet.lift {
+            parts.push(w);
+        }
+        let firsts: Vec<_> = parts
+            .iter()
+            .filter_map(
+                |p| match unflatten(model.clone(), p).head.into_iter().next() {
+                    Some(Head::Linear(l)) => Some(l),
+                    _ => None,
+                },
+            )
+            .collect();
+        let products = |set: &EvalSet<B>| -> Vec<Vec<Tensor<B, 2>>> {
+            set.inputs()
+                .map(|x| {
+                    let flat: Tensor<B, 2> = x.clone().flatten(1, 3);
+                    firsts.iter().map(|l| l.forward(flat.clone())).collect()
+                })
+                .collect()
+        };
+        Some(Self {
+            train: products(train),
+            test: products(test),
+        })
+    }
+
+    fn combine(&self, products: &[Tensor<B, 2>], c: [f32; 4]) -> Tensor<B, 2> {
+        let mut out = products[0].clone();
+        for (p, &ck) in products.iter().zip(&c).skip(1) {
+            out = out + p.clone().mul_scalar(ck);
+        }
+        out
     }
 }
 
@@ -104,12 +166,21 @@ pub fn evaluate_grid<B: Backend>(
     if !report.tick("grid", done, total) {
         return None;
     }
+    let factored = FirstLayer::new(&model, sheet, train, test);
     for (iy, &y) in ys.iter().enumerate() {
         for (ix, &x) in xs.iter().enumerate() {
             sheet.point(x, y, &mut w);
             model = unflatten(model, &w);
-            let (tl, ta) = train.evaluate(&model);
-            let (vl, va) = test.evaluate(&model);
+            let ((tl, ta), (vl, va)) = match &factored {
+                Some(f) => {
+                    let c = sheet.coefficients(x, y);
+                    (
+                        train.evaluate_with(|i, _| model.head_from(f.combine(&f.train[i], c), 1)),
+                        test.evaluate_with(|i, _| model.head_from(f.combine(&f.test[i], c), 1)),
+                    )
+                }
+                None => (train.evaluate(&model), test.evaluate(&model)),
+            };
             // An overflowed loss makes the accuracy meaningless too.
             g.train_loss[iy][ix] = finite(tl);
             g.train_acc[iy][ix] = finite(tl).and(finite(ta));

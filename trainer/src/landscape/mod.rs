@@ -9,9 +9,10 @@
 
 mod exact;
 mod grid;
-mod pca;
+// Public for the scale benchmark (benches/pca_scale.rs), which drives them directly.
+pub mod pca;
 mod random;
-mod scratch;
+pub mod scratch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

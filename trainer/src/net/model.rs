@@ -50,8 +50,13 @@ impl<B: Backend> Net<B> {
                 Feature::Relu(r) => r.forward(x),
             };
         }
-        let mut h: Tensor<B, 2> = x.flatten(1, 3);
-        for l in &self.head {
+        self.head_from(x.flatten(1, 3), 0)
+    }
+
+    /// The head's layers from `start` on, applied to flat activations.
+    pub fn head_from(&self, h: Tensor<B, 2>, start: usize) -> Tensor<B, 2> {
+        let mut h = h;
+        for l in self.head.iter().skip(start) {
             h = match l {
                 Head::Linear(lin) => lin.forward(h),
                 Head::Relu(r) => r.forward(h),

@@ -75,14 +75,27 @@ impl<B: Backend> EvalSet<B> {
 
     /// Mean loss and accuracy of `model` over the whole split, without building a graph.
     pub fn evaluate(&self, model: &Net<B>) -> (f64, f64) {
+        self.evaluate_with(|_, x| model.forward(x.clone()))
+    }
+
+    /// The split's input batches, in the order `evaluate_with` passes them.
+    pub fn inputs(&self) -> impl Iterator<Item = &Tensor<B, 4>> {
+        self.batches.iter().map(|b| &b.x)
+    }
+
+    /// Mean loss and accuracy of logits that `forward(batch index, inputs)` computes.
+    pub fn evaluate_with(
+        &self,
+        forward: impl Fn(usize, &Tensor<B, 4>) -> Tensor<B, 2>,
+    ) -> (f64, f64) {
         let Some(first) = self.batches.first() else {
             return (f64::NAN, f64::NAN);
         };
         let device = first.x.device();
         let mut losses = Vec::with_capacity(self.batches.len());
         let mut hits = Vec::with_capacity(self.batches.len());
-        for b in &self.batches {
-            let logits = model.forward(b.x.clone());
+        for (i, b) in self.batches.iter().enumerate() {
+            let logits = forward(i, &b.x);
             let pred = logits.clone().argmax(1).reshape([b.len as i32]);
             losses.push(loss_of(logits, &b.labels, b.one_hot.as_ref(), &device));
             hits.push(pred.equal(b.labels.clone()).int().sum());
