@@ -153,6 +153,11 @@ fn RunView(run: RunSummary) -> impl IntoView {
     );
 
     let config = config_rows(&run);
+    // A toy run's weights are only kept (as metric rows) when d = 2, where the map is exact.
+    let drawable = match &run.spec.experiment {
+        Experiment::Toy(t) => t.d == 2,
+        Experiment::Net(_) => true,
+    };
     let pct = move || {
         progress.get().map(|p| {
             format!(
@@ -195,7 +200,9 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
             </p>
             <super::share::ShareButton kind=crate::wire::ShareKind::Run id=id/>
-            <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Run { id }/>
+            {drawable.then(|| view! {
+                <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Run { id }/>
+            })}
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>

@@ -181,7 +181,12 @@ fn SweepView(
                 " · each run's metrics from its page"
             </p>
             <super::share::ShareButton kind=crate::wire::ShareKind::Sweep id=sweep.id/>
-            <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Sweep { id: sweep.id }/>
+            {match &sweep.spec.main.experiment {
+                spec::Experiment::Toy(t) => t.d == 2,
+                spec::Experiment::Net(_) => true,
+            }.then(|| view! {
+                <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Sweep { id: sweep.id }/>
+            })}
             <table class="runs" id="lineage">
                 <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
                 <tbody>

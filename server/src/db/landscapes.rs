@@ -127,8 +127,8 @@ impl Db {
     /// Takes the oldest queued job, marking it running, in one statement (no double claims).
     pub async fn claim_next_landscape(&self) -> Result<Option<LandscapeSummary>, DbError> {
         let row: Option<LandscapeRow> = sqlx::query_as(&format!(
-            "UPDATE landscapes SET status = 'running', phase = NULL, done = 0, total = 0 \
-             WHERE id = (SELECT id FROM landscapes WHERE status = 'queued' ORDER BY id LIMIT 1) \
+            "UPDATE landscapes SET status = 'running', phase = NULL, done = 0, total = 0, \
+             message = NULL, finished_at_ms = NULL WHERE id = (SELECT id FROM landscapes WHERE status = 'queued' ORDER BY id LIMIT 1) \
              RETURNING {COLUMNS}"
         ))
         .fetch_optional(&self.pool)

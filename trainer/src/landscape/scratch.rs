@@ -35,6 +35,10 @@ impl Scratch {
         self.dim
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     pub fn len(&self) -> usize {
         self.count
     }
