@@ -21,7 +21,7 @@ apt_install() {
 }
 
 if command -v apt-get >/dev/null; then
-  apt_install chromium dataset-fashion-mnist
+  apt_install chromium dataset-fashion-mnist postgresql
 else
   say "no apt-get: install Chromium and Fashion-MNIST yourself (see README)"
 fi

@@ -13,6 +13,15 @@ step "format"
 cargo fmt --all -- --check
 step "unit, storage and router tests"
 cargo test -p schedule -p spec -p datasets -p trainer -p server
+step "storage and router tests again on Postgres (the second backend)"
+pgdir=$(mktemp -d -t anneal-pg-XXXXXX)
+if pg_url=$(scripts/pg.sh start "$pgdir"); then
+  trap 'scripts/pg.sh stop "$pgdir"' EXIT
+  ANNEAL_TEST_POSTGRES_URL="$pg_url" cargo test -p server --bin anneal
+  scripts/pg.sh stop "$pgdir"; trap - EXIT
+else
+  echo "WARNING: could not start a throwaway Postgres cluster (see $pgdir); the Postgres backend was NOT tested" >&2
+fi
 step "app (ssr) tests"
 cargo test -p app --features ssr
 step "CUDA feature compiles (no GPU needed)"

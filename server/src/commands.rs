@@ -32,7 +32,10 @@ async fn open_service(
             settings.data_dir.display()
         )
     })?;
-    let db = Db::open(&settings.db_path).await?;
+    let db = match &settings.database_url {
+        Some(url) => Db::connect(url).await?,
+        None => Db::open(&settings.db_path).await?,
+    };
     Ok(RunService::start(db, settings.data_dir.clone(), workers).await?)
 }
 
@@ -148,10 +151,7 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
         .unwrap_or_default();
     match status {
         Some(app::wire::RunStatus::Completed) => {
-            println!(
-                "run {id} completed (database {})",
-                settings.db_path.display()
-            );
+            println!("run {id} completed (database {})", settings.db_label());
             Ok(())
         }
         Some(s) => Err(format!("run {id} {}{msg}", s.as_str()).into()),
@@ -236,7 +236,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
         admin_token: admin_token.map(Into::into),
     };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
-    tracing::info!(addr = %settings.addr, db = %settings.db_path.display(), "listening");
+    tracing::info!(addr = %settings.addr, db = %settings.db_label(), "listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -1,17 +1,16 @@
-//! SQLite storage (WAL, versioned migrations): runs, their event log, checkpoints, sweeps
-//! and share links. Queries are plain
-//! portable SQL so a Postgres pool can stand behind the same methods later.
+//! Storage: runs, their event log, checkpoints, sweeps, share links and landscapes, behind one
+//! `Db` type that callers use without knowing the backend. SQLite (WAL, synchronous FULL) is the
+//! default; Postgres is the second backend. Both go through sqlx's `Any` driver with the same
+//! portable SQL (`$N` placeholders, `RETURNING`, `ON CONFLICT`), and each has its own versioned
+//! migrations (`migrations/sqlite`, `migrations/postgres`) because their DDL differs.
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use app::wire::{RunSpec, RunStatus, RunSummary, ShareInfo, ShareKind, SweepRun, SweepSummary};
 use spec::SweepSpec;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{FromRow, Row};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, FromRow, Row};
 
 mod landscapes;
 
@@ -23,6 +22,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Kinds of stored events; the SSE event name is the same word.
@@ -61,9 +62,25 @@ pub struct StoredEvent {
     pub data: String,
 }
 
+/// Which database stands behind a [`Db`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// `$first, $first+1, …` for `n` bound values in an `IN (…)` list.
+fn numbered(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
@@ -142,28 +159,93 @@ impl ShareRow {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        let opts = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a committed metric row survives even a power cut, not just a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Connects to `sqlite://…` or `postgres://…` and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::Unsupported(
+                "the database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let pool = AnyPoolOptions::new()
             .max_connections(8)
-            .connect_with(opts)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Per connection: wait for a writer instead of failing, enforce foreign
+                        // keys, and FULL sync so a committed metric row survives a power cut.
+                        // WAL is a property of the file; setting it again is a no-op.
+                        for pragma in [
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A fresh, empty database for one test: a SQLite file in `dir`, or, when
+    /// `ANNEAL_TEST_POSTGRES_URL` names a Postgres server, a new database on it (so that the
+    /// same tests cover the second backend; `scripts/test.sh` runs them both ways).
+    #[cfg(test)]
+    pub async fn testing(dir: &Path) -> Result<Self, DbError> {
+        let Ok(base) = std::env::var("ANNEAL_TEST_POSTGRES_URL") else {
+            return Self::open(&dir.join("t.db")).await;
+        };
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "anneal_t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::any::install_default_drivers();
+        let admin = AnyPool::connect(&base).await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        admin.close().await;
+        let (before, after) = base.split_once('?').unwrap_or((&base, ""));
+        let root = before.rsplit_once('/').map_or(before, |(r, _)| r);
+        Self::connect(&format!("{root}/{name}?{after}")).await
+    }
+
+    /// Runs one statement with two integer arguments: tests use it to fake the passage of time.
+    #[cfg(test)]
+    pub async fn execute_for_test(&self, sql: &str, a: i64, b: i64) -> Result<(), DbError> {
+        sqlx::query(sql).bind(a).bind(b).execute(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn insert_run(&self, spec: &RunSpec) -> Result<i64, DbError> {
         let spec_json = serde_json::to_string(spec).map_err(|e| DbError::Corrupt(e.to_string()))?;
         let row = sqlx::query(
-            "INSERT INTO runs (name, spec, status, created_at_ms) VALUES (?, ?, 'queued', ?) RETURNING id",
+            "INSERT INTO runs (name, spec, status, created_at_ms) VALUES ($1, $2, 'queued', $3) RETURNING id",
         )
         .bind(&spec.name)
         .bind(spec_json)
@@ -175,7 +257,7 @@ impl Db {
 
     pub async fn get_run(&self, id: i64) -> Result<Option<RunSummary>, DbError> {
         let row: Option<RunRow> =
-            sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"))
+            sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -184,7 +266,7 @@ impl Db {
 
     pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunSummary>, DbError> {
         let rows: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -195,7 +277,7 @@ impl Db {
     /// Atomically takes the oldest queued run and marks it running.
     pub async fn claim_next(&self) -> Result<Option<RunSummary>, DbError> {
         let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE runs SET status = 'running', started_at_ms = ?, heartbeat_ms = ?
+            "UPDATE runs SET status = 'running', started_at_ms = $1, heartbeat_ms = $2
              WHERE id = (SELECT id FROM runs WHERE status = 'queued'
                            AND (wait_epoch IS NULL OR EXISTS (SELECT 1 FROM checkpoints c
                                 WHERE c.run_id = runs.parent_id AND c.epoch = runs.wait_epoch))
@@ -216,7 +298,7 @@ impl Db {
     /// Marks one queued run running (the headless CLI's claim); false if it wasn't queued.
     pub async fn claim(&self, id: i64) -> Result<bool, DbError> {
         let done = sqlx::query(
-            "UPDATE runs SET status = 'running', started_at_ms = ?, heartbeat_ms = ? WHERE id = ? AND status = 'queued'",
+            "UPDATE runs SET status = 'running', started_at_ms = $1, heartbeat_ms = $2 WHERE id = $3 AND status = 'queued'",
         )
         .bind(now_ms())
         .bind(now_ms())
@@ -227,7 +309,7 @@ impl Db {
     }
 
     pub async fn set_device(&self, id: i64, backend: &str, device: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE runs SET backend = ?, device = ?, heartbeat_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET backend = $1, device = $2, heartbeat_ms = $3 WHERE id = $4")
             .bind(backend)
             .bind(device)
             .bind(now_ms())
@@ -238,7 +320,7 @@ impl Db {
     }
 
     pub async fn set_heartbeat(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE runs SET heartbeat_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET heartbeat_ms = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)
             .execute(&self.pool)
@@ -254,11 +336,11 @@ impl Db {
         to: RunStatus,
         message: Option<&str>,
     ) -> Result<bool, DbError> {
-        let placeholders = vec!["?"; from.len()].join(", ");
+        let placeholders = numbered(5, from.len());
         let finished = to.is_terminal().then(now_ms);
         let sql = format!(
-            "UPDATE runs SET status = ?, message = COALESCE(?, message), finished_at_ms = COALESCE(?, finished_at_ms)
-             WHERE id = ? AND status IN ({placeholders})"
+            "UPDATE runs SET status = $1, message = COALESCE($2, message), finished_at_ms = COALESCE($3, finished_at_ms)
+             WHERE id = $4 AND status IN ({placeholders})"
         );
         let mut q = sqlx::query(&sql)
             .bind(to.as_str())
@@ -285,7 +367,7 @@ impl Db {
     /// Running runs whose heartbeat is older than `stale_ms`, other than `exclude` (ours).
     pub async fn stale_running(&self, stale_ms: i64, exclude: &[i64]) -> Result<Vec<i64>, DbError> {
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM runs WHERE status = 'running' AND COALESCE(heartbeat_ms, started_at_ms, 0) < ?",
+            "SELECT id FROM runs WHERE status = 'running' AND COALESCE(heartbeat_ms, started_at_ms, 0) < $1",
         )
         .bind(now_ms() - stale_ms)
         .fetch_all(&self.pool)
@@ -302,20 +384,32 @@ impl Db {
         data: &str,
     ) -> Result<i64, DbError> {
         let step = step.and_then(|s| i64::try_from(s).ok());
-        // One statement: SQLite serialises writers, so MAX(seq)+1 cannot race.
-        let seq: i64 = sqlx::query_scalar(
+        let insert = sqlx::query_scalar(
             "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
-             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM run_events WHERE run_id = ?
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_events WHERE run_id = $1
              RETURNING seq",
         )
         .bind(run_id)
         .bind(kind.as_str())
         .bind(step)
         .bind(data)
-        .bind(now_ms())
-        .bind(run_id)
-        .fetch_one(&self.pool)
-        .await?;
+        .bind(now_ms());
+        let seq: i64 = match self.backend {
+            // One statement: SQLite serialises writers, so MAX(seq)+1 cannot race.
+            Backend::Sqlite => insert.fetch_one(&self.pool).await?,
+            // Postgres runs writers concurrently: the run's row lock makes the two statements
+            // of one run's events take turns.
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT id FROM runs WHERE id = $1 FOR UPDATE")
+                    .bind(run_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let seq = insert.fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                seq
+            }
+        };
         Ok(seq)
     }
 
@@ -328,7 +422,7 @@ impl Db {
         path: &str,
     ) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
         )
         .bind(run_id)
@@ -344,7 +438,7 @@ impl Db {
     /// The newest checkpoint of a run: (epoch, path).
     pub async fn latest_checkpoint(&self, run_id: i64) -> Result<Option<(u32, String)>, DbError> {
         let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT epoch, path FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC LIMIT 1",
+            "SELECT epoch, path FROM checkpoints WHERE run_id = $1 ORDER BY epoch DESC LIMIT 1",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
@@ -355,7 +449,7 @@ impl Db {
     /// The checkpoint folder of `run_id` after `epoch` epochs.
     pub async fn checkpoint_at(&self, run_id: i64, epoch: u32) -> Result<Option<String>, DbError> {
         Ok(
-            sqlx::query_scalar("SELECT path FROM checkpoints WHERE run_id = ? AND epoch = ?")
+            sqlx::query_scalar("SELECT path FROM checkpoints WHERE run_id = $1 AND epoch = $2")
                 .bind(run_id)
                 .bind(i64::from(epoch))
                 .fetch_optional(&self.pool)
@@ -366,7 +460,7 @@ impl Db {
     /// (parent, epoch) a branch starts from, if it is a checkpointed branch.
     pub async fn branch_origin(&self, id: i64) -> Result<Option<(i64, u32)>, DbError> {
         let row: Option<(Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT parent_id, wait_epoch FROM runs WHERE id = ?")
+            sqlx::query_as("SELECT parent_id, wait_epoch FROM runs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -381,8 +475,8 @@ impl Db {
     pub async fn cancel_orphaned_branches(&self, parent: i64) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
             "UPDATE runs SET status = 'cancelled', message = 'the main run ended before reaching this decay point',
-                 finished_at_ms = ?
-             WHERE parent_id = ? AND status = 'queued' AND wait_epoch IS NOT NULL
+                 finished_at_ms = $1
+             WHERE parent_id = $2 AND status = 'queued' AND wait_epoch IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.run_id = runs.parent_id AND c.epoch = runs.wait_epoch)
              RETURNING id",
         )
@@ -398,7 +492,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let sweep_id: i64 = sqlx::query_scalar(
-            "INSERT INTO sweeps (name, spec, created_at_ms) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO sweeps (name, spec, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(&sweep.name)
         .bind(to_json(sweep)?)
@@ -406,7 +500,7 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
-                      VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id";
+                      VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
         let main_id: i64 = sqlx::query_scalar(insert)
             .bind(format!("{} · main", sweep.name))
             .bind(to_json(&sweep.main)?)
@@ -439,7 +533,7 @@ impl Db {
 
     pub async fn get_sweep(&self, id: i64) -> Result<Option<SweepSummary>, DbError> {
         let row: Option<(i64, String, String, i64)> =
-            sqlx::query_as("SELECT id, name, spec, created_at_ms FROM sweeps WHERE id = ?")
+            sqlx::query_as("SELECT id, name, spec, created_at_ms FROM sweeps WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -449,13 +543,13 @@ impl Db {
         let spec: SweepSpec = serde_json::from_str(&spec)
             .map_err(|e| DbError::Corrupt(format!("sweep {id}: {e}")))?;
         let runs: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE sweep_id = $1 ORDER BY id"
         ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
         let steps: Vec<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = ? ORDER BY id")
+            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = $1 ORDER BY id")
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -480,7 +574,7 @@ impl Db {
 
     pub async fn list_sweeps(&self, limit: i64) -> Result<Vec<(i64, String, i64)>, DbError> {
         Ok(
-            sqlx::query_as("SELECT id, name, created_at_ms FROM sweeps ORDER BY id DESC LIMIT ?")
+            sqlx::query_as("SELECT id, name, created_at_ms FROM sweeps ORDER BY id DESC LIMIT $1")
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?,
@@ -490,7 +584,7 @@ impl Db {
     /// Step of the newest stored metric row.
     pub async fn last_metric_step(&self, run_id: i64) -> Result<Option<u64>, DbError> {
         let step: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(step) FROM run_events WHERE run_id = ? AND kind = 'metric'",
+            "SELECT MAX(step) FROM run_events WHERE run_id = $1 AND kind = 'metric'",
         )
         .bind(run_id)
         .fetch_one(&self.pool)
@@ -506,7 +600,7 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, DbError> {
         let rows = sqlx::query(
-            "SELECT seq, kind, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, kind, data FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(run_id)
         .bind(after)
@@ -538,7 +632,7 @@ impl Db {
         let created_at_ms = now_ms();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO share_links (token_hash, kind, target_id, title, snapshot, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(token_hash)
         .bind(kind.as_str())
@@ -563,7 +657,7 @@ impl Db {
     pub async fn list_shares(&self, limit: i64) -> Result<Vec<ShareInfo>, DbError> {
         let rows: Vec<ShareRow> = sqlx::query_as(
             "SELECT id, kind, target_id, title, created_at_ms, expires_at_ms, revoked_at_ms \
-             FROM share_links ORDER BY id DESC LIMIT ?",
+             FROM share_links ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -580,7 +674,7 @@ impl Db {
     ) -> Result<Option<(ShareInfo, String)>, DbError> {
         let row: Option<(i64, String, i64, String, i64, Option<i64>, String)> = sqlx::query_as(
             "SELECT id, kind, target_id, title, created_at_ms, expires_at_ms, snapshot FROM share_links \
-             WHERE token_hash = ? AND revoked_at_ms IS NULL AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+             WHERE token_hash = $1 AND revoked_at_ms IS NULL AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
         )
         .bind(token_hash)
         .bind(now_ms)
@@ -607,7 +701,7 @@ impl Db {
     /// Revokes a link; false when there is no such link or it was already revoked.
     pub async fn revoke_share(&self, id: i64) -> Result<bool, DbError> {
         let done = sqlx::query(
-            "UPDATE share_links SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+            "UPDATE share_links SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
         )
         .bind(now_ms())
         .bind(id)
@@ -618,7 +712,7 @@ impl Db {
 
     /// Whether a share link with this id exists at all.
     pub async fn share_exists(&self, id: i64) -> Result<bool, DbError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM share_links WHERE id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM share_links WHERE id = $1")
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
@@ -632,7 +726,7 @@ mod tests {
 
     async fn temp_db() -> (Db, tempdir::Dir) {
         let dir = tempdir::Dir::new();
-        let db = Db::open(&dir.path.join("t.db")).await.expect("opens");
+        let db = Db::testing(&dir.path).await.expect("opens");
         (db, dir)
     }
 

@@ -12,6 +12,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_ADDR` | `127.0.0.1:3000` | listen address (also `LEPTOS_SITE_ADDR`, which cargo-leptos sets) |
 /// | `ANNEAL_DATA_DIR` | `./data` | database, checkpoints and datasets the server manages |
 /// | `ANNEAL_DB` | `$ANNEAL_DATA_DIR/anneal.db` | SQLite file |
+/// | `ANNEAL_DATABASE_URL` | unset | `postgres://…` (or `sqlite://…`) instead of the SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
 /// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
@@ -22,6 +23,7 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub db_path: PathBuf,
+    pub database_url: Option<String>,
     pub max_concurrent: usize,
     pub admin_token: Option<String>,
     pub site_root: String,
@@ -54,6 +56,14 @@ where
 }
 
 impl Settings {
+    /// Where the database is, for logs and messages (never the URL: it may carry a password).
+    pub fn db_label(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.split(':').next().unwrap_or("database").to_owned(),
+            None => self.db_path.display().to_string(),
+        }
+    }
+
     pub fn from_environment() -> Result<Self, SettingsError> {
         let addr_default: SocketAddr = ([127, 0, 0, 1], 3000).into();
         let addr = match var("ANNEAL_ADDR") {
@@ -73,6 +83,7 @@ impl Settings {
             addr,
             data_dir,
             db_path,
+            database_url: var("ANNEAL_DATABASE_URL"),
             max_concurrent,
             admin_token: var("ANNEAL_ADMIN_TOKEN"),
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),

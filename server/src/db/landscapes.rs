@@ -74,7 +74,7 @@ impl Db {
         let spec = serde_json::to_string(spec).map_err(|e| DbError::Corrupt(e.to_string()))?;
         Ok(sqlx::query_scalar(
             "INSERT INTO landscapes (name, source_kind, source_id, spec, status, created_at_ms) \
-             VALUES (?, ?, ?, ?, 'queued', ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING id",
         )
         .bind(name)
         .bind(kind)
@@ -87,7 +87,7 @@ impl Db {
 
     pub async fn get_landscape(&self, id: i64) -> Result<Option<LandscapeSummary>, DbError> {
         let row: Option<LandscapeRow> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM landscapes WHERE id = ?"))
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM landscapes WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -100,27 +100,26 @@ impl Db {
         source: Option<LandscapeSource>,
         limit: i64,
     ) -> Result<Vec<LandscapeSummary>, DbError> {
-        let rows: Vec<LandscapeRow> = match source.map(source_parts) {
-            Some((kind, id)) => {
-                sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM landscapes WHERE source_kind = ? AND source_id = ? \
-                     ORDER BY id DESC LIMIT ?"
+        let rows: Vec<LandscapeRow> =
+            match source.map(source_parts) {
+                Some((kind, id)) => sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM landscapes WHERE source_kind = $1 AND source_id = $2 \
+                     ORDER BY id DESC LIMIT $3"
                 ))
                 .bind(kind)
                 .bind(id)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM landscapes ORDER BY id DESC LIMIT ?"
-                ))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+                .await?,
+                None => {
+                    sqlx::query_as(&format!(
+                        "SELECT {COLUMNS} FROM landscapes ORDER BY id DESC LIMIT $1"
+                    ))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
         rows.into_iter().map(LandscapeRow::into_summary).collect()
     }
 
@@ -144,7 +143,7 @@ impl Db {
         total: u64,
     ) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE landscapes SET phase = ?, done = ?, total = ? WHERE id = ? AND status = 'running'",
+            "UPDATE landscapes SET phase = $1, done = $2, total = $3 WHERE id = $4 AND status = 'running'",
         )
         .bind(phase)
         .bind(i64::try_from(done).unwrap_or(i64::MAX))
@@ -169,10 +168,10 @@ impl Db {
             .transpose()
             .map_err(|e| DbError::Corrupt(e.to_string()))?;
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        let placeholders = vec!["?"; from.len()].join(", ");
+        let placeholders = super::numbered(6, from.len());
         let sql = format!(
-            "UPDATE landscapes SET status = ?, message = ?, result = ?, finished_at_ms = ? \
-             WHERE id = ? AND status IN ({placeholders})"
+            "UPDATE landscapes SET status = $1, message = $2, result = $3, finished_at_ms = $4 \
+             WHERE id = $5 AND status IN ({placeholders})"
         );
         let mut q = sqlx::query(&sql)
             .bind(status.as_str())
@@ -198,7 +197,7 @@ impl Db {
 
     pub async fn landscape_result(&self, id: i64) -> Result<Option<Landscape>, DbError> {
         let json: Option<Option<String>> =
-            sqlx::query_scalar("SELECT result FROM landscapes WHERE id = ?")
+            sqlx::query_scalar("SELECT result FROM landscapes WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -213,7 +212,7 @@ impl Db {
     /// Every checkpoint of a run: (epoch, folder), by epoch.
     pub async fn checkpoints_of(&self, run_id: i64) -> Result<Vec<(u32, String)>, DbError> {
         let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT epoch, path FROM checkpoints WHERE run_id = ? ORDER BY epoch")
+            sqlx::query_as("SELECT epoch, path FROM checkpoints WHERE run_id = $1 ORDER BY epoch")
                 .bind(run_id)
                 .fetch_all(&self.pool)
                 .await?;

@@ -38,7 +38,7 @@ impl TestApp {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = Db::open(&dir.join("t.db")).await.expect("db opens");
+        let db = Db::testing(&dir).await.expect("db opens");
         let runs = RunService::start(db, dir.clone(), 1)
             .await
             .expect("service starts");
@@ -620,7 +620,11 @@ async fn share_links_serve_a_frozen_page_until_revoked() {
     let share = created["id"].as_i64().expect("id");
 
     // The token is never stored: only its hash is in the database file.
-    let raw = std::fs::read(app.db_file()).expect("db file");
+    let raw = if app.runs.db().backend() == crate::db::Backend::Sqlite {
+        std::fs::read(app.db_file()).expect("db file")
+    } else {
+        Vec::new()
+    };
     let wal = std::fs::read(app.db_file().with_extension("db-wal")).unwrap_or_default();
     let needle = token.as_bytes();
     assert!(
@@ -732,16 +736,15 @@ async fn expired_links_get_404() {
     assert!(expires > crate::db::now_ms() + 3_500_000);
     assert_eq!(app.get_text(&format!("/s/{token}")).await.0, StatusCode::OK);
     // Move the clock past the expiry by moving the expiry before the clock.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_file().display()))
-        .await
-        .expect("second connection");
-    sqlx::query("UPDATE share_links SET expires_at_ms = ? WHERE id = ?")
-        .bind(crate::db::now_ms() - 1)
-        .bind(created["id"].as_i64())
-        .execute(&pool)
+    app.runs
+        .db()
+        .execute_for_test(
+            "UPDATE share_links SET expires_at_ms = $1 WHERE id = $2",
+            crate::db::now_ms() - 1,
+            created["id"].as_i64().expect("id"),
+        )
         .await
         .expect("update");
-    pool.close().await;
     assert_eq!(
         app.get_text(&format!("/s/{token}")).await.0,
         StatusCode::NOT_FOUND
