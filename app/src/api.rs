@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::wire::{
-    Landscape, LandscapeReply, LandscapeRequest, LandscapeSource, LandscapeSummary, RunMetrics,
-    RunSpec, RunSummary, ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply, SweepSummary,
+    Landscape, LandscapeReply, LandscapeRequest, LandscapeSummary, RunMetrics, RunSpec, RunSummary,
+    ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply, SweepSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -217,10 +217,19 @@ pub async fn get_landscape(
         .map_err(|e| ServerFnError::new(e.0))
 }
 
+/// Landscapes of one run (`run`), one sweep (`sweep`), or all. Plain ids rather than a
+/// `LandscapeSource`: a tagged enum does not survive the GET query-string encoding.
 #[server(input = GetUrl)]
 pub async fn list_landscapes(
-    source: Option<LandscapeSource>,
+    run: Option<i64>,
+    sweep: Option<i64>,
 ) -> Result<Vec<LandscapeSummary>, ServerFnError> {
+    use crate::wire::LandscapeSource;
+    let source = match (run, sweep) {
+        (Some(id), _) => Some(LandscapeSource::Run { id }),
+        (None, Some(id)) => Some(LandscapeSource::Sweep { id }),
+        (None, None) => None,
+    };
     lab()?
         .list_landscapes(source)
         .await

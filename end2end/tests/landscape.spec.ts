@@ -6,6 +6,7 @@ test("a finished run's loss landscape shows train and test maps with the traject
   test.setTimeout(120_000);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   const run = await page.request.post("/api/runs", {
     data: {
       name: "landscape journey",
@@ -51,8 +52,10 @@ test("a finished run's loss landscape shows train and test maps with the traject
   await expect(page.locator("#landscape-reading")).toContainText("test-loss minimum");
   await page.screenshot({ path: "test-results/landscape.png", fullPage: true });
 
-  // Listed on the run's page, and reopening is instant (stored, not recomputed).
-  await page.goto(`/runs/${id}`);
+  // Listed on the run's page (reached in the browser, so the list comes over HTTP), and
+  // reopening is instant (stored, not recomputed).
+  await page.click("#landscape-title ~ p.meta a");
+  await page.waitForURL(new RegExp(`/runs/${id}$`));
   await expect(page.locator(".landscapes tbody tr")).toHaveCount(1);
   expect(errors).toEqual([]);
 });

@@ -143,7 +143,17 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
 /// Landscapes computed so far, of one source or all.
 #[component]
 pub fn LandscapeList(source: Option<LandscapeSource>) -> impl IntoView {
-    let list = Resource::new(move || source, list_landscapes);
+    let list = Resource::new(
+        move || source,
+        |s| {
+            let (run, sweep) = match s {
+                Some(LandscapeSource::Run { id }) => (Some(id), None),
+                Some(LandscapeSource::Sweep { id }) => (None, Some(id)),
+                None => (None, None),
+            };
+            list_landscapes(run, sweep)
+        },
+    );
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
