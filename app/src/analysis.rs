@@ -70,6 +70,21 @@ pub fn downsample(xs: &[f64], ys: &[f64], max_points: usize) -> (Vec<f64>, Vec<f
     (ox, oy)
 }
 
+/// Pearson r between the branches' decay points and their final test losses.
+pub fn decay_loss_pearson<'a>(rs: impl IntoIterator<Item = &'a BranchResult>) -> Option<f64> {
+    let (ks, losses): (Vec<f64>, Vec<f64>) =
+        rs.into_iter().map(|r| (r.k as f64, r.test_loss)).unzip();
+    pearson(&ks, &losses)
+}
+
+/// The line a sweep page shows about that correlation.
+pub fn pearson_line(r: Option<f64>, unit: &str) -> String {
+    match r {
+        Some(r) => format!("Pearson r (decay {unit} vs final test loss) = {r:.3}"),
+        None => "Pearson r needs at least 3 finished branches.".into(),
+    }
+}
+
 /// Pearson correlation; None when either side has no spread or fewer than 3 points.
 pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let n = xs.len().min(ys.len());
@@ -146,9 +161,7 @@ pub fn conclusion(results: &[BranchResult], unit: &str) -> String {
             fmt(b)
         ));
     }
-    let ks: Vec<f64> = rs.iter().map(|r| r.k as f64).collect();
-    let losses: Vec<f64> = rs.iter().map(|r| r.test_loss).collect();
-    if let Some(r) = pearson(&ks, &losses) {
+    if let Some(r) = decay_loss_pearson(rs.iter().copied()) {
         let trend = if r < -0.5 {
             "later decay gave lower test loss"
         } else if r > 0.5 {

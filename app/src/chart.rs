@@ -57,12 +57,7 @@ pub fn draw_sweep(
                     .iter()
                     .map(|m| {
                         // Each branch is drawn from its branch point; before it, it is the main path.
-                        let from_step = sweep
-                            .runs
-                            .iter()
-                            .find(|r| r.run.id == m.run_id)
-                            .and_then(|r| r.branch_at)
-                            .map_or(0, |k| k * sweep.spec.unit_steps());
+                        let from_step = sweep.branch_from_step(m.run_id);
                         let mut seconds = 0.0;
                         let pts: Vec<(f64, f64)> = m
                             .points

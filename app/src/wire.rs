@@ -88,6 +88,30 @@ pub struct SweepSummary {
     pub runs: Vec<SweepRun>,
 }
 
+impl SweepSummary {
+    /// What `branch_at` counts: steps for the toy model, epochs for networks.
+    pub fn unit(&self) -> &'static str {
+        match self.spec.main.experiment {
+            spec::Experiment::Toy(_) => "step",
+            spec::Experiment::Net(_) => "epoch",
+        }
+    }
+
+    /// The decay point of `run_id`; None for the main run (or a run not in this sweep).
+    pub fn branch_at(&self, run_id: i64) -> Option<u64> {
+        self.runs
+            .iter()
+            .find(|r| r.run.id == run_id)
+            .and_then(|r| r.branch_at)
+    }
+
+    /// The step a run's own path starts at: its branch point, 0 for the main run.
+    pub fn branch_from_step(&self, run_id: i64) -> u64 {
+        self.branch_at(run_id)
+            .map_or(0, |k| k * self.spec.unit_steps())
+    }
+}
+
 /// A run's stored metric rows, for charts that show many runs at once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunMetrics {

@@ -17,7 +17,7 @@ use trainer::StopFlag;
 use trainer::landscape::{LandscapeProgress, PathInput, ToyPathInput};
 
 use crate::db::DbError;
-use crate::runs::{RunService, hide_paths};
+use crate::runs::{RunService, hide_paths, lock};
 
 /// Progress is written at most this often; the grid reports after every point.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -33,10 +33,6 @@ pub struct LandscapeService {
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
@@ -44,14 +40,17 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// What a job computes over: the main run's spec and the trajectories to project.
+/// What a job computes over: the main run's model, data and seed, and the trajectories.
 enum Inputs {
     Net {
-        main: RunSummary,
+        net: spec::NetSpec,
+        backend: spec::BackendChoice,
+        seed: u64,
         paths: Vec<PathInput>,
     },
     Toy {
-        main: RunSummary,
+        toy: spec::ToySpec,
+        seed: u64,
         paths: Vec<ToyPathInput>,
     },
 }
@@ -282,7 +281,7 @@ impl LandscapeService {
         };
         let tag = |id: i64| Some(id.to_string());
         Ok(Ok(match &main.spec.experiment {
-            Experiment::Net(_) => {
+            Experiment::Net(net) => {
                 let ckpts = |rows: Vec<(u32, String)>| -> Vec<(f64, PathBuf)> {
                     rows.into_iter()
                         .map(|(e, p)| (f64::from(e), PathBuf::from(p)))
@@ -308,9 +307,14 @@ impl LandscapeService {
                         checkpoints,
                     });
                 }
-                Inputs::Net { main, paths }
+                Inputs::Net {
+                    net: net.clone(),
+                    backend: main.spec.backend,
+                    seed: main.spec.seed,
+                    paths,
+                }
             }
-            Experiment::Toy(_) => {
+            Experiment::Toy(toy) => {
                 let points = |rows: Vec<(i64, app::wire::MetricPoint)>, from: u64| {
                     rows.into_iter()
                         .filter(|(_, p)| p.step >= from)
@@ -338,7 +342,11 @@ impl LandscapeService {
                             .into(),
                     ));
                 }
-                Inputs::Toy { main, paths }
+                Inputs::Toy {
+                    toy: toy.clone(),
+                    seed: main.spec.seed,
+                    paths,
+                }
             }
         }))
     }
@@ -386,35 +394,30 @@ impl LandscapeService {
                 }
             };
             match inputs {
-                Inputs::Net { main, paths } => {
-                    let Experiment::Net(net) = &main.spec.experiment else {
-                        unreachable!("net inputs come from a net run")
-                    };
-                    trainer::landscape::net_landscape(
-                        net,
-                        main.spec.backend,
-                        main.spec.seed,
-                        &spec,
-                        &paths,
-                        &data_dir,
-                        &data_dir.join("scratch"),
-                        &mut progress,
-                        &job_stop,
-                    )
-                }
-                Inputs::Toy { main, paths } => {
-                    let Experiment::Toy(toy) = &main.spec.experiment else {
-                        unreachable!("toy inputs come from a toy run")
-                    };
-                    trainer::landscape::toy_landscape(
-                        toy,
-                        main.spec.seed,
-                        &spec,
-                        &paths,
-                        &mut progress,
-                        &job_stop,
-                    )
-                }
+                Inputs::Net {
+                    net,
+                    backend,
+                    seed,
+                    paths,
+                } => trainer::landscape::net_landscape(
+                    &net,
+                    backend,
+                    seed,
+                    &spec,
+                    &paths,
+                    &data_dir,
+                    &data_dir.join("scratch"),
+                    &mut progress,
+                    &job_stop,
+                ),
+                Inputs::Toy { toy, seed, paths } => trainer::landscape::toy_landscape(
+                    &toy,
+                    seed,
+                    &spec,
+                    &paths,
+                    &mut progress,
+                    &job_stop,
+                ),
             }
         })
         .await;

@@ -9,7 +9,7 @@ use spec::Experiment;
 use super::format_ms;
 use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};
 use super::sweep::branch_results;
-use crate::analysis::{conclusion, pearson, run_conclusion};
+use crate::analysis::{conclusion, decay_loss_pearson, pearson_line, run_conclusion};
 use crate::api::{CreateShare, RevokeShare, list_shares, open_share};
 use crate::chart::{ChartDef, ChartOptions, XAxis};
 use crate::svg::{Line, SvgChart};
@@ -54,16 +54,10 @@ fn SharedView(page: SharedPage, token: String) -> impl IntoView {
             run_conclusion(&run.spec, points),
             view! { <SharedRun run=run.clone() points=points.clone()/> }.into_any(),
         ),
-        SharedBody::Sweep { sweep, metrics } => {
-            let unit = match sweep.spec.main.experiment {
-                Experiment::Toy(_) => "step",
-                Experiment::Net(_) => "epoch",
-            };
-            (
-                conclusion(&branch_results(sweep, metrics), unit),
-                view! { <SharedSweep sweep=sweep.clone() metrics=metrics.clone()/> }.into_any(),
-            )
-        }
+        SharedBody::Sweep { sweep, metrics } => (
+            conclusion(&branch_results(sweep, metrics), sweep.unit()),
+            view! { <SharedSweep sweep=sweep.clone() metrics=metrics.clone()/> }.into_any(),
+        ),
         SharedBody::Landscape { landscape, result } => (
             {
                 let _ = landscape;
@@ -183,7 +177,7 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
 fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     let results = branch_results(&sweep, &metrics);
     let toy = matches!(sweep.spec.main.experiment, Experiment::Toy(_));
-    let unit = if toy { "step" } else { "epoch" };
+    let unit = sweep.unit();
     let interactive = interactive_flag();
     {
         let (sweep, metrics, results) = (sweep.clone(), metrics.clone(), results.clone());
@@ -194,31 +188,18 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
         };
         Effect::new(move |_| crate::chart::draw_sweep(&sweep, &metrics, &results, opts));
     }
-    let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
-    let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
-    let r = pearson(&ks, &losses);
+    let r = decay_loss_pearson(&results);
     let label = |run_id: i64| {
         sweep
-            .runs
-            .iter()
-            .find(|r| r.run.id == run_id)
-            .and_then(|r| r.branch_at)
+            .branch_at(run_id)
             .map_or("main".to_owned(), |k| format!("decay @ {k}"))
     };
     let overlay = |key: &str| -> Vec<Line> {
         metrics
             .iter()
-            .map(|m| {
-                let from = sweep
-                    .runs
-                    .iter()
-                    .find(|r| r.run.id == m.run_id)
-                    .and_then(|r| r.branch_at)
-                    .map_or(0, |k| k * sweep.spec.unit_steps());
-                Line {
-                    name: label(m.run_id),
-                    points: series(&m.points, key, from),
-                }
+            .map(|m| Line {
+                name: label(m.run_id),
+                points: series(&m.points, key, sweep.branch_from_step(m.run_id)),
             })
             .collect()
     };
@@ -251,10 +232,7 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     view! {
         <section class="card">
             <p class="meta" id="share-pearson">
-                {match r {
-                    Some(r) => format!("Pearson r (decay {unit} vs final test loss) = {r:.3}"),
-                    None => "Pearson r needs at least 3 finished branches.".into(),
-                }}
+                {pearson_line(r, unit)}
             </p>
             <dl class="config">
                 {config_rows(&RunSummary { spec: sweep.spec.main.clone(), ..sweep.runs[0].run.clone() })

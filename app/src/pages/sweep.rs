@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::analysis::{BranchResult, conclusion, pearson};
+use crate::analysis::{BranchResult, conclusion, decay_loss_pearson, pearson_line};
 use crate::api::{get_sweep, sweep_metrics};
 use crate::chart::{ChartOptions, XAxis};
 use crate::wire::{RunMetrics, SweepSummary};
@@ -43,13 +43,6 @@ pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<Branc
             })
         })
         .collect()
-}
-
-fn unit(sweep: &SweepSummary) -> &'static str {
-    match sweep.spec.main.experiment {
-        Experiment::Toy(_) => "step",
-        Experiment::Net(_) => "epoch",
-    }
 }
 
 #[component]
@@ -146,11 +139,9 @@ fn SweepView(
     opts: Signal<ChartOptions>,
 ) -> impl IntoView {
     let results = branch_results(&sweep, &metrics);
-    let u = unit(&sweep);
+    let u = sweep.unit();
     let text = conclusion(&results, u);
-    let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
-    let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
-    let r = pearson(&ks, &losses);
+    let r = decay_loss_pearson(&results);
     let done = sweep
         .runs
         .iter()
@@ -168,10 +159,7 @@ fn SweepView(
             </p>
             <p class="conclusion" id="sweep-conclusion">{text}</p>
             <p class="meta" id="sweep-pearson">
-                {match r {
-                    Some(r) => format!("Pearson r (decay {u} vs final test loss) = {r:.3}"),
-                    None => "Pearson r needs at least 3 finished branches.".into(),
-                }}
+                {pearson_line(r, u)}
             </p>
             <p class="exports">
                 "Export the summary: "

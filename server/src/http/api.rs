@@ -203,49 +203,45 @@ pub async fn sweep_summary(
     let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
     let metrics = s.runs.metrics_of(ids).await?;
     let results = app::pages::sweep::branch_results(&sweep, &metrics);
-    let unit = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
-        "step"
-    } else {
-        "epoch"
-    };
+    let unit = sweep.unit();
     Ok(match format {
-        Format::Json => {
-            let ks: Vec<f64> = results.iter().map(|r| r.k as f64).collect();
-            let losses: Vec<f64> = results.iter().map(|r| r.test_loss).collect();
-            Json(json!({
-                "sweep": id,
-                "unit": unit,
-                "branches": results.iter().map(|r| json!({
-                    "k": r.k, "length": r.length, "seconds": r.seconds, "test_loss": r.test_loss,
-                    "test_acc": r.test_acc, "dist_mn": r.dist_mn,
-                })).collect::<Vec<_>>(),
-                "pearson_k_test_loss": app::analysis::pearson(&ks, &losses),
-                "conclusion": app::analysis::conclusion(&results, unit),
-            }))
-            .into_response()
-        }
-        Format::Csv => {
-            let header: Vec<String> =
-                ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
-                    .iter()
-                    .map(|h| (*h).to_owned())
-                    .collect();
-            let body = results
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.k.to_string(),
-                        r.length.to_string(),
-                        num(r.seconds),
-                        r.test_loss.to_string(),
-                        num(r.test_acc),
-                        num(r.dist_mn),
-                    ]
-                })
-                .collect();
-            csv_response(&format!("sweep-{id}-summary.csv"), &header, body)
-        }
+        Format::Json => Json(json!({
+            "sweep": id,
+            "unit": unit,
+            "branches": results.iter().map(|r| json!({
+                "k": r.k, "length": r.length, "seconds": r.seconds, "test_loss": r.test_loss,
+                "test_acc": r.test_acc, "dist_mn": r.dist_mn,
+            })).collect::<Vec<_>>(),
+            "pearson_k_test_loss": app::analysis::decay_loss_pearson(&results),
+            "conclusion": app::analysis::conclusion(&results, unit),
+        }))
+        .into_response(),
+        Format::Csv => summary_csv(&format!("sweep-{id}-summary.csv"), &results),
     })
+}
+
+/// One row per finished branch: the sweep summary as a spreadsheet.
+pub fn summary_csv(
+    filename: &str,
+    results: &[app::analysis::BranchResult],
+) -> axum::response::Response {
+    let header = ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
+        .map(str::to_owned)
+        .to_vec();
+    let body = results
+        .iter()
+        .map(|r| {
+            vec![
+                r.k.to_string(),
+                r.length.to_string(),
+                num(r.seconds),
+                r.test_loss.to_string(),
+                num(r.test_acc),
+                num(r.dist_mn),
+            ]
+        })
+        .collect();
+    csv_response(filename, &header, body)
 }
 
 pub async fn create_sweep(

@@ -95,10 +95,7 @@ fn metrics_csv(page: &SharedPage) -> Response {
             .iter()
             .map(|m| {
                 let role = sweep
-                    .runs
-                    .iter()
-                    .find(|r| r.run.id == m.run_id)
-                    .and_then(|r| r.branch_at)
+                    .branch_at(m.run_id)
                     .map_or("main".into(), |k| format!("decay at {k}"));
                 (m.run_id, role, m.points.as_slice())
             })
@@ -135,23 +132,10 @@ fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
             message: "only a sweep has a summary table".into(),
         }]));
     };
-    let header = ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
-        .map(str::to_owned)
-        .to_vec();
-    let rows = app::pages::sweep::branch_results(sweep, metrics)
-        .iter()
-        .map(|r| {
-            vec![
-                r.k.to_string(),
-                r.length.to_string(),
-                num(r.seconds),
-                r.test_loss.to_string(),
-                num(r.test_acc),
-                num(r.dist_mn),
-            ]
-        })
-        .collect();
-    Ok(csv_response("shared-summary.csv", &header, rows))
+    Ok(super::api::summary_csv(
+        "shared-summary.csv",
+        &app::pages::sweep::branch_results(sweep, metrics),
+    ))
 }
 
 /// One row per grid point: where it is and what both splits measure there.
