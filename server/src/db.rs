@@ -698,6 +698,19 @@ impl Db {
         .transpose()
     }
 
+    /// Whether a link with this token hash exists, is not revoked and has not expired.
+    pub async fn share_is_active(&self, token_hash: &str, now_ms: i64) -> Result<bool, DbError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM share_links WHERE token_hash = $1 AND revoked_at_ms IS NULL \
+             AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Revokes a link; false when there is no such link or it was already revoked.
     pub async fn revoke_share(&self, id: i64) -> Result<bool, DbError> {
         let done = sqlx::query(

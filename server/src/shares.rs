@@ -132,6 +132,14 @@ pub async fn create(
     }))
 }
 
+/// Whether `token` opens a live link now, without reading its snapshot.
+pub async fn is_live(db: &Db, token: &str) -> Result<bool, DbError> {
+    if !well_formed(token) {
+        return Ok(false);
+    }
+    db.share_is_active(&hash_token(token), now_ms()).await
+}
+
 /// The page behind `token`, if the link is live now.
 pub async fn open(db: &Db, token: &str) -> Result<Option<SharedPage>, DbError> {
     if !well_formed(token) {

@@ -51,9 +51,10 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         return next.run(req).await;
     };
     let token = rest.split('/').next().unwrap_or_default().to_owned();
-    let mut res = match shares::open(s.runs.db(), &token).await {
-        Ok(Some(_)) => next.run(req).await,
-        Ok(None) => (StatusCode::NOT_FOUND, Html(GONE)).into_response(),
+    // Only liveness here: the page (or export) behind the guard reads the snapshot itself.
+    let mut res = match shares::is_live(s.runs.db(), &token).await {
+        Ok(true) => next.run(req).await,
+        Ok(false) => (StatusCode::NOT_FOUND, Html(GONE)).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     };
     let h = res.headers_mut();
