@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command and CI's only step: set up, then run every test layer:
-# unit tests, router-level HTTP/SSE tests, the CUDA compile check, and the Playwright journeys.
+# clippy per feature set (the CUDA one included, as a compile check), unit tests, router-level
+# HTTP/SSE tests, and the Playwright journeys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -11,8 +12,14 @@ source scripts/env.sh   # same artifacts as scripts/build.sh and cargo-leptos de
 
 step "format"
 cargo fmt --all -- --check
+step "clippy -D warnings, one feature set at a time (never --all-features)"
+cargo clippy -p schedule -p spec -p domain -p datasets -p trainer -p server --all-targets -- -D warnings
+cargo clippy -p app --features ssr --all-targets -- -D warnings
+cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate \
+  --target-dir target/front -- -D warnings
+CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo clippy -p trainer --features cuda -- -D warnings
 step "unit, storage and router tests"
-cargo test -p schedule -p spec -p datasets -p trainer -p server
+cargo test -p schedule -p spec -p domain -p datasets -p trainer -p server
 step "storage and router tests again on Postgres (the second backend)"
 pgdir=$(mktemp -d -t anneal-pg-XXXXXX)
 if pg_url=$(scripts/pg.sh start "$pgdir"); then
@@ -24,8 +31,6 @@ else
 fi
 step "app (ssr) tests"
 cargo test -p app --features ssr
-step "CUDA feature compiles (no GPU needed)"
-CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo check -p trainer --features cuda
 step "build site and binary"
 scripts/build.sh
 step "end-to-end (Playwright, Chromium)"

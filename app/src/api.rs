@@ -1,245 +1,198 @@
-//! Server functions the pages call, and the `Lab` seam the server implements behind them.
+//! The server functions the pages call: one per operation of `domain::Lab`, each a thin door
+//! onto the one service the server provides as context. Their answers and refusals are the
+//! same JSON, with the same HTTP status, as the JSON API's.
 
-use leptos::prelude::*;
-use leptos::server_fn::codec::{GetUrl, Json};
-
-use crate::wire::{
-    Landscape, LandscapeReply, LandscapeRequest, LandscapeSummary, RunMetrics, RunSpec, RunSummary,
-    ShareInfo, ShareReply, ShareRequest, SharedPage, StartReply, SweepSummary,
+use domain::Failure;
+// `RunMetrics` and `SweepSummary` stay qualified: the server functions `run_metrics` and
+// `sweep_summary` generate structs of those names.
+use domain::wire::{
+    self, Cancelled, Created, Landscape, LandscapeRequest, LandscapeSummary, Resumed, Revoked,
+    RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
+    SweepItem, SweepReport,
 };
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json, JsonEncoding};
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "ssr")]
-pub use lab::{BoxFut, Lab, LabError, SharedLab};
+/// A refused call, as server functions carry it: the service's `Failure`, or one made from a
+/// transport or decoding problem (a malformed argument is a 400, like the JSON API's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Refusal(pub Failure);
 
-#[cfg(feature = "ssr")]
-mod lab {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::sync::Arc;
-
-    use crate::wire::{
-        FieldError, Landscape, LandscapeRequest, LandscapeSource, LandscapeSummary, RunMetrics,
-        RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepSummary,
-    };
-
-    pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-    /// A failure the user can't fix; its text is safe to show (no paths, no internals).
-    #[derive(Debug, Clone)]
-    pub struct LabError(pub String);
-
-    /// What the UI needs from the server. The server crate implements it over its run
-    /// service; the UI crate stays free of storage and training code.
-    pub trait Lab: Send + Sync + 'static {
-        fn submit(
-            &self,
-            spec: RunSpec,
-        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
-        fn list(&self) -> BoxFut<'_, Result<Vec<RunSummary>, LabError>>;
-        fn get(&self, id: i64) -> BoxFut<'_, Result<Option<RunSummary>, LabError>>;
-        fn cancel(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
-        fn resume(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
-        fn submit_sweep(
-            &self,
-            spec: spec::SweepSpec,
-        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
-        fn get_sweep(&self, id: i64) -> BoxFut<'_, Result<Option<SweepSummary>, LabError>>;
-        fn list_sweeps(&self) -> BoxFut<'_, Result<Vec<(i64, String, i64)>, LabError>>;
-        fn metrics(&self, run_ids: Vec<i64>) -> BoxFut<'_, Result<Vec<RunMetrics>, LabError>>;
-        fn create_share(
-            &self,
-            req: ShareRequest,
-        ) -> BoxFut<'_, Result<Result<ShareCreated, Vec<FieldError>>, LabError>>;
-        fn list_shares(&self) -> BoxFut<'_, Result<Vec<ShareInfo>, LabError>>;
-        fn revoke_share(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
-        /// The frozen page behind a live link; unknown, revoked and expired links are `None`.
-        fn open_share(&self, token: String) -> BoxFut<'_, Result<Option<SharedPage>, LabError>>;
-        fn start_landscape(
-            &self,
-            req: LandscapeRequest,
-        ) -> BoxFut<'_, Result<Result<i64, Vec<FieldError>>, LabError>>;
-        /// A job and, once it has finished, its maps.
-        fn get_landscape(
-            &self,
-            id: i64,
-        ) -> BoxFut<'_, Result<Option<(LandscapeSummary, Option<Landscape>)>, LabError>>;
-        fn list_landscapes(
-            &self,
-            source: Option<LandscapeSource>,
-        ) -> BoxFut<'_, Result<Vec<LandscapeSummary>, LabError>>;
-        fn cancel_landscape(&self, id: i64) -> BoxFut<'_, Result<bool, LabError>>;
+impl Refusal {
+    pub fn is_not_found(&self) -> bool {
+        self.0.status == 404
     }
 
-    pub type SharedLab = Arc<dyn Lab>;
+    pub fn field_errors(&self) -> Vec<wire::FieldError> {
+        self.0.field_errors().to_vec()
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        Self(f)
+    }
+}
+
+impl FromServerFnError for Refusal {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(e: ServerFnErrorErr) -> Self {
+        Self(match e {
+            ServerFnErrorErr::Args(m)
+            | ServerFnErrorErr::MissingArg(m)
+            | ServerFnErrorErr::Deserialization(m) => {
+                Failure::bad_request(format!("could not read the request: {m}"))
+            }
+            ServerFnErrorErr::UnsupportedRequestMethod(m) => Failure::bad_request(m),
+            ServerFnErrorErr::Request(m) => Failure {
+                status: 503,
+                error: format!("could not reach the server: {m}"),
+                fields: None,
+            },
+            _ => Failure::internal(),
+        })
+    }
+}
+
+/// A 404 as `None`, for pages that say "no such run" instead of showing an error.
+pub fn found<T>(r: Result<T, Refusal>) -> Result<Option<T>, Refusal> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(feature = "ssr")]
-fn lab() -> Result<SharedLab, ServerFnError> {
-    use_context::<SharedLab>().ok_or_else(|| ServerFnError::new("server is not configured"))
+fn lab() -> Result<std::sync::Arc<dyn domain::Lab>, Refusal> {
+    use_context::<std::sync::Arc<dyn domain::Lab>>().ok_or_else(|| Refusal(Failure::internal()))
 }
 
-/// Validates and queues a run. Invalid specs come back as field errors, not as an error.
-#[server(input = Json)]
-pub async fn start_run(spec: RunSpec) -> Result<StartReply, ServerFnError> {
-    match lab()?
-        .submit(spec)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?
-    {
-        Ok(id) => Ok(StartReply::Created { id }),
-        Err(errors) => Ok(StartReply::Invalid { errors }),
+/// The JSON API answers a creation with 201; so does its server function.
+#[cfg(feature = "ssr")]
+fn created<T>(value: T) -> T {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(leptos::server_fn::http_export::StatusCode::CREATED);
     }
+    value
 }
 
 // Reads are GETs: a shared server requires the admin token only on POSTs.
-#[server(input = GetUrl)]
-pub async fn list_runs() -> Result<Vec<RunSummary>, ServerFnError> {
-    lab()?.list().await.map_err(|e| ServerFnError::new(e.0))
+
+#[server(prefix = "/api/fn", endpoint = "create_run", input = Json)]
+pub async fn create_run(spec: RunSpec) -> Result<Created, Refusal> {
+    Ok(created(lab()?.create_run(spec).await?))
 }
 
-#[server(input = GetUrl)]
-pub async fn get_run(id: i64) -> Result<Option<RunSummary>, ServerFnError> {
-    lab()?.get(id).await.map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "list_runs", input = GetUrl)]
+pub async fn list_runs() -> Result<Vec<RunSummary>, Refusal> {
+    Ok(lab()?.list_runs().await?)
 }
 
-#[server]
-pub async fn cancel_run(id: i64) -> Result<bool, ServerFnError> {
-    lab()?.cancel(id).await.map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "get_run", input = GetUrl)]
+pub async fn get_run(id: i64) -> Result<RunSummary, Refusal> {
+    Ok(lab()?.get_run(id).await?)
 }
 
-/// Continues an interrupted run from its last checkpoint.
-#[server]
-pub async fn resume_run(id: i64) -> Result<bool, ServerFnError> {
-    lab()?.resume(id).await.map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "cancel_run")]
+pub async fn cancel_run(id: i64) -> Result<Cancelled, Refusal> {
+    Ok(lab()?.cancel_run(id).await?)
 }
 
-/// Validates and queues a decay sweep (main run plus one branch per decay point).
-#[server(input = Json)]
-pub async fn start_sweep(spec: spec::SweepSpec) -> Result<StartReply, ServerFnError> {
-    match lab()?
-        .submit_sweep(spec)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?
-    {
-        Ok(id) => Ok(StartReply::Created { id }),
-        Err(errors) => Ok(StartReply::Invalid { errors }),
-    }
+#[server(prefix = "/api/fn", endpoint = "resume_run")]
+pub async fn resume_run(id: i64) -> Result<Resumed, Refusal> {
+    Ok(lab()?.resume_run(id).await?)
 }
 
-#[server(input = GetUrl)]
-pub async fn get_sweep(id: i64) -> Result<Option<SweepSummary>, ServerFnError> {
-    lab()?
-        .get_sweep(id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "run_metrics", input = GetUrl)]
+pub async fn run_metrics(id: i64) -> Result<Vec<wire::MetricRow>, Refusal> {
+    Ok(lab()?.run_metrics(id).await?)
 }
 
-#[server(input = GetUrl)]
-pub async fn list_sweeps() -> Result<Vec<(i64, String, i64)>, ServerFnError> {
-    lab()?
-        .list_sweeps()
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "create_sweep", input = Json)]
+pub async fn create_sweep(spec: spec::SweepSpec) -> Result<SweepCreated, Refusal> {
+    Ok(created(lab()?.create_sweep(spec).await?))
 }
 
-/// The stored metric rows of the sweep's runs, for the overlaid charts.
-#[server(input = GetUrl)]
-pub async fn sweep_metrics(id: i64) -> Result<Vec<RunMetrics>, ServerFnError> {
-    let lab = lab()?;
-    let sweep = lab
-        .get_sweep(id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
-    let ids = sweep
-        .map(|s| s.runs.iter().map(|r| r.run.id).collect())
-        .unwrap_or_default();
-    lab.metrics(ids).await.map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "list_sweeps", input = GetUrl)]
+pub async fn list_sweeps() -> Result<Vec<SweepItem>, Refusal> {
+    Ok(lab()?.list_sweeps().await?)
 }
 
-/// Freezes a run or sweep behind a new read-only link.
-#[server(input = Json)]
-pub async fn create_share(req: ShareRequest) -> Result<ShareReply, ServerFnError> {
-    match lab()?
-        .create_share(req)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?
-    {
-        Ok(created) => Ok(ShareReply::Created(created)),
-        Err(errors) => Ok(ShareReply::Invalid { errors }),
-    }
+#[server(prefix = "/api/fn", endpoint = "get_sweep", input = GetUrl)]
+pub async fn get_sweep(id: i64) -> Result<wire::SweepSummary, Refusal> {
+    Ok(lab()?.get_sweep(id).await?)
 }
 
-#[server(input = GetUrl)]
-pub async fn list_shares() -> Result<Vec<ShareInfo>, ServerFnError> {
-    lab()?
-        .list_shares()
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "sweep_metrics", input = GetUrl)]
+pub async fn sweep_metrics(id: i64) -> Result<Vec<wire::RunMetrics>, Refusal> {
+    Ok(lab()?.sweep_metrics(id).await?)
 }
 
-#[server]
-pub async fn revoke_share(id: i64) -> Result<bool, ServerFnError> {
-    lab()?
-        .revoke_share(id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "sweep_summary", input = GetUrl)]
+pub async fn sweep_summary(id: i64) -> Result<SweepReport, Refusal> {
+    Ok(lab()?.sweep_summary(id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "create_share", input = Json)]
+pub async fn create_share(req: ShareRequest) -> Result<ShareCreated, Refusal> {
+    Ok(created(lab()?.create_share(req).await?))
+}
+
+#[server(prefix = "/api/fn", endpoint = "list_shares", input = GetUrl)]
+pub async fn list_shares() -> Result<Vec<ShareInfo>, Refusal> {
+    Ok(lab()?.list_shares().await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "revoke_share")]
+pub async fn revoke_share(id: i64) -> Result<Revoked, Refusal> {
+    Ok(lab()?.revoke_share(id).await?)
 }
 
 /// The shared page behind `token` (the server answers 404 for dead links before rendering).
-#[server(input = GetUrl)]
-pub async fn open_share(token: String) -> Result<Option<SharedPage>, ServerFnError> {
-    lab()?
-        .open_share(token)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "open_share", input = GetUrl)]
+pub async fn open_share(token: String) -> Result<SharedPage, Refusal> {
+    Ok(lab()?.open_share(token).await?)
 }
 
-/// Validates and queues a loss-landscape job.
-#[server(input = Json)]
-pub async fn start_landscape(req: LandscapeRequest) -> Result<LandscapeReply, ServerFnError> {
-    match lab()?
-        .start_landscape(req)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?
-    {
-        Ok(id) => Ok(LandscapeReply::Created { id }),
-        Err(errors) => Ok(LandscapeReply::Invalid { errors }),
-    }
+#[server(prefix = "/api/fn", endpoint = "create_landscape", input = Json)]
+pub async fn create_landscape(req: LandscapeRequest) -> Result<Created, Refusal> {
+    Ok(created(lab()?.create_landscape(req).await?))
 }
 
-#[server(input = GetUrl)]
-pub async fn get_landscape(
-    id: i64,
-) -> Result<Option<(LandscapeSummary, Option<Landscape>)>, ServerFnError> {
-    lab()?
-        .get_landscape(id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
-}
-
-/// Landscapes of one run (`run`), one sweep (`sweep`), or all. Plain ids rather than a
-/// `LandscapeSource`: a tagged enum does not survive the GET query-string encoding.
-#[server(input = GetUrl)]
+/// Landscapes of one run (`run`), one sweep (`sweep`), or all. Plain ids: a tagged enum does
+/// not survive the GET query-string encoding.
+#[server(prefix = "/api/fn", endpoint = "list_landscapes", input = GetUrl)]
 pub async fn list_landscapes(
     run: Option<i64>,
     sweep: Option<i64>,
-) -> Result<Vec<LandscapeSummary>, ServerFnError> {
-    use crate::wire::LandscapeSource;
-    let source = match (run, sweep) {
-        (Some(id), _) => Some(LandscapeSource::Run { id }),
-        (None, Some(id)) => Some(LandscapeSource::Sweep { id }),
-        (None, None) => None,
-    };
-    lab()?
-        .list_landscapes(source)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+) -> Result<Vec<LandscapeSummary>, Refusal> {
+    Ok(lab()?
+        .list_landscapes(wire::LandscapeFilter { run, sweep })
+        .await?)
 }
 
-#[server]
-pub async fn cancel_landscape(id: i64) -> Result<bool, ServerFnError> {
-    lab()?
-        .cancel_landscape(id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+#[server(prefix = "/api/fn", endpoint = "get_landscape", input = GetUrl)]
+pub async fn get_landscape(id: i64) -> Result<LandscapeSummary, Refusal> {
+    Ok(lab()?.get_landscape(id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "landscape_result", input = GetUrl)]
+pub async fn landscape_result(id: i64) -> Result<Landscape, Refusal> {
+    Ok(lab()?.landscape_result(id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "cancel_landscape")]
+pub async fn cancel_landscape(id: i64) -> Result<Cancelled, Refusal> {
+    Ok(lab()?.cancel_landscape(id).await?)
 }

@@ -1,10 +1,11 @@
 //! Live charts: an EventSource on a run's stream feeding Plotly (served locally) with
 //! `extendTraces`, batched per animation tick. Browser-only; on the server it does nothing.
 
+use domain::Metric;
 use leptos::prelude::*;
 use schedule::Schedule;
 
-use crate::wire::{Progress, StatusChange};
+use domain::wire::{Progress, StatusChange};
 
 /// Points drawn per schedule in the preview; min, max and last per bucket keep spikes visible.
 pub const PREVIEW_POINTS: usize = 2000;
@@ -33,9 +34,9 @@ pub const CURVE_POINTS: usize = 1500;
 /// Draws a sweep's charts (browser only): overlays of every run, final metrics against the
 /// decay point, and final metrics against compute with the 1.2×, 1.5× and 2× budget marks.
 pub fn draw_sweep(
-    sweep: &crate::wire::SweepSummary,
-    metrics: &[crate::wire::RunMetrics],
-    results: &[crate::analysis::BranchResult],
+    sweep: &domain::wire::SweepSummary,
+    metrics: &[domain::wire::RunMetrics],
+    results: &[domain::analysis::BranchResult],
     opts: ChartOptions,
 ) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
@@ -51,7 +52,7 @@ pub fn draw_sweep(
                     Some(k) => format!("decay @ {k}"),
                 })
         };
-        let overlay = |key: &str| -> Value {
+        let overlay = |key: Metric| -> Value {
             Value::Array(
                 metrics
                     .iter()
@@ -63,23 +64,20 @@ pub fn draw_sweep(
                             .points
                             .iter()
                             .filter_map(|p| {
-                                seconds += p.values.get("epoch_seconds").copied().unwrap_or(0.0);
+                                seconds += p.get(Metric::EpochSeconds).unwrap_or(0.0);
                                 let x = match opts.x {
                                     XAxis::Step => p.step as f64,
                                     XAxis::Epoch => p.epoch,
                                     XAxis::Seconds if seconds > 0.0 => seconds,
                                     XAxis::Seconds => p.step as f64,
                                 };
-                                p.values
-                                    .get(key)
-                                    .filter(|_| p.step >= from_step)
-                                    .map(|v| (x, *v))
+                                p.get(key).filter(|_| p.step >= from_step).map(|v| (x, v))
                             })
                             .collect();
                         let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
                         let raw: Vec<f64> = pts.iter().map(|p| p.1).collect();
-                        let ys = crate::analysis::ema_debiased(&raw, opts.smoothing);
-                        let (xs, ys) = crate::analysis::downsample(&xs, &ys, CURVE_POINTS);
+                        let ys = domain::analysis::ema_debiased(&raw, opts.smoothing);
+                        let (xs, ys) = domain::analysis::downsample(&xs, &ys, CURVE_POINTS);
                         let is_main = label(m.run_id) == "main";
                         json!({"x": xs, "y": ys, "name": label(m.run_id), "mode": "lines",
                                "line": {"width": if is_main { 3.0 } else { 1.5 }}})
@@ -100,14 +98,14 @@ pub fn draw_sweep(
             })
         };
         let norm_key = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
-            "dist_mn"
+            Metric::DistMn
         } else {
-            "w_norm"
+            Metric::WNorm
         };
         for (div, key, log) in [
-            ("sweep-test-loss", "test_loss", opts.log_y),
-            ("sweep-train-loss", "train_loss", opts.log_y),
-            ("sweep-lr", "lr", opts.log_y),
+            ("sweep-test-loss", Metric::TestLoss, opts.log_y),
+            ("sweep-train-loss", Metric::TrainLoss, opts.log_y),
+            ("sweep-lr", Metric::Lr, opts.log_y),
             ("sweep-norm", norm_key, false),
         ] {
             browser::react_when_attached(div, overlay(key), layout(x_title, log), 120);
@@ -115,7 +113,7 @@ pub fn draw_sweep(
         if matches!(sweep.spec.main.experiment, spec::Experiment::Net(_)) {
             browser::react_when_attached(
                 "sweep-test-acc",
-                overlay("test_acc"),
+                overlay(Metric::TestAcc),
                 layout(x_title, false),
                 120,
             );
@@ -164,7 +162,7 @@ pub fn draw_sweep(
                 .filter(|m| Some(m.run_id) == main_id)
                 .flat_map(|m| m.points.iter())
                 .filter(|p| p.epoch <= k as f64)
-                .filter_map(|p| p.values.get("epoch_seconds"))
+                .filter_map(|p| p.get(Metric::EpochSeconds))
                 .sum()
         };
         let wall: Vec<f64> = results
@@ -286,8 +284,8 @@ pub struct ChartDef {
     pub div: &'static str,
     pub title: &'static str,
     pub log_y: bool,
-    /// (metric key, legend label)
-    pub series: &'static [(&'static str, &'static str)],
+    /// (metric, legend label)
+    pub series: &'static [(Metric, &'static str)],
 }
 
 /// Opens the run's stream once the page is live in a browser, and closes it with the page.
@@ -304,7 +302,7 @@ pub fn attach_live(
 }
 
 /// Draws finished curves once (a shared snapshot: no stream to follow). Browser only.
-pub fn draw_static(charts: &'static [ChartDef], points: &[crate::wire::MetricPoint]) {
+pub fn draw_static(charts: &'static [ChartDef], points: &[domain::wire::MetricPoint]) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     for c in charts {
         use serde_json::json;
@@ -314,9 +312,9 @@ pub fn draw_static(charts: &'static [ChartDef], points: &[crate::wire::MetricPoi
             .map(|(key, label)| {
                 let (xs, ys): (Vec<f64>, Vec<f64>) = points
                     .iter()
-                    .filter_map(|p| p.values.get(*key).map(|v| (p.step as f64, *v)))
+                    .filter_map(|p| p.get(*key).map(|v| (p.step as f64, v)))
                     .unzip();
-                let (xs, ys) = crate::analysis::downsample(&xs, &ys, CURVE_POINTS);
+                let (xs, ys) = domain::analysis::downsample(&xs, &ys, CURVE_POINTS);
                 json!({"x": xs, "y": ys, "name": label, "mode": "lines", "type": "scatter"})
             })
             .collect();
@@ -342,7 +340,10 @@ pub fn plot(div: &'static str, traces: serde_json::Value, layout: serde_json::Va
 
 /// Follows a landscape job's progress stream, calling `on_state` with every state; the last
 /// call has `done == true` and the stream is closed. Browser only; closed with the page.
-pub fn follow_landscape(id: i64, on_state: impl Fn(crate::wire::LandscapeSummary, bool) + 'static) {
+pub fn follow_landscape(
+    id: i64,
+    on_state: impl Fn(domain::wire::LandscapeSummary, bool) + 'static,
+) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     browser::follow_landscape(id, on_state);
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
@@ -361,7 +362,7 @@ mod browser {
     use web_sys::{EventSource, MessageEvent};
 
     use super::ChartDef;
-    use crate::wire::{MetricPoint, Progress, StatusChange, events_url};
+    use domain::wire::{MetricPoint, Progress, StatusChange, events_url};
 
     #[wasm_bindgen]
     extern "C" {
@@ -444,7 +445,7 @@ mod browser {
                 .map(|(k, _)| {
                     pending
                         .iter()
-                        .filter(|p| p.values.contains_key(*k))
+                        .filter(|p| p.get(*k).is_some())
                         .map(|p| p.step)
                         .collect()
                 })
@@ -452,12 +453,7 @@ mod browser {
             let ys: Vec<Vec<f64>> = c
                 .series
                 .iter()
-                .map(|(k, _)| {
-                    pending
-                        .iter()
-                        .filter_map(|p| p.values.get(*k).copied())
-                        .collect()
-                })
+                .map(|(k, _)| pending.iter().filter_map(|p| p.get(*k)).collect())
                 .collect();
             let idx: Vec<usize> = (0..c.series.len()).collect();
             if let Err(e) = extend_traces(c.div, &js(&json!({"x": xs, "y": ys})), &js(&json!(idx)))
@@ -486,7 +482,7 @@ mod browser {
 
     pub fn follow_landscape(
         id: i64,
-        on_state: impl Fn(crate::wire::LandscapeSummary, bool) + 'static,
+        on_state: impl Fn(domain::wire::LandscapeSummary, bool) + 'static,
     ) {
         let on_state = Rc::new(on_state);
         Effect::new(move |prev: Option<()>| {
@@ -499,7 +495,7 @@ mod browser {
             let parse = |ev: &MessageEvent| {
                 ev.data()
                     .as_string()
-                    .and_then(|s| serde_json::from_str::<crate::wire::LandscapeSummary>(&s).ok())
+                    .and_then(|s| serde_json::from_str::<domain::wire::LandscapeSummary>(&s).ok())
             };
             let st = on_state.clone();
             let on_status: Listener = Closure::new(move |ev: MessageEvent| {

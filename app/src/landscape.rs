@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use serde_json::{Value, json};
 
-use crate::wire::Landscape;
+use domain::wire::Landscape;
 
 pub const TRAIN_DIV: &str = "landscape-train";
 pub const TEST_DIV: &str = "landscape-test";
@@ -236,7 +236,7 @@ pub fn SvgLandscape(landscape: Landscape, test: bool) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::LandscapeMethod;
+    use domain::wire::LandscapeMethod;
     use spec::landscape::PathProjection;
 
     fn sample() -> Landscape {

@@ -1,13 +1,14 @@
 //! Anneal's Leptos UI: the HTML shell, routes and pages. Rendered on the server (`ssr`) and
 //! hydrated in the browser (`hydrate`); it never depends on Burn or the server's storage.
 
-pub mod analysis;
+// Deeply nested `view!` types (the sweep and shared pages) outgrow the default of 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod chart;
 pub mod landscape;
 pub mod pages;
 pub mod svg;
-pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

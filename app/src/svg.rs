@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::analysis::downsample;
+use domain::analysis::downsample;
 
 /// One curve: a legend name and (x, y) points in drawing order.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use domain::{Lab, Metric};
 use schedule::Schedule;
 
 use crate::db::Db;
@@ -82,11 +83,17 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
     use indicatif::{ProgressBar, ProgressStyle};
     use trainer::Event;
 
-    let spec: app::wire::RunSpec = read_spec(spec_path)?;
+    let spec: domain::wire::RunSpec = read_spec(spec_path)?;
     let runs = open_service(&settings, 0).await?;
-    let id = match runs.submit(spec).await? {
-        Ok(id) => id,
-        Err(errs) => return Err(field_errors("invalid run spec", &errs)),
+    // No landscape worker: a server may own the queued jobs.
+    let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), false).await?;
+    let lab = crate::service::Service::new(runs.clone(), landscapes);
+    let id = match lab.create_run(spec).await {
+        Ok(created) => created.id,
+        Err(f) if !f.field_errors().is_empty() => {
+            return Err(field_errors("invalid run spec", f.field_errors()));
+        }
+        Err(f) => return Err(f.to_string().into()),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -110,16 +117,15 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
         Event::Progress { step, .. } => b.set_position(*step),
         Event::Metric(row) => {
             b.set_position(row.step);
-            let pick = |k: &str| {
-                row.values
-                    .get(k)
-                    .map_or(String::new(), |v| format!("{k} {v:.4}  "))
+            let pick = |m: Metric| {
+                domain::metric::get(&row.values, m)
+                    .map_or(String::new(), |v| format!("{m} {v:.4}  "))
             };
             b.set_message(format!(
                 "{}{}{}",
-                pick("train_loss"),
-                pick("test_loss"),
-                pick("test_acc")
+                pick(Metric::TrainLoss),
+                pick(Metric::TestLoss),
+                pick(Metric::TestAcc)
             ));
             b.println(format!(
                 "epoch {:>8.2}  step {:>8}  {}",
@@ -150,7 +156,7 @@ pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
     match status {
-        Some(app::wire::RunStatus::Completed) => {
+        Some(domain::wire::RunStatus::Completed) => {
             println!("run {id} completed (database {})", settings.db_label());
             Ok(())
         }
@@ -230,8 +236,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     }
     let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), true).await?;
     let state = AppState {
-        runs: runs.clone(),
-        landscapes: landscapes.clone(),
+        lab: crate::service::Service::new(runs.clone(), landscapes.clone()),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
     };

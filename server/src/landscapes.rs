@@ -2,35 +2,40 @@
 //! `spawn_blocking` in the compute slots training uses (one by default), with throttled progress
 //! in the database for the SSE stream, cancel, and the finished maps stored for instant reopening.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::wire::{
-    FieldError, LandscapeMethod, LandscapeRequest, LandscapeSource, RunStatus, RunSummary,
+use domain::{BoxFut, Metric};
+
+use domain::wire::{
+    FieldError, LandscapeMethod, LandscapeRequest, LandscapeSource, LandscapeSummary, RunStatus,
+    RunSummary,
 };
 use spec::Experiment;
-use tokio::sync::Notify;
+use tokio::sync::broadcast;
 use trainer::StopFlag;
 use trainer::landscape::{LandscapeProgress, PathInput, ToyPathInput};
 
 use crate::db::DbError;
-use crate::runs::{RunService, hide_paths, lock};
+use crate::queue::{Claim, Ended, Finished, JobKind, JobQueue};
+use crate::runs::{RunService, hide_paths};
 
 /// Progress is written at most this often; the grid reports after every point.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 pub struct LandscapeService {
     runs: Arc<RunService>,
-    wake: Notify,
-    /// Stop flags of running jobs, and whether the stop was a user's cancel.
-    running: Mutex<HashMap<i64, (StopFlag, bool)>>,
-    shutting_down: AtomicBool,
-    /// Wakes a worker that waits for a compute slot when the server stops.
-    stopping: Notify,
-    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    queue: JobQueue<LandscapeService>,
+    /// Every change of a job's row (claim, progress, end), published after it is committed:
+    /// the progress stream follows this instead of polling the database.
+    live: broadcast::Sender<LandscapeSummary>,
+}
+
+/// A claimed landscape job.
+pub struct LandscapeJob {
+    source: LandscapeSource,
+    spec: spec::landscape::LandscapeSpec,
 }
 
 fn field(field: &str, message: impl Into<String>) -> FieldError {
@@ -57,15 +62,13 @@ enum Inputs {
 
 impl LandscapeService {
     /// Re-queues jobs a previous process left running and starts the worker (none when
-    /// `worker` is false, for the headless CLI).
+    /// `worker` is false, for the headless CLI). It shares the run service's compute slots.
     pub async fn start(runs: Arc<RunService>, worker: bool) -> Result<Arc<Self>, DbError> {
+        let (live, _) = broadcast::channel(256);
         let svc = Arc::new(Self {
+            queue: JobQueue::new(runs.slots()),
             runs,
-            wake: Notify::new(),
-            running: Mutex::default(),
-            shutting_down: AtomicBool::new(false),
-            stopping: Notify::new(),
-            worker: Mutex::default(),
+            live,
         });
         if worker {
             for id in svc.runs.db().requeue_running_landscapes().await? {
@@ -74,10 +77,39 @@ impl LandscapeService {
                     "landscape was computing when the server stopped; queued again"
                 );
             }
-            let w = svc.clone();
-            *lock(&svc.worker) = Some(tokio::spawn(async move { w.work().await }));
+            svc.queue.start_workers(&svc, 1);
         }
         Ok(svc)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LandscapeSummary> {
+        self.live.subscribe()
+    }
+
+    /// Reads a job's committed row and shows it to live followers.
+    async fn publish(&self, id: i64) -> Result<(), DbError> {
+        if let Some(row) = self.runs.db().get_landscape(id).await? {
+            // No receivers is fine: nobody is watching.
+            let _ = self.live.send(row);
+        }
+        Ok(())
+    }
+
+    /// Ends a job in storage, then publishes its new state.
+    async fn end(
+        &self,
+        id: i64,
+        status: RunStatus,
+        message: Option<&str>,
+        result: Option<&spec::landscape::Landscape>,
+    ) -> Result<bool, DbError> {
+        let changed = self
+            .runs
+            .db()
+            .finish_landscape(id, &[RunStatus::Running], status, message, result)
+            .await?;
+        self.publish(id).await?;
+        Ok(changed)
     }
 
     /// Validates a request against what is stored and queues it.
@@ -150,7 +182,7 @@ impl LandscapeService {
             .db()
             .insert_landscape(&name, req.source, &req.spec)
             .await?;
-        self.wake.notify_one();
+        self.queue.wake();
         Ok(Ok(id))
     }
 
@@ -177,12 +209,11 @@ impl LandscapeService {
 
     /// Cancels a queued or computing job; false when it had already ended or does not exist.
     pub async fn cancel(&self, id: i64) -> Result<bool, DbError> {
-        if let Some((flag, by_user)) = lock(&self.running).get_mut(&id) {
-            *by_user = true;
-            flag.raise();
+        if self.queue.cancel_running(id) {
             return Ok(true);
         }
-        self.runs
+        let cancelled = self
+            .runs
             .db()
             .finish_landscape(
                 id,
@@ -191,69 +222,14 @@ impl LandscapeService {
                 Some("cancelled before it started"),
                 None,
             )
-            .await
+            .await?;
+        self.publish(id).await?;
+        Ok(cancelled)
     }
 
     /// Stops the worker; a job in progress goes back to the queue for the next start.
     pub async fn shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        for (flag, _) in lock(&self.running).values() {
-            flag.raise();
-        }
-        self.stopping.notify_waiters();
-        self.wake.notify_waiters();
-        let handle = lock(&self.worker).take();
-        if let Some(h) = handle {
-            let _ = h.await;
-        }
-    }
-
-    async fn work(self: Arc<Self>) {
-        loop {
-            if self.shutting_down.load(Ordering::SeqCst) {
-                return;
-            }
-            let woken = self.wake.notified();
-            let stopped = self.stopping.notified();
-            // A run may hold the only slot for hours; shutting down must not wait for it.
-            let slot = tokio::select! {
-                s = self.runs.slot() => s,
-                () = stopped => None,
-            };
-            let Some(slot) = slot else {
-                return;
-            };
-            match self.runs.db().claim_next_landscape().await {
-                Ok(Some(job)) => {
-                    let _slot = slot;
-                    let id = job.id;
-                    if let Err(e) = self.clone().execute(id, job.source, job.spec).await {
-                        tracing::error!(landscape.id = id, error = %e, "landscape job failed in storage");
-                        let _ = self
-                            .runs
-                            .db()
-                            .finish_landscape(
-                                id,
-                                &[RunStatus::Running],
-                                RunStatus::Failed,
-                                Some("the server could not read or store this landscape"),
-                                None,
-                            )
-                            .await;
-                    }
-                    continue;
-                }
-                Ok(None) => drop(slot),
-                Err(e) => {
-                    drop(slot);
-                    tracing::error!(error = %e, "claiming a landscape job failed");
-                }
-            }
-            tokio::select! {
-                () = woken => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+        self.queue.shutdown().await;
     }
 
     /// Collects the trajectories of a source: checkpoints for networks, (w₁, w₂) rows for the toy.
@@ -315,11 +291,11 @@ impl LandscapeService {
                 }
             }
             Experiment::Toy(toy) => {
-                let points = |rows: Vec<(i64, app::wire::MetricPoint)>, from: u64| {
+                let points = |rows: Vec<(i64, domain::wire::MetricPoint)>, from: u64| {
                     rows.into_iter()
                         .filter(|(_, p)| p.step >= from)
                         .filter_map(|(_, p)| {
-                            Some((p.epoch, [*p.values.get("w1")?, *p.values.get("w2")?]))
+                            Some((p.epoch, [p.get(Metric::W1)?, p.get(Metric::W2)?]))
                         })
                         .collect::<Vec<_>>()
                 };
@@ -351,37 +327,23 @@ impl LandscapeService {
         }))
     }
 
-    async fn execute(
+    /// Computes a claimed job here, in `spawn_blocking`, writing throttled progress.
+    async fn compute_here(
         self: Arc<Self>,
         id: i64,
-        source: LandscapeSource,
-        spec: spec::landscape::LandscapeSpec,
-    ) -> Result<(), DbError> {
-        let db = self.runs.db().clone();
-        let inputs = match self.inputs(source).await? {
-            Ok(i) => i,
-            Err(why) => {
-                db.finish_landscape(
-                    id,
-                    &[RunStatus::Running],
-                    RunStatus::Failed,
-                    Some(&why),
-                    None,
-                )
-                .await?;
-                return Ok(());
-            }
+        job: LandscapeJob,
+        stop: StopFlag,
+    ) -> Result<Finished<spec::landscape::Landscape>, String> {
+        let storage = |e: DbError| {
+            tracing::error!(landscape.id = id, error = %e, "landscape job failed in storage");
+            "the server could not read or store this landscape".to_owned()
         };
-        let stop = StopFlag::new();
-        lock(&self.running).insert(id, (stop.clone(), false));
-        if self.shutting_down.load(Ordering::SeqCst) {
-            stop.raise();
-        }
-        tracing::info!(landscape.id = id, "landscape started");
+        self.publish(id).await.map_err(storage)?;
+        let inputs = self.inputs(job.source).await.map_err(storage)??;
         let data_dir = self.runs.data_dir().to_path_buf();
         let handle = tokio::runtime::Handle::current();
-        let progress_db = db.clone();
-        let job_stop = stop.clone();
+        let svc = self.clone();
+        let spec = job.spec;
         let result = tokio::task::spawn_blocking(move || {
             let mut last: Option<Instant> = None;
             let mut progress = |p: LandscapeProgress| {
@@ -389,8 +351,13 @@ impl LandscapeService {
                 if due {
                     last = Some(Instant::now());
                     // Progress is advisory: a failed write must not end the job.
-                    let _ = handle
-                        .block_on(progress_db.set_landscape_progress(id, p.phase, p.done, p.total));
+                    let _ = handle.block_on(async {
+                        svc.runs
+                            .db()
+                            .set_landscape_progress(id, p.phase, p.done, p.total)
+                            .await?;
+                        svc.publish(id).await
+                    });
                 }
             };
             match inputs {
@@ -408,7 +375,7 @@ impl LandscapeService {
                     &data_dir,
                     &data_dir.join("scratch"),
                     &mut progress,
-                    &job_stop,
+                    &stop,
                 ),
                 Inputs::Toy { toy, seed, paths } => trainer::landscape::toy_landscape(
                     &toy,
@@ -416,45 +383,52 @@ impl LandscapeService {
                     &spec,
                     &paths,
                     &mut progress,
-                    &job_stop,
+                    &stop,
                 ),
             }
         })
         .await;
-        let by_user = lock(&self.running)
-            .remove(&id)
-            .is_some_and(|(_, by_user)| by_user);
-        let data_dir = self.runs.data_dir();
-        let running = [RunStatus::Running];
         match result {
-            Ok(Ok(Some(landscape))) => {
+            Ok(Ok(Some(landscape))) => Ok(Finished::Completed(landscape)),
+            Ok(Ok(None)) => Ok(Finished::Stopped { at_step: None }),
+            Ok(Err(e)) => Err(hide_paths(&e.to_string(), self.runs.data_dir())),
+            // The queue reports a panic as one; pass it on.
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err("internal error while computing".into()),
+            },
+        }
+    }
+
+    async fn record_end(
+        &self,
+        id: i64,
+        ended: Ended<spec::landscape::Landscape>,
+    ) -> Result<(), DbError> {
+        match ended {
+            Ended::Completed(landscape) => {
                 tracing::info!(
                     landscape.id = id,
                     secs = landscape.elapsed_secs,
                     "landscape finished"
                 );
-                db.finish_landscape(id, &running, RunStatus::Completed, None, Some(&landscape))
+                self.end(id, RunStatus::Completed, None, Some(&landscape))
                     .await?;
             }
-            Ok(Ok(None)) if by_user => {
-                db.finish_landscape(id, &running, RunStatus::Cancelled, Some("cancelled"), None)
+            Ended::Cancelled { .. } => {
+                self.end(id, RunStatus::Cancelled, Some("cancelled"), None)
                     .await?;
             }
-            Ok(Ok(None)) => {
-                // Shutting down: the next start computes it again from the same checkpoints.
-                db.finish_landscape(id, &running, RunStatus::Queued, None, None)
-                    .await?;
+            // Shutting down: the next start computes it again from the same checkpoints.
+            Ended::Interrupted { .. } => {
+                self.end(id, RunStatus::Queued, None, None).await?;
             }
-            Ok(Err(e)) => {
-                let msg = hide_paths(&e.to_string(), data_dir);
-                db.finish_landscape(id, &running, RunStatus::Failed, Some(&msg), None)
-                    .await?;
+            Ended::Failed(msg) => {
+                self.end(id, RunStatus::Failed, Some(&msg), None).await?;
             }
-            Err(join) => {
-                tracing::error!(landscape.id = id, error = %join, "landscape task panicked");
-                db.finish_landscape(
+            Ended::Panicked => {
+                self.end(
                     id,
-                    &running,
                     RunStatus::Failed,
                     Some("internal error while computing"),
                     None,
@@ -463,5 +437,42 @@ impl LandscapeService {
             }
         }
         Ok(())
+    }
+}
+
+impl JobKind for LandscapeService {
+    type Job = LandscapeJob;
+    type Output = spec::landscape::Landscape;
+    const NOUN: &'static str = "landscape";
+
+    fn queue(&self) -> &JobQueue<Self> {
+        &self.queue
+    }
+
+    fn claim_next(&self) -> Claim<'_, LandscapeJob> {
+        Box::pin(async move {
+            Ok(self.runs.db().claim_next_landscape().await?.map(|job| {
+                (
+                    job.id,
+                    LandscapeJob {
+                        source: job.source,
+                        spec: job.spec,
+                    },
+                )
+            }))
+        })
+    }
+
+    fn execute(
+        self: Arc<Self>,
+        id: i64,
+        job: LandscapeJob,
+        stop: StopFlag,
+    ) -> BoxFut<'static, Result<Finished<Self::Output>, String>> {
+        Box::pin(self.compute_here(id, job, stop))
+    }
+
+    fn finish(&self, id: i64, ended: Ended<Self::Output>) -> BoxFut<'_, Result<(), DbError>> {
+        Box::pin(self.record_end(id, ended))
     }
 }

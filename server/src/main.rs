@@ -1,13 +1,20 @@
 //! The `anneal` binary: parse the command line, set up logging, and hand off.
 
+// Without `--cfg erase_components` (release builds), the pages' nested view types outgrow 128.
+#![recursion_limit = "256"]
+
 mod cli;
 mod commands;
 mod db;
 mod http;
 mod landscapes;
+mod queue;
 mod runs;
+mod service;
 mod settings;
 mod shares;
+#[cfg(test)]
+mod testing;
 
 use std::process::ExitCode;
 

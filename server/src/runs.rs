@@ -1,19 +1,21 @@
-//! The run service: a durable queue in SQLite, workers that train in `spawn_blocking`, and a
-//! broadcast of every event *after* it is committed, for SSE followers.
+//! The run service: training runs as a kind of job on the one queue (durable in the database,
+//! trained in `spawn_blocking`), and a broadcast of every event *after* it is committed, for
+//! SSE followers.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::wire::{
+use domain::BoxFut;
+
+use domain::wire::{
     FieldError, MetricPoint, Progress, RunMetrics, RunSpec, RunStatus, RunSummary, StatusChange,
 };
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast};
 use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
 
 use crate::db::{Db, DbError, EventKind};
+use crate::queue::{Claim, Ended, Finished, JobKind, JobQueue};
 
 /// An event on its way to live followers. `seq` is `None` for progress heartbeats,
 /// which are never stored.
@@ -37,16 +39,16 @@ pub struct RunService {
     db: Db,
     data_dir: PathBuf,
     live: broadcast::Sender<LiveEvent>,
-    wake: Notify,
-    /// Stop flags of running runs, and whether the stop was a user's cancel.
-    running: Mutex<HashMap<i64, (StopFlag, bool)>>,
-    shutting_down: AtomicBool,
-    /// Wakes the heartbeat watcher at shutdown.
-    wake_heartbeat: Notify,
-    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    queue: JobQueue<RunService>,
     /// Compute slots shared by training and landscape jobs: together they never run more
     /// jobs at once than the configured concurrency.
     slots: Arc<Semaphore>,
+}
+
+/// A claimed run, and who else watches its events (the CLI's progress bar).
+pub struct RunJob {
+    run: RunSummary,
+    observer: Option<Observer>,
 }
 
 impl RunService {
@@ -58,16 +60,13 @@ impl RunService {
         max_concurrent: usize,
     ) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
+        let slots = Arc::new(Semaphore::new(max_concurrent));
         let svc = Arc::new(Self {
             db,
             data_dir,
             live,
-            wake: Notify::new(),
-            running: Mutex::default(),
-            shutting_down: AtomicBool::new(false),
-            wake_heartbeat: Notify::new(),
-            workers: Mutex::default(),
-            slots: Arc::new(Semaphore::new(max_concurrent)),
+            queue: JobQueue::new(slots.clone()),
+            slots,
         });
         let orphans = if max_concurrent > 0 {
             svc.db.interrupt_orphans().await?
@@ -89,17 +88,12 @@ impl RunService {
             )
             .await?;
         }
-        let mut handles: Vec<_> = (0..max_concurrent)
-            .map(|_| {
-                let svc = svc.clone();
-                tokio::spawn(async move { svc.worker().await })
-            })
-            .collect();
+        svc.queue.start_workers(&svc, max_concurrent);
         if max_concurrent > 0 {
-            let svc = svc.clone();
-            handles.push(tokio::spawn(async move { svc.watch_heartbeats().await }));
+            let w = svc.clone();
+            svc.queue
+                .attach(tokio::spawn(async move { w.watch_heartbeats().await }));
         }
-        *lock(&svc.workers) = handles;
         Ok(svc)
     }
 
@@ -107,9 +101,9 @@ impl RunService {
         &self.db
     }
 
-    /// Waits for a free compute slot (shared with landscape jobs); None once shutting down.
-    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.clone().acquire_owned().await.ok()
+    /// The compute slots, for the other kinds of job to share.
+    pub fn slots(&self) -> Arc<Semaphore> {
+        self.slots.clone()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -156,7 +150,7 @@ impl RunService {
             StatusChange::new(RunStatus::Queued, None),
         )
         .await?;
-        self.wake.notify_one();
+        self.queue.wake();
         Ok(Ok(id))
     }
 
@@ -181,7 +175,7 @@ impl RunService {
             )
             .await?;
         }
-        self.wake.notify_one();
+        self.queue.wake();
         Ok(Ok((sweep_id, ids)))
     }
 
@@ -208,15 +202,7 @@ impl RunService {
             .await?;
             return Ok(true);
         }
-        let mut running = lock(&self.running);
-        match running.get_mut(&id) {
-            Some((flag, by_user)) => {
-                *by_user = true;
-                flag.raise();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(self.queue.cancel_running(id))
     }
 
     /// Puts an interrupted run back in the queue; it continues from its last checkpoint into
@@ -235,23 +221,13 @@ impl RunService {
             StatusChange::new(RunStatus::Queued, Some("resuming".into())),
         )
         .await?;
-        self.wake.notify_one();
+        self.queue.wake();
         Ok(true)
     }
 
     /// Stops every worker; running runs end as interrupted after their current step.
     pub async fn shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        self.slots.close();
-        for (flag, _) in lock(&self.running).values() {
-            flag.raise();
-        }
-        self.wake.notify_waiters();
-        self.wake_heartbeat.notify_waiters();
-        let handles = std::mem::take(&mut *lock(&self.workers));
-        for h in handles {
-            let _ = h.await;
-        }
+        self.queue.shutdown().await;
     }
 
     /// Records a status change as an event.
@@ -284,9 +260,12 @@ impl RunService {
     }
 
     async fn watch_heartbeats(self: Arc<Self>) {
-        while !self.shutting_down.load(Ordering::SeqCst) {
-            let _ = tokio::time::timeout(HEARTBEAT_EVERY, self.wake_heartbeat.notified()).await;
-            let ours: Vec<i64> = lock(&self.running).keys().copied().collect();
+        while !self.queue.is_shutting_down() {
+            tokio::select! {
+                () = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+                () = self.queue.stopped() => return,
+            }
+            let ours = self.queue.running_ids();
             let stale_ms = i64::try_from(HEARTBEAT_STALE.as_millis()).unwrap_or(i64::MAX);
             match self.db.stale_running(stale_ms, &ours).await {
                 Ok(ids) => {
@@ -319,31 +298,6 @@ impl RunService {
         Ok(())
     }
 
-    async fn worker(self: Arc<Self>) {
-        while !self.shutting_down.load(Ordering::SeqCst) {
-            let Some(slot) = self.slot().await else {
-                return;
-            };
-            match self.db.claim_next().await {
-                Ok(Some(run)) => {
-                    self.clone().execute(run).await;
-                    drop(slot);
-                }
-                Ok(None) => {
-                    drop(slot);
-                    // The timeout is a backstop for a wake-up missed between claim and wait.
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
-                }
-                Err(e) => {
-                    drop(slot);
-                    tracing::error!(error = %e, "claiming a queued run failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-
     /// Claims one queued run and trains it here, also showing every event to `observer`.
     /// Returns the final status, or None if the run was not queued.
     pub async fn run_one(
@@ -357,42 +311,42 @@ impl RunService {
         let Some(run) = self.db.get_run(id).await? else {
             return Ok(None);
         };
-        self.clone().execute_observed(run, Some(observer)).await;
+        let job = RunJob {
+            run,
+            observer: Some(observer),
+        };
+        self.queue.run(self.clone(), id, job).await;
         Ok(self.db.get_run(id).await?.map(|r| r.status))
     }
 
-    async fn execute(self: Arc<Self>, run: RunSummary) {
-        self.execute_observed(run, None).await;
+    /// Where a run starts from: its own newest checkpoint (a resumed run), else its parent's at
+    /// the branch point; and the last step it already stored.
+    async fn starting_point(&self, id: i64) -> Result<(Option<PathBuf>, Option<u64>), DbError> {
+        let mut resume_from = self
+            .db
+            .latest_checkpoint(id)
+            .await?
+            .map(|(_, p)| PathBuf::from(p));
+        if resume_from.is_none()
+            && let Some((parent, epoch)) = self.db.branch_origin(id).await?
+        {
+            resume_from = self
+                .db
+                .checkpoint_at(parent, epoch)
+                .await?
+                .map(PathBuf::from);
+        }
+        Ok((resume_from, self.db.last_metric_step(id).await?))
     }
 
-    async fn execute_observed(self: Arc<Self>, run: RunSummary, observer: Option<Observer>) {
-        let id = run.id;
-        let stop = StopFlag::new();
-        lock(&self.running).insert(id, (stop.clone(), false));
-        if self.shutting_down.load(Ordering::SeqCst) {
-            stop.raise();
-        }
-        tracing::info!(run.id = id, "run started");
-        let prepared = async {
-            // Its own newest checkpoint (a resumed run), else the parent's at the branch point.
-            let mut resume_from = self
-                .db
-                .latest_checkpoint(id)
-                .await?
-                .map(|(_, p)| PathBuf::from(p));
-            if resume_from.is_none()
-                && let Some((parent, epoch)) = self.db.branch_origin(id).await?
-            {
-                resume_from = self
-                    .db
-                    .checkpoint_at(parent, epoch)
-                    .await?
-                    .map(PathBuf::from);
-            }
-            let skip_through = self.db.last_metric_step(id).await?;
-            Ok::<_, DbError>((resume_from, skip_through))
-        };
-        let (resume_from, skip_through) = match prepared.await {
+    /// Trains a claimed run here, in `spawn_blocking`.
+    async fn train_here(
+        self: Arc<Self>,
+        job: RunJob,
+        stop: StopFlag,
+    ) -> Result<Finished<()>, String> {
+        let id = job.run.id;
+        let (resume_from, skip_through) = match self.starting_point(id).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(run.id = id, error = %e, "reading a run's checkpoints failed");
@@ -406,7 +360,8 @@ impl RunService {
         };
         let svc = self.clone();
         let handle = tokio::runtime::Handle::current();
-        let spec = run.spec.clone();
+        let spec = job.run.spec;
+        let observer = job.observer;
         let result = tokio::task::spawn_blocking(move || {
             let mut sink = DbSink {
                 svc,
@@ -420,35 +375,41 @@ impl RunService {
             trainer::train(&spec, &ctx, &mut sink, &stop)
         })
         .await;
-        let by_user = lock(&self.running)
-            .remove(&id)
-            .is_some_and(|(_, by_user)| by_user);
-        let (status, message) = match result {
-            Ok(Ok(Outcome::Completed)) => (RunStatus::Completed, None),
-            Ok(Ok(Outcome::Stopped { at_step })) if by_user => (
-                RunStatus::Cancelled,
-                Some(format!("cancelled at step {at_step}")),
-            ),
-            Ok(Ok(Outcome::Stopped { at_step })) => (
-                RunStatus::Interrupted,
-                Some(format!("the server shut down at step {at_step}")),
-            ),
-            Ok(Err(e)) => (
-                RunStatus::Failed,
-                Some(hide_paths(&e.to_string(), &self.data_dir)),
-            ),
-            Err(join) => {
-                tracing::error!(run.id = id, error = %join, "training task panicked");
-                (
-                    RunStatus::Failed,
-                    Some("internal error while training".into()),
-                )
-            }
-        };
-        tracing::info!(run.id = id, status = status.as_str(), "run finished");
-        if let Err(e) = self.finish(id, status, message).await {
-            tracing::error!(run.id = id, error = %e, "recording the end of a run failed");
+        match result {
+            Ok(Ok(Outcome::Completed)) => Ok(Finished::Completed(())),
+            Ok(Ok(Outcome::Stopped { at_step })) => Ok(Finished::Stopped {
+                at_step: Some(at_step),
+            }),
+            Ok(Err(e)) => Err(hide_paths(&e.to_string(), &self.data_dir)),
+            // The queue reports a panic as one; pass it on.
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err("internal error while training".into()),
+            },
         }
+    }
+
+    async fn record_end(&self, id: i64, ended: Ended<()>) -> Result<(), DbError> {
+        let (status, message) = match ended {
+            Ended::Completed(()) => (RunStatus::Completed, None),
+            Ended::Cancelled { at_step } => (
+                RunStatus::Cancelled,
+                Some(format!("cancelled at step {}", at_step.unwrap_or(0))),
+            ),
+            Ended::Interrupted { at_step } => (
+                RunStatus::Interrupted,
+                Some(format!(
+                    "the server shut down at step {}",
+                    at_step.unwrap_or(0)
+                )),
+            ),
+            Ended::Failed(message) => (RunStatus::Failed, Some(message)),
+            Ended::Panicked => (
+                RunStatus::Failed,
+                Some("internal error while training".into()),
+            ),
+        };
+        self.finish(id, status, message).await
     }
 
     async fn finish(
@@ -515,9 +476,41 @@ impl RunService {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these locks leaves plain data behind; keep serving.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl JobKind for RunService {
+    type Job = RunJob;
+    type Output = ();
+    const NOUN: &'static str = "run";
+
+    fn queue(&self) -> &JobQueue<Self> {
+        &self.queue
+    }
+
+    fn claim_next(&self) -> Claim<'_, RunJob> {
+        Box::pin(async move {
+            Ok(self.db.claim_next().await?.map(|run| {
+                (
+                    run.id,
+                    RunJob {
+                        run,
+                        observer: None,
+                    },
+                )
+            }))
+        })
+    }
+
+    fn execute(
+        self: Arc<Self>,
+        _id: i64,
+        job: RunJob,
+        stop: StopFlag,
+    ) -> BoxFut<'static, Result<Finished<()>, String>> {
+        Box::pin(self.train_here(job, stop))
+    }
+
+    fn finish(&self, id: i64, ended: Ended<()>) -> BoxFut<'_, Result<(), DbError>> {
+        Box::pin(self.record_end(id, ended))
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -558,7 +551,7 @@ fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(&bytes);
     }
-    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = domain::hex::encode(&hash.finalize());
     std::fs::create_dir_all(objects)?;
     let target = objects.join(hex);
     if target.exists() {
@@ -689,8 +682,8 @@ mod tests {
 
     #[test]
     fn checkpoints_are_stored_by_content_once() {
-        let root = std::env::temp_dir().join(format!("anneal-cas-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = crate::testing::TempDir::new("cas");
+        let root = tmp.path().to_owned();
         let write = |name: &str, body: &str| {
             let d = root.join(name);
             std::fs::create_dir_all(&d).expect("dir");

@@ -2,7 +2,7 @@
 //! The token carries 256 bits from the OS RNG and only its SHA-256 is stored, so the
 //! database alone opens nothing; a link is checked on every request, so revoking is instant.
 
-use app::wire::{
+use domain::wire::{
     FieldError, RunSpec, ShareCreated, ShareKind, ShareRequest, SharedBody, SharedPage,
 };
 use sha2::{Digest, Sha256};
@@ -16,14 +16,11 @@ pub const TOKEN_LEN: usize = 64;
 /// A fresh token: 32 bytes from the operating system's RNG, hex-encoded.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    domain::hex::encode(&bytes)
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    domain::hex::encode(&Sha256::digest(token.as_bytes()))
 }
 
 /// Whether `token` has the shape of one we issue; anything else is answered without a lookup.

@@ -8,6 +8,7 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use datasets::ToyProblem;
+use domain::Metric;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,19 +72,19 @@ pub struct ToyJob<'a> {
 }
 
 /// Metrics of the toy model at parameters `w`, computed exactly on the host in f64.
-pub fn toy_metrics(problem: &ToyProblem, w: &[f32]) -> Vec<(&'static str, f64)> {
+pub fn toy_metrics(problem: &ToyProblem, w: &[f32]) -> Vec<(Metric, f64)> {
     let w64: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
     let alpha = problem.alpha_of(&w64);
     let mut out = vec![
-        ("train_loss", problem.train_loss(&alpha)),
-        ("test_loss", problem.test_loss(&alpha)),
-        ("w_norm", norm(&w64)),
-        ("alpha_norm", norm(&alpha)),
-        ("dist_mn", problem.dist_to_mn(&alpha)),
+        (Metric::TrainLoss, problem.train_loss(&alpha)),
+        (Metric::TestLoss, problem.test_loss(&alpha)),
+        (Metric::WNorm, norm(&w64)),
+        (Metric::AlphaNorm, norm(&alpha)),
+        (Metric::DistMn, problem.dist_to_mn(&alpha)),
     ];
     // With d = 2 the weights themselves are the trajectory the exact landscape draws.
     if let [w1, w2] = w64[..] {
-        out.extend([("w1", w1), ("w2", w2)]);
+        out.extend([(Metric::W1, w1), (Metric::W2, w2)]);
     }
     out
 }
@@ -144,19 +145,16 @@ impl BackendJob for ToyJob<'_> {
         let emit_row =
             |sink: &mut dyn Sink, model: &ToyModel<B>, step: u64| -> Result<(), TrainError> {
                 let w = model.to_host()?;
-                let mut values: std::collections::BTreeMap<String, f64> = toy_metrics(&problem, &w)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect();
+                let mut values = domain::metric::values(toy_metrics(&problem, &w));
                 // The LR the next step will use; at the end, the last one used.
                 values.insert(
-                    "lr".into(),
+                    Metric::Lr.key().into(),
                     schedule.lr_at(step.min(spec.steps.saturating_sub(1))),
                 );
                 if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
                     return Err(TrainError::Diverged {
                         step,
-                        what: static_key(what),
+                        what: Metric::parse(what).map_or("a metric", Metric::key),
                     });
                 }
                 sink.emit(Event::Metric(MetricRow {
@@ -208,19 +206,6 @@ impl BackendJob for ToyJob<'_> {
             }
         }
         Ok(Outcome::Completed)
-    }
-}
-
-fn static_key(k: &str) -> &'static str {
-    match k {
-        "train_loss" => "train_loss",
-        "test_loss" => "test_loss",
-        "w_norm" => "w_norm",
-        "alpha_norm" => "alpha_norm",
-        "dist_mn" => "dist_mn",
-        "w1" => "w1",
-        "w2" => "w2",
-        _ => "a metric",
     }
 }
 
@@ -293,10 +278,10 @@ mod tests {
         let rows = metrics(&events);
         assert_eq!(rows.len(), 11, "step 0 plus every 300 steps");
         assert_eq!(rows.last().map(|r| r.step), Some(3000));
-        let first = rows[0].values["train_loss"];
+        let first = rows[0].values[Metric::TrainLoss.key()];
         let last = rows
             .last()
-            .map(|r| r.values["train_loss"])
+            .map(|r| r.values[Metric::TrainLoss.key()])
             .unwrap_or(f64::NAN);
         assert!(
             last < first * 0.2,

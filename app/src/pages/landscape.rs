@@ -6,11 +6,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::format_ms;
-use crate::api::{CancelLandscape, StartLandscape, get_landscape, list_landscapes};
+use crate::api::{
+    CancelLandscape, CreateLandscape, found, get_landscape, landscape_result, list_landscapes,
+};
 use crate::landscape::{SvgLandscape, TEST_DIV, TRAIN_DIV, figures, reading};
-use crate::wire::{
-    FieldError, Landscape, LandscapeMethod, LandscapeReply, LandscapeRequest, LandscapeSource,
-    LandscapeSpec, LandscapeSummary, RunStatus, ShareKind,
+use domain::wire::{
+    FieldError, Landscape, LandscapeMethod, LandscapeRequest, LandscapeSource, LandscapeSpec,
+    LandscapeSummary, RunStatus, ShareKind,
 };
 
 fn source_link(source: LandscapeSource) -> (String, String) {
@@ -30,15 +32,13 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
     let seed = RwSignal::new("0".to_owned());
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let failure = RwSignal::new(None::<String>);
-    let start = ServerAction::<StartLandscape>::new();
+    let start = ServerAction::<CreateLandscape>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(result) = start.value().get() {
             match result {
-                Ok(LandscapeReply::Created { id }) => {
-                    navigate(&format!("/landscapes/{id}"), Default::default())
-                }
-                Ok(LandscapeReply::Invalid { errors: es }) => errors.set(es),
+                Ok(created) => navigate(&format!("/landscapes/{}", created.id), Default::default()),
+                Err(e) if !e.0.field_errors().is_empty() => errors.set(e.field_errors()),
                 Err(e) => failure.set(Some(e.to_string())),
             }
         }
@@ -92,7 +92,7 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
             return;
         }
         errors.set(Vec::new());
-        start.dispatch(StartLandscape {
+        start.dispatch(CreateLandscape {
             req: LandscapeRequest { source, spec },
         });
     };
@@ -203,10 +203,19 @@ pub fn LandscapePage() -> impl IntoView {
     let job = Resource::new(
         move || (id(), finished.get()),
         |(id, _)| async move {
-            match id {
-                Some(id) => get_landscape(id).await,
-                None => Ok(None),
-            }
+            let Some(id) = id else {
+                return Ok::<_, crate::api::Refusal>(None);
+            };
+            let Some(summary) = found(get_landscape(id).await)? else {
+                return Ok(None);
+            };
+            // The maps exist once the job has completed; until then there are none to fetch.
+            let result = if summary.status == RunStatus::Completed {
+                found(landscape_result(id).await)?
+            } else {
+                None
+            };
+            Ok(Some((summary, result)))
         },
     );
     view! {

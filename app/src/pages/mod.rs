@@ -7,7 +7,7 @@ pub mod schedule_editor;
 pub mod share;
 pub mod sweep;
 
-use crate::wire::FieldError;
+use domain::wire::FieldError;
 use leptos::prelude::*;
 
 /// The message for `field`, shown under its input.
@@ -28,18 +28,7 @@ pub fn FieldMessage(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> i
 }
 
 /// Milliseconds since the epoch, now (the browser's clock after hydration, the server's before).
-pub fn now_ms() -> i64 {
-    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-    }
-}
+pub use domain::clock::now_ms;
 
 /// Milliseconds since the epoch as a UTC timestamp, rendered the same on server and client.
 pub fn format_ms(ms: i64) -> String {

@@ -1,26 +1,30 @@
 //! A run's page: its config, the device that ran it, and curves that stream in live.
 
+use domain::Metric;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::api::{CancelRun, ResumeRun, get_run};
+use crate::api::{CancelRun, ResumeRun, found, get_run};
 use crate::chart::{self, ChartDef};
-use crate::wire::{Progress, RunStatus, RunSummary};
+use domain::wire::{Progress, Resumed, RunStatus, RunSummary};
 
 /// Charts every run has.
 const LOSS_CHART: ChartDef = ChartDef {
     div: "chart-loss",
     title: "loss",
     log_y: true,
-    series: &[("train_loss", "train loss"), ("test_loss", "test loss")],
+    series: &[
+        (Metric::TrainLoss, "train loss"),
+        (Metric::TestLoss, "test loss"),
+    ],
 };
 const LR_CHART: ChartDef = ChartDef {
     div: "chart-lr",
     title: "learning rate",
     log_y: false,
-    series: &[("lr", "LR")],
+    series: &[(Metric::Lr, "LR")],
 };
 
 /// The charts of a toy run: loss, LR, and the norms that show the drift to α_mn.
@@ -31,7 +35,7 @@ pub const TOY_CHARTS: &[ChartDef] = &[
         div: "chart-norms",
         title: "norms",
         log_y: false,
-        series: &[("w_norm", "‖w‖"), ("dist_mn", "‖α − α_mn‖")],
+        series: &[(Metric::WNorm, "‖w‖"), (Metric::DistMn, "‖α − α_mn‖")],
     },
 ];
 
@@ -42,14 +46,17 @@ pub const NET_CHARTS: &[ChartDef] = &[
         div: "chart-acc",
         title: "accuracy",
         log_y: false,
-        series: &[("train_acc", "train acc"), ("test_acc", "test acc")],
+        series: &[
+            (Metric::TrainAcc, "train acc"),
+            (Metric::TestAcc, "test acc"),
+        ],
     },
     LR_CHART,
     ChartDef {
         div: "chart-norms",
         title: "norms",
         log_y: false,
-        series: &[("w_norm", "‖w‖"), ("dist_init", "‖w − w₀‖")],
+        series: &[(Metric::WNorm, "‖w‖"), (Metric::DistInit, "‖w − w₀‖")],
     },
 ];
 
@@ -90,7 +97,7 @@ pub fn RunPage() -> impl IntoView {
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let run = Resource::new(id, |id| async move {
         match id {
-            Some(id) => get_run(id).await,
+            Some(id) => found(get_run(id).await),
             None => Ok(None),
         }
     });
@@ -127,7 +134,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
     };
 
     Effect::new(move |_| {
-        if let Some(Ok(true)) = resume.value().get() {
+        if let Some(Ok(Resumed { resumed: true })) = resume.value().get() {
             // The stream ended at the interruption; reload to follow the resumed run.
             #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
             if let Some(w) = web_sys::window() {
@@ -199,9 +206,9 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 " · "
                 <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
             </p>
-            <super::share::ShareButton kind=crate::wire::ShareKind::Run id=id/>
+            <super::share::ShareButton kind=domain::wire::ShareKind::Run id=id/>
             {drawable.then(|| view! {
-                <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Run { id }/>
+                <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Run { id }/>
             })}
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}

@@ -561,4 +561,76 @@ mod tests {
             assert!(check(json).is_ok(), "{kind} defaults must validate");
         }
     }
+
+    /// Every variant serde knows, read from its own "unknown variant" message, so the list
+    /// is the enum's and cannot drift from it.
+    fn schedule_variants() -> Vec<String> {
+        let err = serde_json::from_value::<schedule::Schedule>(serde_json::json!({"kind": "?"}))
+            .expect_err("no such variant");
+        let msg = err.to_string();
+        let list = msg
+            .split("expected one of ")
+            .nth(1)
+            .expect("serde lists the variants");
+        list.split(',')
+            .map(|v| v.trim().trim_matches('`').to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_schedule_variant_is_in_the_editor() {
+        // The two compositions wrap other schedules: warmup is the editor's checkbox around any
+        // primitive, and a sequential schedule is written in the JSON mode.
+        let composed = ["warmup", "sequential"];
+        let variants = schedule_variants();
+        assert!(variants.len() >= 10, "parsed {variants:?}");
+        for v in &variants {
+            assert!(
+                composed.contains(&v.as_str()) || PRIMITIVES.iter().any(|(k, _, _)| k == v),
+                "Schedule variant `{v}` has no entry in the editor's PRIMITIVES"
+            );
+        }
+        for (kind, _, _) in PRIMITIVES {
+            assert!(
+                variants.iter().any(|v| v == kind),
+                "`{kind}` is not a Schedule variant"
+            );
+        }
+    }
+
+    #[test]
+    fn every_schedule_field_has_a_knob() {
+        for (kind, _, knobs) in PRIMITIVES {
+            // Every knob set, optional ones too, so serialising back shows every field.
+            let v: Vec<(String, String)> = knobs
+                .iter()
+                .map(|k| {
+                    let value = match (k.kind, k.default) {
+                        (Kind::OptSteps, "") => "9000",
+                        (Kind::OptReal, "") => "0.01",
+                        (_, d) => d,
+                    };
+                    (k.name.to_owned(), value.to_owned())
+                })
+                .collect();
+            let json = knobs_to_json(kind, &v).expect("defaults parse");
+            let parsed: schedule::Schedule = serde_json::from_value(json).expect("a schedule");
+            let back = serde_json::to_value(&parsed).expect("serialises");
+            let mut fields: Vec<&str> = back
+                .as_object()
+                .expect("an object")
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "kind")
+                .collect();
+            let mut names: Vec<&str> = knobs.iter().map(|k| k.name).collect();
+            fields.sort_unstable();
+            names.sort_unstable();
+            assert_eq!(
+                fields, names,
+                "`{kind}`: the form's knobs and the type's fields differ"
+            );
+        }
+    }
 }

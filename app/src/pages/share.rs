@@ -1,6 +1,7 @@
 //! Share links: the read-only page behind `/s/<token>` (rendered whole on the server, so it
 //! reads without JavaScript and in link previews), the Share button, and the owner's list.
 
+use domain::Metric;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
@@ -8,21 +9,21 @@ use spec::Experiment;
 
 use super::format_ms;
 use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};
-use super::sweep::branch_results;
-use crate::analysis::{conclusion, decay_loss_pearson, pearson_line, run_conclusion};
-use crate::api::{CreateShare, RevokeShare, list_shares, open_share};
+use crate::api::{CreateShare, RevokeShare, found, list_shares, open_share};
 use crate::chart::{ChartDef, ChartOptions, XAxis};
 use crate::svg::{Line, SvgChart};
-use crate::wire::{
-    MetricPoint, RunMetrics, RunSummary, ShareKind, ShareReply, ShareRequest, SharedBody,
-    SharedPage, SweepSummary,
+use domain::analysis::branch_results;
+use domain::analysis::{conclusion, decay_loss_pearson, pearson_line, run_conclusion};
+use domain::wire::{
+    MetricPoint, RunMetrics, RunSummary, ShareKind, ShareRequest, SharedBody, SharedPage,
+    SweepSummary,
 };
 
 #[component]
 pub fn SharePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let page = Resource::new(token, |t| async move { open_share(t).await });
+    let page = Resource::new(token, |t| async move { found(open_share(t).await) });
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -39,11 +40,11 @@ pub fn SharePage() -> impl IntoView {
 }
 
 /// (x, y) pairs of `key` over a run's rows, x in steps.
-fn series(points: &[MetricPoint], key: &str, from_step: u64) -> Vec<(f64, f64)> {
+fn series(points: &[MetricPoint], key: Metric, from_step: u64) -> Vec<(f64, f64)> {
     points
         .iter()
         .filter(|p| p.step >= from_step)
-        .filter_map(|p| p.values.get(key).map(|v| (p.step as f64, *v)))
+        .filter_map(|p| p.get(key).map(|v| (p.step as f64, v)))
         .collect()
 }
 
@@ -126,7 +127,7 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
         .filter(|(i, _)| i % stride == 0 || *i + 1 == points.len())
         .map(|(_, p)| p)
         .collect();
-    let keys: Vec<&'static str> = charts
+    let keys: Vec<Metric> = charts
         .iter()
         .flat_map(|c| c.series.iter().map(|s| s.0))
         .collect();
@@ -143,7 +144,7 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
         </section>
         <section class="charts">
             {charts.iter().map(|c| {
-                let lines = c.series.iter().map(|(k, label)| Line { name: (*label).to_owned(), points: series(&points, k, 0) }).collect();
+                let lines = c.series.iter().map(|(k, label)| Line { name: (*label).to_owned(), points: series(&points, *k, 0) }).collect();
                 view! {
                     <div class="card chart-card">
                         <h2>{c.title}</h2>
@@ -158,13 +159,13 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
         <section class="card">
             <h2>"Metrics (every " {stride} " evaluation" {(stride > 1).then_some("s")} ", and the last)"</h2>
             <table class="runs" id="share-data">
-                <thead><tr><th>"step"</th><th>"epoch"</th>{keys.iter().map(|k| view! { <th>{*k}</th> }).collect_view()}</tr></thead>
+                <thead><tr><th>"step"</th><th>"epoch"</th>{keys.iter().map(|k| view! { <th>{k.key()}</th> }).collect_view()}</tr></thead>
                 <tbody>
                     {rows.into_iter().map(|p| view! {
                         <tr>
                             <td>{p.step}</td>
                             <td>{format!("{:.2}", p.epoch)}</td>
-                            {keys.iter().map(|k| view! { <td>{p.values.get(*k).map_or("—".into(), |v| format!("{v:.4}"))}</td> }).collect_view()}
+                            {keys.iter().map(|k| view! { <td>{p.get(*k).map_or("—".into(), |v| format!("{v:.4}"))}</td> }).collect_view()}
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -194,7 +195,7 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
             .branch_at(run_id)
             .map_or("main".to_owned(), |k| format!("decay @ {k}"))
     };
-    let overlay = |key: &str| -> Vec<Line> {
+    let overlay = |key: Metric| -> Vec<Line> {
         metrics
             .iter()
             .map(|m| Line {
@@ -267,15 +268,15 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
             {static_card("final metric vs compute".into(), "sweep-compute",
                 view! { <SvgChart lines=compute_line x_label="compute (× the earliest decay's run)" markers=true/> }.into_any())}
             {static_card("test loss, all runs".into(), "sweep-test-loss",
-                view! { <SvgChart lines=overlay("test_loss") x_label="step" log_y=true/> }.into_any())}
+                view! { <SvgChart lines=overlay(Metric::TestLoss) x_label="step" log_y=true/> }.into_any())}
             {static_card("learning rate".into(), "sweep-lr",
-                view! { <SvgChart lines=overlay("lr") x_label="step" log_y=true/> }.into_any())}
+                view! { <SvgChart lines=overlay(Metric::Lr) x_label="step" log_y=true/> }.into_any())}
             {static_card(if toy { "‖α − α_mn‖".into() } else { "‖w‖".into() }, "sweep-norm",
-                view! { <SvgChart lines=overlay(if toy { "dist_mn" } else { "w_norm" }) x_label="step"/> }.into_any())}
+                view! { <SvgChart lines=overlay(if toy { Metric::DistMn } else { Metric::WNorm }) x_label="step"/> }.into_any())}
             {static_card("train loss, all runs".into(), "sweep-train-loss",
-                view! { <SvgChart lines=overlay("train_loss") x_label="step" log_y=true/> }.into_any())}
+                view! { <SvgChart lines=overlay(Metric::TrainLoss) x_label="step" log_y=true/> }.into_any())}
             {(!toy).then(|| static_card("test accuracy, all runs".into(), "sweep-test-acc",
-                view! { <SvgChart lines=overlay("test_acc") x_label="step"/> }.into_any()))}
+                view! { <SvgChart lines=overlay(Metric::TestAcc) x_label="step"/> }.into_any()))}
         </section>
     }
 }
@@ -302,15 +303,15 @@ pub fn ShareButton(kind: ShareKind, id: i64) -> impl IntoView {
                 action.dispatch(CreateShare { req: ShareRequest { kind, id, expires_in_hours } });
             }>"Share"</button>
             {move || match reply() {
-                Some(Ok(ShareReply::Created(c))) => view! {
+                Some(Ok(c)) => view! {
                     <p class="share-link">
                         "Read-only link (shown once): "
                         <a id="share-url" href=c.url.clone() target="_blank" rel="noreferrer">{c.url.clone()}</a>
                         " · " <a href="/shares">"manage links"</a>
                     </p>
                 }.into_any(),
-                Some(Ok(ShareReply::Invalid { errors })) => view! {
-                    <p class="form-error">{errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}</p>
+                Some(Err(e)) if !e.0.field_errors().is_empty() => view! {
+                    <p class="form-error">{e.0.field_errors().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}</p>
                 }.into_any(),
                 Some(Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                 None => ().into_any(),

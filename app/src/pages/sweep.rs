@@ -6,44 +6,11 @@ use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::analysis::{BranchResult, conclusion, decay_loss_pearson, pearson_line};
-use crate::api::{get_sweep, sweep_metrics};
+use crate::api::{found, get_sweep, sweep_metrics};
 use crate::chart::{ChartOptions, XAxis};
-use crate::wire::{RunMetrics, SweepSummary};
-
-/// The last row's value of `key` for a run.
-fn last_value(m: &RunMetrics, key: &str) -> Option<f64> {
-    m.points
-        .iter()
-        .rev()
-        .find_map(|p| p.values.get(key).copied())
-}
-
-/// Results of the branches that completed.
-pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<BranchResult> {
-    sweep
-        .runs
-        .iter()
-        .filter(|r| r.run.status == crate::wire::RunStatus::Completed)
-        .filter_map(|r| {
-            let k = r.branch_at?;
-            let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
-            Some(BranchResult {
-                k,
-                length: k + sweep.spec.branch_length,
-                seconds: m
-                    .points
-                    .iter()
-                    .map(|p| p.values.get("epoch_seconds").copied().unwrap_or(0.0))
-                    .sum::<f64>()
-                    .into(),
-                test_loss: last_value(m, "test_loss")?,
-                test_acc: last_value(m, "test_acc"),
-                dist_mn: last_value(m, "dist_mn"),
-            })
-        })
-        .collect()
-}
+use domain::Metric;
+use domain::analysis::{branch_results, conclusion, decay_loss_pearson, last_value, pearson_line};
+use domain::wire::{RunMetrics, SweepSummary};
 
 #[component]
 pub fn SweepPage() -> impl IntoView {
@@ -54,7 +21,7 @@ pub fn SweepPage() -> impl IntoView {
         move || (id(), tick.get()),
         |(id, _)| async move {
             match id {
-                Some(id) => get_sweep(id).await,
+                Some(id) => found(get_sweep(id).await),
                 None => Ok(None),
             }
         },
@@ -168,20 +135,20 @@ fn SweepView(
                 <a href=format!("/api/sweeps/{}/summary", sweep.id) download>"JSON"</a>
                 " · each run's metrics from its page"
             </p>
-            <super::share::ShareButton kind=crate::wire::ShareKind::Sweep id=sweep.id/>
+            <super::share::ShareButton kind=domain::wire::ShareKind::Sweep id=sweep.id/>
             {match &sweep.spec.main.experiment {
                 spec::Experiment::Toy(t) => t.d == 2,
                 spec::Experiment::Net(_) => true,
             }.then(|| view! {
-                <super::landscape::LandscapeLauncher source=crate::wire::LandscapeSource::Sweep { id: sweep.id }/>
+                <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Sweep { id: sweep.id }/>
             })}
             <table class="runs" id="lineage">
                 <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
                 <tbody>
                     {sweep.runs.iter().map(|r| {
                         let m = metrics.iter().find(|m| m.run_id == r.run.id);
-                        let loss = m.and_then(|m| last_value(m, "test_loss")).map_or("—".into(), |v| format!("{v:.4}"));
-                        let acc = m.and_then(|m| last_value(m, "test_acc")).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
+                        let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
+                        let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
                         let role = match r.branch_at {
                             None => "main path".to_owned(),
                             Some(k) => format!("└ branch: decay at {u} {k}"),

@@ -2,7 +2,7 @@
 //! a crash because a landscape is a pure function of stored checkpoints), progress, and the
 //! finished result as JSON.
 
-use app::wire::{
+use domain::wire::{
     Landscape, LandscapeProgress, LandscapeSource, LandscapeSpec, LandscapeSummary, RunStatus,
 };
 use sqlx::FromRow;
@@ -207,18 +207,5 @@ impl Db {
                     .map_err(|e| DbError::Corrupt(format!("landscape {id} result: {e}")))
             })
             .transpose()
-    }
-
-    /// Every checkpoint of a run: (epoch, folder), by epoch.
-    pub async fn checkpoints_of(&self, run_id: i64) -> Result<Vec<(u32, String)>, DbError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT epoch, path FROM checkpoints WHERE run_id = $1 ORDER BY epoch")
-                .bind(run_id)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(e, p)| (u32::try_from(e).unwrap_or(0), p))
-            .collect())
     }
 }

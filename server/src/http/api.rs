@@ -1,12 +1,20 @@
-//! JSON API handlers.
+//! The JSON API's run and sweep handlers: each reads its request, calls the one service
+//! (`domain::Lab`), and writes the answer as JSON or, for exports, CSV.
 
-use app::wire::{FieldError, RunSpec, RunSummary, SweepSummary};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde_json::json;
+use axum::response::{IntoResponse, Response};
+use domain::Failure;
+use domain::Lab;
+use domain::analysis::BranchResult;
+use domain::wire::{
+    Cancelled, Created, MetricRow, Resumed, RunMetrics, RunSpec, RunSummary, SweepCreated,
+    SweepItem, SweepSummary,
+};
 
+use super::csv::{self, num};
 use super::{ApiError, AppState};
 
 pub async fn healthz() -> &'static str {
@@ -15,173 +23,84 @@ pub async fn healthz() -> &'static str {
 
 /// Turns serde's complaint into a field-level answer where it names a field.
 pub fn rejection_to_error(r: JsonRejection) -> ApiError {
-    match r {
+    ApiError(match r {
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();
             // serde names the offending field in backticks: "unknown field `bogus`".
-            let field = text.split('`').nth(1).unwrap_or("").to_owned();
+            let field = text.split('`').nth(1).unwrap_or("");
             let message = text.rsplit(": ").next().unwrap_or(&text).to_owned();
-            ApiError::Invalid(vec![FieldError { field, message }])
+            Failure::field(field, message)
         }
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::BadRequest("request body is not valid JSON".into())
-        }
+        JsonRejection::JsonSyntaxError(_) => Failure::bad_request("request body is not valid JSON"),
         JsonRejection::MissingJsonContentType(_) => {
-            ApiError::BadRequest("expected Content-Type: application/json".into())
+            Failure::bad_request("expected Content-Type: application/json")
         }
         JsonRejection::BytesRejection(_) => {
-            ApiError::BadRequest("request body too large or unreadable".into())
+            Failure::bad_request("request body too large or unreadable")
         }
-        _ => ApiError::BadRequest("could not read the request body".into()),
-    }
+        _ => Failure::bad_request("could not read the request body"),
+    })
 }
+
+pub type Body<T> = Result<Json<T>, JsonRejection>;
 
 pub async fn create_run(
     State(s): State<AppState>,
-    body: Result<Json<RunSpec>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    body: Body<RunSpec>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     let Json(spec) = body.map_err(rejection_to_error)?;
-    match s.runs.submit(spec).await? {
-        Ok(id) => Ok((StatusCode::CREATED, Json(json!({ "id": id })))),
-        Err(fields) => Err(ApiError::Invalid(fields)),
-    }
+    Ok((StatusCode::CREATED, Json(s.lab.create_run(spec).await?)))
 }
 
 pub async fn list_runs(State(s): State<AppState>) -> Result<Json<Vec<RunSummary>>, ApiError> {
-    Ok(Json(s.runs.db().list_runs(500).await?))
+    Ok(Json(s.lab.list_runs().await?))
 }
 
 pub async fn get_run(
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<RunSummary>, ApiError> {
-    s.runs
-        .db()
-        .get_run(id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("run"))
+    Ok(Json(s.lab.get_run(id).await?))
 }
 
 pub async fn cancel_run(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    if s.runs.db().get_run(id).await?.is_none() {
-        return Err(ApiError::NotFound("run"));
-    }
-    let cancelled = s.runs.cancel(id).await?;
-    Ok(Json(json!({ "cancelled": cancelled })))
+) -> Result<Json<Cancelled>, ApiError> {
+    Ok(Json(s.lab.cancel_run(id).await?))
 }
 
 pub async fn resume_run(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    if s.runs.db().get_run(id).await?.is_none() {
-        return Err(ApiError::NotFound("run"));
-    }
-    Ok(Json(json!({ "resumed": s.runs.resume(id).await? })))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-    /// Which table a CSV holds where a page has more than one (`summary` on a shared sweep).
-    pub table: Option<String>,
-}
-
-pub enum Format {
-    Json,
-    Csv,
-}
-
-pub fn format_of(q: &ExportQuery) -> Result<Format, ApiError> {
-    match q.format.as_deref() {
-        None | Some("json") => Ok(Format::Json),
-        Some("csv") => Ok(Format::Csv),
-        Some(_) => Err(ApiError::Invalid(vec![FieldError {
-            field: "format".into(),
-            message: "must be json or csv".into(),
-        }])),
-    }
-}
-
-/// A CSV cell: numbers as they are, text quoted when it needs to be.
-fn cell(v: &str) -> String {
-    if v.contains([',', '"', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_owned()
-    }
-}
-
-pub fn csv_response(
-    name: &str,
-    header: &[String],
-    rows: Vec<Vec<String>>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let mut out = header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(",");
-    out.push('\n');
-    for r in rows {
-        out.push_str(&r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
-    }
-    (
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        out,
-    )
-        .into_response()
-}
-
-pub fn num(v: Option<f64>) -> String {
-    v.map_or(String::new(), |x| x.to_string())
+) -> Result<Json<Resumed>, ApiError> {
+    Ok(Json(s.lab.resume_run(id).await?))
 }
 
 /// Every metric row of a run, oldest first, with its seq; `?format=csv` for a spreadsheet.
 pub async fn run_metrics(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    Query(q): Query<ExportQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    let format = format_of(&q)?;
-    if s.runs.db().get_run(id).await?.is_none() {
-        return Err(ApiError::NotFound("run"));
-    }
-    let rows = s.runs.metrics(id).await?;
+    Query(q): Query<csv::ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = csv::format_of(&q)?;
+    let rows: Vec<MetricRow> = s.lab.run_metrics(id).await?;
     Ok(match format {
-        Format::Json => Json(
-            rows.into_iter()
-                .map(|(seq, p)| json!({ "seq": seq, "step": p.step, "epoch": p.epoch, "values": p.values }))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Format::Csv => {
-            let keys: std::collections::BTreeSet<String> = rows.iter().flat_map(|(_, p)| p.values.keys().cloned()).collect();
+        csv::Format::Json => Json(rows).into_response(),
+        csv::Format::Csv => {
+            let keys: std::collections::BTreeSet<String> =
+                rows.iter().flat_map(|r| r.values.keys().cloned()).collect();
             let mut header = vec!["seq".to_owned(), "step".to_owned(), "epoch".to_owned()];
             header.extend(keys.iter().cloned());
             let body = rows
                 .into_iter()
-                .map(|(seq, p)| {
-                    let mut r = vec![seq.to_string(), p.step.to_string(), p.epoch.to_string()];
-                    r.extend(keys.iter().map(|k| num(p.values.get(k).copied())));
-                    r
+                .map(|r| {
+                    let mut row = vec![r.seq.to_string(), r.step.to_string(), r.epoch.to_string()];
+                    row.extend(keys.iter().map(|k| num(r.values.get(k).copied())));
+                    row
                 })
                 .collect();
-            csv_response(&format!("run-{id}-metrics.csv"), &header, body)
+            csv::response(&format!("run-{id}-metrics.csv"), &header, body)
         }
     })
 }
@@ -190,41 +109,18 @@ pub async fn run_metrics(
 pub async fn sweep_summary(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    Query(q): Query<ExportQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    let format = format_of(&q)?;
-    let sweep = s
-        .runs
-        .db()
-        .get_sweep(id)
-        .await?
-        .ok_or(ApiError::NotFound("sweep"))?;
-    let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
-    let metrics = s.runs.metrics_of(ids).await?;
-    let results = app::pages::sweep::branch_results(&sweep, &metrics);
-    let unit = sweep.unit();
+    Query(q): Query<csv::ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = csv::format_of(&q)?;
+    let report = s.lab.sweep_summary(id).await?;
     Ok(match format {
-        Format::Json => Json(json!({
-            "sweep": id,
-            "unit": unit,
-            "branches": results.iter().map(|r| json!({
-                "k": r.k, "length": r.length, "seconds": r.seconds, "test_loss": r.test_loss,
-                "test_acc": r.test_acc, "dist_mn": r.dist_mn,
-            })).collect::<Vec<_>>(),
-            "pearson_k_test_loss": app::analysis::decay_loss_pearson(&results),
-            "conclusion": app::analysis::conclusion(&results, unit),
-        }))
-        .into_response(),
-        Format::Csv => summary_csv(&format!("sweep-{id}-summary.csv"), &results),
+        csv::Format::Json => Json(report).into_response(),
+        csv::Format::Csv => summary_csv(&format!("sweep-{id}-summary.csv"), &report.branches),
     })
 }
 
 /// One row per finished branch: the sweep summary as a spreadsheet.
-pub fn summary_csv(
-    filename: &str,
-    results: &[app::analysis::BranchResult],
-) -> axum::response::Response {
+pub fn summary_csv(filename: &str, results: &[BranchResult]) -> Response {
     let header = ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
         .map(str::to_owned)
         .to_vec();
@@ -241,39 +137,31 @@ pub fn summary_csv(
             ]
         })
         .collect();
-    csv_response(filename, &header, body)
+    csv::response(filename, &header, body)
 }
 
 pub async fn create_sweep(
     State(s): State<AppState>,
-    body: Result<Json<spec::SweepSpec>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    body: Body<spec::SweepSpec>,
+) -> Result<(StatusCode, Json<SweepCreated>), ApiError> {
     let Json(sweep) = body.map_err(rejection_to_error)?;
-    match s.runs.submit_sweep(sweep).await? {
-        Ok((id, runs)) => Ok((StatusCode::CREATED, Json(json!({ "id": id, "runs": runs })))),
-        Err(fields) => Err(ApiError::Invalid(fields)),
-    }
+    Ok((StatusCode::CREATED, Json(s.lab.create_sweep(sweep).await?)))
 }
 
 pub async fn get_sweep(
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<SweepSummary>, ApiError> {
-    s.runs
-        .db()
-        .get_sweep(id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("sweep"))
+    Ok(Json(s.lab.get_sweep(id).await?))
 }
 
-pub async fn list_sweeps(
+pub async fn sweep_metrics(
     State(s): State<AppState>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let rows = s.runs.db().list_sweeps(500).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(id, name, at)| json!({"id": id, "name": name, "created_at_ms": at}))
-            .collect(),
-    ))
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<RunMetrics>>, ApiError> {
+    Ok(Json(s.lab.sweep_metrics(id).await?))
+}
+
+pub async fn list_sweeps(State(s): State<AppState>) -> Result<Json<Vec<SweepItem>>, ApiError> {
+    Ok(Json(s.lab.list_sweeps().await?))
 }

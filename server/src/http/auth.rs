@@ -70,7 +70,7 @@ pub async fn login(
             let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", q.token);
             let mut res = Redirect::to("/").into_response();
             let value = HeaderValue::from_str(&cookie)
-                .map_err(|_| ApiError::BadRequest("bad token".into()))?;
+                .map_err(|_| ApiError(domain::Failure::bad_request("bad token")))?;
             res.headers_mut().insert(header::SET_COOKIE, value);
             Ok(res)
         }
@@ -98,8 +98,7 @@ pub fn token_for(
     {
         return Ok(Some(t.trim().to_owned()));
     }
-    let bytes: [u8; 32] = rand::random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::shares::new_token();
     std::fs::write(&path, &token)?;
     #[cfg(unix)]
     {

@@ -3,33 +3,37 @@
 
 mod api;
 pub mod auth;
+mod csv;
 mod error;
-mod lab;
 mod landscape;
 mod share;
 mod sse;
 
 use std::sync::Arc;
 
-use app::api::SharedLab;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
+use domain::{Failure, Lab};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
-use crate::landscapes::LandscapeService;
-use crate::runs::RunService;
+use crate::service::Service;
 
 /// Request bodies above this are refused before parsing.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub runs: Arc<RunService>,
-    pub landscapes: Arc<LandscapeService>,
+    /// The one service behind every door.
+    pub lab: Arc<Service>,
     pub leptos: LeptosOptions,
     /// Required on mutating requests when set (the server listens beyond loopback).
     pub admin_token: Option<Arc<str>>,
@@ -42,10 +46,7 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 pub fn router(state: AppState) -> Router {
-    let lab: SharedLab = Arc::new(lab::ServiceLab(
-        state.runs.clone(),
-        state.landscapes.clone(),
-    ));
+    let lab: Arc<dyn Lab> = state.lab.clone();
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
     // The stream route gets no compression or timeout layer: it must stay open and unbuffered.
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
         .route("/api/sweeps/{id}", get(api::get_sweep))
         .route("/api/sweeps/{id}/summary", get(api::sweep_summary))
+        .route("/api/sweeps/{id}/metrics", get(api::sweep_metrics))
         .route(
             "/api/landscapes",
             post(landscape::create).get(landscape::list),
@@ -90,8 +92,52 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         auth::require_admin,
     ))
+    .layer(axum::middleware::from_fn(server_fn_status))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+    // One log line per request, with method, path, status and latency in milliseconds.
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &Request| {
+                tracing::info_span!(
+                    "http",
+                    http.method = %req.method(),
+                    http.path = %req.uri().path(),
+                )
+            })
+            .on_request(())
+            .on_response(
+                |res: &Response, latency: std::time::Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        http.status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request"
+                    );
+                },
+            ),
+    )
     .with_state(state)
+}
+
+/// Server functions answer every refusal as 500 with the refusal as JSON; this gives the
+/// response the refusal's own status (404, 422, 400 for an unreadable argument…), so both
+/// doors answer an operation with the same status and body.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    if let Ok(f) = serde_json::from_slice::<Failure>(&bytes)
+        && let Ok(code) = StatusCode::from_u16(f.status)
+    {
+        parts.status = code;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 #[cfg(test)]

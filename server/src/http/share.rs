@@ -1,44 +1,36 @@
 //! Share links over HTTP: the owner's API (create, list, revoke), the guard in front of
 //! every `/s/<token>` page, and the page's CSV/JSON export. Nothing here mutates a run.
 
-use app::wire::{ShareInfo, ShareRequest, SharedBody, SharedPage};
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use domain::wire::{Revoked, ShareCreated, ShareInfo, ShareRequest, SharedBody, SharedPage};
+use domain::{Failure, Lab};
 
-use super::api::{ExportQuery, Format, csv_response, format_of, num, rejection_to_error};
+use super::api::{Body, rejection_to_error};
+use super::csv::{ExportQuery, Format, format_of, num};
 use super::{ApiError, AppState};
 use crate::shares;
 
 pub async fn create_share(
     State(s): State<AppState>,
-    body: Result<Json<ShareRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    body: Body<ShareRequest>,
+) -> Result<(StatusCode, Json<ShareCreated>), ApiError> {
     let Json(req) = body.map_err(rejection_to_error)?;
-    match shares::create(&s.runs, req).await? {
-        Ok(c) => Ok((StatusCode::CREATED, Json(json!(c)))),
-        Err(fields) => Err(ApiError::Invalid(fields)),
-    }
+    Ok((StatusCode::CREATED, Json(s.lab.create_share(req).await?)))
 }
 
 pub async fn list_shares(State(s): State<AppState>) -> Result<Json<Vec<ShareInfo>>, ApiError> {
-    Ok(Json(s.runs.db().list_shares(500).await?))
+    Ok(Json(s.lab.list_shares().await?))
 }
 
 pub async fn revoke_share(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    if !s.runs.db().share_exists(id).await? {
-        return Err(ApiError::NotFound("share link"));
-    }
-    Ok(Json(
-        json!({ "revoked": s.runs.db().revoke_share(id).await? }),
-    ))
+) -> Result<Json<Revoked>, ApiError> {
+    Ok(Json(s.lab.revoke_share(id).await?))
 }
 
 const GONE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not found · Anneal</title>\
@@ -52,7 +44,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     };
     let token = rest.split('/').next().unwrap_or_default().to_owned();
     // Only liveness here: the page (or export) behind the guard reads the snapshot itself.
-    let mut res = match shares::is_live(s.runs.db(), &token).await {
+    let mut res = match shares::is_live(s.lab.db(), &token).await {
         Ok(true) => next.run(req).await,
         Ok(false) => (StatusCode::NOT_FOUND, Html(GONE)).into_response(),
         Err(e) => ApiError::from(e).into_response(),
@@ -75,9 +67,7 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let format = format_of(&q)?;
-    let page = shares::open(s.runs.db(), &token)
-        .await?
-        .ok_or(ApiError::NotFound("share link"))?;
+    let page = s.lab.open_share(token).await?;
     Ok(match format {
         Format::Json => Json(&page).into_response(),
         Format::Csv if q.table.as_deref() == Some("summary") => summary_csv(&page)?,
@@ -89,7 +79,7 @@ fn metrics_csv(page: &SharedPage) -> Response {
     if let SharedBody::Landscape { result, .. } = &page.body {
         return grid_csv(result);
     }
-    let runs: Vec<(i64, String, &[app::wire::MetricPoint])> = match &page.body {
+    let runs: Vec<(i64, String, &[domain::wire::MetricPoint])> = match &page.body {
         SharedBody::Run { run, points } => vec![(run.id, "run".into(), points.as_slice())],
         SharedBody::Landscape { .. } => Vec::new(),
         SharedBody::Sweep { sweep, metrics } => metrics
@@ -123,24 +113,24 @@ fn metrics_csv(page: &SharedPage) -> Response {
             })
         })
         .collect();
-    csv_response("shared-metrics.csv", &header, rows)
+    super::csv::response("shared-metrics.csv", &header, rows)
 }
 
 fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
     let SharedBody::Sweep { sweep, metrics } = &page.body else {
-        return Err(ApiError::Invalid(vec![app::wire::FieldError {
-            field: "table".into(),
-            message: "only a sweep has a summary table".into(),
-        }]));
+        return Err(ApiError(Failure::field(
+            "table",
+            "only a sweep has a summary table",
+        )));
     };
     Ok(super::api::summary_csv(
         "shared-summary.csv",
-        &app::pages::sweep::branch_results(sweep, metrics),
+        &domain::analysis::branch_results(sweep, metrics),
     ))
 }
 
 /// One row per grid point: where it is and what both splits measure there.
-fn grid_csv(l: &app::wire::Landscape) -> Response {
+fn grid_csv(l: &domain::wire::Landscape) -> Response {
     let header = ["x", "y", "train_loss", "test_loss", "train_acc", "test_acc"]
         .map(str::to_owned)
         .to_vec();
@@ -163,5 +153,5 @@ fn grid_csv(l: &app::wire::Landscape) -> Response {
             ]);
         }
     }
-    csv_response("shared-landscape.csv", &header, rows)
+    super::csv::response("shared-landscape.csv", &header, rows)
 }

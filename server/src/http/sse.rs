@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use domain::{Failure, Lab};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
@@ -35,17 +36,15 @@ pub async fn run_events(
         Some(v) => v
             .trim()
             .parse::<i64>()
-            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be an integer".into()))?,
+            .map_err(|_| ApiError(Failure::bad_request("Last-Event-ID must be an integer")))?,
         None => q.after.unwrap_or(0),
     }
     .max(0);
-    if s.runs.db().get_run(id).await?.is_none() {
-        return Err(ApiError::NotFound("run"));
-    }
+    s.lab.get_run(id).await?;
     // Subscribe before replaying, so nothing committed during the replay is missed.
-    let live = s.runs.subscribe();
+    let live = s.lab.runs().subscribe();
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(follow(s.runs.db().clone(), id, after, live, tx));
+    tokio::spawn(follow(s.lab.db().clone(), id, after, live, tx));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 

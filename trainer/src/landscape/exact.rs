@@ -1,7 +1,107 @@
 //! The toy model's exact landscape for d = 2: losses over the weight plane (w₁, w₂) itself, with
 //! the curve of zero training loss and the minimum-norm interpolant drawn on it.
 
+use std::time::Instant;
+
 use datasets::ToyProblem;
+use spec::ToySpec;
+use spec::landscape::{Landscape, LandscapeSpec, PathProjection};
+
+use super::{LandscapeProgress, Reporter, ToyPathInput, grid, invalid};
+use crate::{StopFlag, TrainError};
+
+/// The toy model's exact landscape over (w₁, w₂), for d = 2. Ok(None) when the stop flag was
+/// raised.
+pub fn toy_landscape(
+    toy: &ToySpec,
+    seed: u64,
+    ls: &LandscapeSpec,
+    paths: &[ToyPathInput],
+    progress: &mut dyn FnMut(LandscapeProgress),
+    stop: &StopFlag,
+) -> Result<Option<Landscape>, TrainError> {
+    let started = Instant::now();
+    invalid(ls)?;
+    if toy.d != 2 {
+        return Err(TrainError::InvalidSpec(
+            "the exact landscape needs d = 2".into(),
+        ));
+    }
+    let mut report = Reporter { progress, stop };
+    // The same problem the run trained on (crate::toy::ToyJob draws it from the run's seed).
+    let problem = ToyProblem::generate(2, toy.n as usize, toy.gamma, seed)?;
+    let w_mn = problem.w_mn();
+    let w_mn = [w_mn[0], w_mn[1]];
+    // w_mn is the manifold's point nearest the origin, so covering it keeps the closest part of
+    // the zero-loss curve on the map.
+    let coords = |k: usize| {
+        paths
+            .iter()
+            .flat_map(move |p| p.points.iter().map(move |(_, w)| w[k]))
+            .chain(std::iter::once(w_mn[k]))
+    };
+    let g = ls.grid as usize;
+    let xs = grid::axis(coords(0), ls.margin, g);
+    let ys = grid::axis(coords(1), ls.margin, g);
+    let total = (g * g) as u64;
+    let mut train_loss = Vec::with_capacity(g);
+    let mut test_loss = Vec::with_capacity(g);
+    if !report.tick("grid", 0, total) {
+        return Ok(None);
+    }
+    for (iy, &y) in ys.iter().enumerate() {
+        let mut tr = Vec::with_capacity(g);
+        let mut te = Vec::with_capacity(g);
+        for &x in &xs {
+            let alpha = problem.alpha_of(&[x, y]);
+            tr.push(Some(problem.train_loss(&alpha)).filter(|v| v.is_finite()));
+            te.push(Some(problem.test_loss(&alpha)).filter(|v| v.is_finite()));
+        }
+        train_loss.push(tr);
+        test_loss.push(te);
+        // Each point is a handful of flops: one report per row is plenty.
+        if !report.tick("grid", ((iy + 1) * g) as u64, total) {
+            return Ok(None);
+        }
+    }
+    let ends = |a: &[f64]| [a[0], a[a.len() - 1]];
+    let manifold = manifold(&problem, ends(&xs), ends(&ys));
+    let paths: Vec<PathProjection> = paths
+        .iter()
+        .map(|p| PathProjection {
+            label: p.label.clone(),
+            run_id: p.run_id.clone(),
+            epochs: p.points.iter().map(|(e, _)| *e).collect(),
+            x: p.points.iter().map(|(_, w)| w[0]).collect(),
+            y: p.points.iter().map(|(_, w)| w[1]).collect(),
+            // The map is the whole weight space: nothing lies off it.
+            dist_to_plane: vec![0.0; p.points.len()],
+        })
+        .collect();
+    Ok(Some(Landscape {
+        method: ls.method.clone(),
+        num_params: 2,
+        num_checkpoints: paths_len(&paths),
+        explained_variance: Vec::new(),
+        x_label: "w₁".into(),
+        y_label: "w₂".into(),
+        xs,
+        ys,
+        train_loss,
+        test_loss,
+        train_acc: None,
+        test_acc: None,
+        paths,
+        max_rel_projection_error: 0.0,
+        manifold,
+        w_mn: Some(w_mn),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    }))
+}
+
+fn paths_len(paths: &[PathProjection]) -> u32 {
+    paths.iter().map(|p| p.x.len() as u32).sum()
+}
 
 /// Points along the zero-training-loss set inside the box [x0, x1]×[y0, y1], split into the
 /// continuous pieces the box leaves visible.
@@ -69,6 +169,8 @@ pub fn manifold(problem: &ToyProblem, bx: [f64; 2], by: [f64; 2]) -> Vec<Vec<[f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::Metric;
+    use spec::landscape::LandscapeMethod;
 
     fn norm(p: [f64; 2]) -> f64 {
         p[0].hypot(p[1])
@@ -114,5 +216,80 @@ mod tests {
                 (l.min(w[1]), h.max(w[1]))
             });
         assert!(lo < -1.99 && hi > 1.99);
+    }
+
+    fn toy_2d() -> ToySpec {
+        ToySpec {
+            d: 2,
+            n: 1,
+            ..ToySpec::paper_default()
+        }
+    }
+
+    #[test]
+    fn toy_landscape_is_exact_and_shows_the_manifold() {
+        let toy = toy_2d();
+        let ls = LandscapeSpec {
+            grid: 5,
+            margin: 0.5,
+            method: LandscapeMethod::Pca,
+        };
+        let paths = [ToyPathInput {
+            label: "main".into(),
+            run_id: None,
+            points: vec![(0.0, [0.3, -0.2]), (1.0, [1.0, 0.5])],
+        }];
+        let mut seen = Vec::new();
+        let l = toy_landscape(
+            &toy,
+            4,
+            &ls,
+            &paths,
+            &mut |p| seen.push(p),
+            &StopFlag::new(),
+        )
+        .expect("computes")
+        .expect("not stopped");
+        let problem = ToyProblem::generate(2, 1, toy.gamma, 4).expect("problem");
+        let w_mn = l.w_mn.expect("w_mn");
+        assert!(problem.train_loss(&problem.alpha_of(&w_mn)) < 1e-20);
+        assert!(l.xs[0] <= w_mn[0].min(0.3) && *l.xs.last().expect("xs") >= w_mn[0].max(1.0));
+        assert!(!l.manifold.is_empty());
+        for w in l.manifold.iter().flatten() {
+            assert!(problem.train_loss(&problem.alpha_of(w)) < 1e-18);
+            assert!(w[0].hypot(w[1]) >= w_mn[0].hypot(w_mn[1]) - 1e-12);
+        }
+        let a = problem.alpha_of(&[l.xs[3], l.ys[1]]);
+        assert_eq!(l.train_loss[1][3], Some(problem.train_loss(&a)));
+        assert_eq!(l.test_loss[1][3], Some(problem.test_loss(&a)));
+        assert!(l.train_acc.is_none() && l.test_acc.is_none());
+        assert_eq!((l.x_label.as_str(), l.y_label.as_str()), ("w₁", "w₂"));
+        assert_eq!(l.paths[0].x, vec![0.3, 1.0]);
+        assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((25, 25)));
+
+        let d3 = ToySpec { d: 3, ..toy_2d() };
+        let err =
+            toy_landscape(&d3, 4, &ls, &paths, &mut |_| {}, &StopFlag::new()).expect_err("d = 3");
+        assert!(err.to_string().contains("d = 2"), "{err}");
+        let stop = StopFlag::new();
+        stop.raise();
+        assert!(
+            toy_landscape(&toy, 4, &ls, &paths, &mut |_| {}, &stop)
+                .expect("ok")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn toy_rows_carry_the_weights_when_d_is_2() {
+        let problem = ToyProblem::generate(2, 1, 1.0, 4).expect("problem");
+        let m = crate::toy::toy_metrics(&problem, &[0.5, -1.5]);
+        assert!(m.contains(&(Metric::W1, 0.5)) && m.contains(&(Metric::W2, -1.5)));
+        let big = ToyProblem::generate(3, 1, 1.0, 4).expect("problem");
+        assert!(
+            !crate::toy::toy_metrics(&big, &[0.5, -1.5, 1.0])
+                .iter()
+                .any(|(k, _)| *k == Metric::W1)
+        );
     }
 }

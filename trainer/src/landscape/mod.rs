@@ -6,11 +6,15 @@
 //! every distinct checkpoint's flat weights in scratch files, "pca" finds the plane (for random
 //! directions: builds them and projects the checkpoints), "grid" evaluates the network on the
 //! whole training subset and test set at every grid point.
+//!
+//! This file holds the entry points and the phases' sequencing; plane.rs finds the plane,
+//! grid.rs evaluates on it, exact.rs computes the toy model's map.
 
 mod exact;
 mod grid;
 // Public for the scale benchmark (benches/pca_scale.rs), which drives them directly.
 pub mod pca;
+mod plane;
 mod random;
 pub mod scratch;
 
@@ -20,16 +24,17 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use datasets::ToyProblem;
-use spec::landscape::{Landscape, LandscapeMethod, LandscapeSpec, PathProjection};
-use spec::{BackendChoice, NetSpec, ToySpec};
+use spec::landscape::{Landscape, LandscapeSpec, PathProjection};
+use spec::{BackendChoice, NetSpec};
 
 use crate::device::{BackendJob, DeviceInfo, run_on};
 use crate::net::train::EvalSet;
 use crate::net::{checkpoint, data, flat, model};
 use crate::{StopFlag, TrainError};
-use grid::Sheet;
+use plane::find_plane;
 use scratch::Scratch;
+
+pub use exact::toy_landscape;
 
 /// Images per forward pass on the grid. On flex (2 threads, MLP preset) 250, 1000 and 2000
 /// measured alike within the machine's noise; 1000 bounds the activations of the wider
@@ -219,23 +224,6 @@ fn load_all<B: Backend>(
     }))
 }
 
-/// Where each distinct checkpoint lands on the map.
-struct Placed {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    dist: Vec<f64>,
-    /// Distance of each checkpoint from the map's centre.
-    from_centre: Vec<f64>,
-}
-
-/// What the method-specific phase produces.
-struct Plane {
-    sheet: Sheet,
-    placed: Placed,
-    explained: Vec<f64>,
-    labels: (String, String),
-}
-
 fn net_landscape_on<B: Backend>(
     job: NetLandscapeJob<'_>,
     device: &B::Device,
@@ -347,215 +335,6 @@ fn net_landscape_on<B: Backend>(
     }))
 }
 
-/// The method's plane (or sheet) and where every stored checkpoint lies on it.
-fn find_plane(
-    method: &LandscapeMethod,
-    scratch: &Scratch,
-    mean: &[f64],
-    last_main: usize,
-    shapes: &[Vec<usize>],
-    report: &mut Reporter<'_>,
-) -> Result<Option<Plane>, TrainError> {
-    let (t, p) = (scratch.len(), scratch.dim());
-    let block = pca::block_len(t, p);
-    let nblocks = pca::blocks(p, block);
-    match method {
-        LandscapeMethod::Pca | LandscapeMethod::CurvedPca => {
-            if t < 3 {
-                return Err(TrainError::InvalidSpec(format!(
-                    "a PCA plane needs at least 3 distinct checkpoints, got {t}"
-                )));
-            }
-            let curved = matches!(method, LandscapeMethod::CurvedPca);
-            let k = if curved { 3 } else { 2 };
-            // Two streamed passes: the Gram matrix, then the directions.
-            let total = 2 * nblocks;
-            let mut done = 0;
-            let mut tick = || {
-                done += 1;
-                report.tick("pca", done, total)
-            };
-            let Some(pc) = pca::pca(scratch, mean, k, block, &mut tick)? else {
-                return Ok(None);
-            };
-            let c1: Vec<f64> = pc.coords.iter().map(|c| c[0]).collect();
-            let c2: Vec<f64> = pc.coords.iter().map(|c| c[1]).collect();
-            let explained = pc.explained();
-            let mut dirs = pc.directions.into_iter();
-            let (d1, d2) = (
-                dirs.next().unwrap_or_default(),
-                dirs.next().unwrap_or_default(),
-            );
-            let (lift, dist) = if curved {
-                let c3: Vec<f64> = pc.coords.iter().map(|c| c[2]).collect();
-                let coef = pca::fit_quadratic(&c1, &c3);
-                // Distance to the sheet point above (c1, c2): the off-sheet remainder plus the
-                // PC3 gap to the fitted height.
-                let dist = (0..t)
-                    .map(|i| {
-                        let [a, b, q] = coef;
-                        let h = a + b * c1[i] + q * c1[i] * c1[i];
-                        let rest = pc.sq_norms[i] - c1[i].powi(2) - c2[i].powi(2) - c3[i].powi(2);
-                        (rest.max(0.0) + (c3[i] - h).powi(2)).sqrt()
-                    })
-                    .collect();
-                (Some((dirs.next().unwrap_or_default(), coef)), dist)
-            } else {
-                let dist = (0..t)
-                    .map(|i| {
-                        (pc.sq_norms[i] - c1[i].powi(2) - c2[i].powi(2))
-                            .max(0.0)
-                            .sqrt()
-                    })
-                    .collect();
-                (None, dist)
-            };
-            let from_centre = pc.sq_norms.iter().map(|n| n.sqrt()).collect();
-            Ok(Some(Plane {
-                sheet: Sheet {
-                    centre: mean.iter().map(|&m| m as f32).collect(),
-                    d1,
-                    d2,
-                    lift,
-                },
-                placed: Placed {
-                    x: c1,
-                    y: c2,
-                    dist,
-                    from_centre,
-                },
-                explained,
-                labels: ("PC1".into(), "PC2".into()),
-            }))
-        }
-        LandscapeMethod::RandomFilterNormalized { seed } => {
-            let mut centre = vec![0.0f32; p];
-            scratch.read(last_main, 0, &mut centre)?;
-            // Streams 1 and 2 of the direction seed: the two axes are independent draws.
-            let d1 = random::filter_normalised(*seed, 1, &centre, shapes);
-            let d2 = random::filter_normalised(*seed, 2, &centre, shapes);
-            let total = t as u64;
-            let mut done = 0;
-            let mut tick = || {
-                done += 1;
-                report.tick("pca", done, total)
-            };
-            let Some(proj) = random::project(scratch, &centre, &d1, &d2, block, &mut tick)? else {
-                return Ok(None);
-            };
-            Ok(Some(Plane {
-                sheet: Sheet {
-                    centre,
-                    d1,
-                    d2,
-                    lift: None,
-                },
-                placed: Placed {
-                    x: proj.iter().map(|p| p.x).collect(),
-                    y: proj.iter().map(|p| p.y).collect(),
-                    dist: proj.iter().map(|p| p.dist).collect(),
-                    from_centre: proj.iter().map(|p| p.from_centre).collect(),
-                },
-                explained: Vec::new(),
-                labels: ("direction 1".into(), "direction 2".into()),
-            }))
-        }
-    }
-}
-
-/// The toy model's exact landscape over (w₁, w₂), for d = 2. Ok(None) when the stop flag was
-/// raised.
-pub fn toy_landscape(
-    toy: &ToySpec,
-    seed: u64,
-    ls: &LandscapeSpec,
-    paths: &[ToyPathInput],
-    progress: &mut dyn FnMut(LandscapeProgress),
-    stop: &StopFlag,
-) -> Result<Option<Landscape>, TrainError> {
-    let started = Instant::now();
-    invalid(ls)?;
-    if toy.d != 2 {
-        return Err(TrainError::InvalidSpec(
-            "the exact landscape needs d = 2".into(),
-        ));
-    }
-    let mut report = Reporter { progress, stop };
-    // The same problem the run trained on (crate::toy::ToyJob draws it from the run's seed).
-    let problem = ToyProblem::generate(2, toy.n as usize, toy.gamma, seed)?;
-    let w_mn = problem.w_mn();
-    let w_mn = [w_mn[0], w_mn[1]];
-    // w_mn is the manifold's point nearest the origin, so covering it keeps the closest part of
-    // the zero-loss curve on the map.
-    let coords = |k: usize| {
-        paths
-            .iter()
-            .flat_map(move |p| p.points.iter().map(move |(_, w)| w[k]))
-            .chain(std::iter::once(w_mn[k]))
-    };
-    let g = ls.grid as usize;
-    let xs = grid::axis(coords(0), ls.margin, g);
-    let ys = grid::axis(coords(1), ls.margin, g);
-    let total = (g * g) as u64;
-    let mut train_loss = Vec::with_capacity(g);
-    let mut test_loss = Vec::with_capacity(g);
-    if !report.tick("grid", 0, total) {
-        return Ok(None);
-    }
-    for (iy, &y) in ys.iter().enumerate() {
-        let mut tr = Vec::with_capacity(g);
-        let mut te = Vec::with_capacity(g);
-        for &x in &xs {
-            let alpha = problem.alpha_of(&[x, y]);
-            tr.push(Some(problem.train_loss(&alpha)).filter(|v| v.is_finite()));
-            te.push(Some(problem.test_loss(&alpha)).filter(|v| v.is_finite()));
-        }
-        train_loss.push(tr);
-        test_loss.push(te);
-        // Each point is a handful of flops: one report per row is plenty.
-        if !report.tick("grid", ((iy + 1) * g) as u64, total) {
-            return Ok(None);
-        }
-    }
-    let ends = |a: &[f64]| [a[0], a[a.len() - 1]];
-    let manifold = exact::manifold(&problem, ends(&xs), ends(&ys));
-    let paths: Vec<PathProjection> = paths
-        .iter()
-        .map(|p| PathProjection {
-            label: p.label.clone(),
-            run_id: p.run_id.clone(),
-            epochs: p.points.iter().map(|(e, _)| *e).collect(),
-            x: p.points.iter().map(|(_, w)| w[0]).collect(),
-            y: p.points.iter().map(|(_, w)| w[1]).collect(),
-            // The map is the whole weight space: nothing lies off it.
-            dist_to_plane: vec![0.0; p.points.len()],
-        })
-        .collect();
-    Ok(Some(Landscape {
-        method: ls.method.clone(),
-        num_params: 2,
-        num_checkpoints: paths_len(&paths),
-        explained_variance: Vec::new(),
-        x_label: "w₁".into(),
-        y_label: "w₂".into(),
-        xs,
-        ys,
-        train_loss,
-        test_loss,
-        train_acc: None,
-        test_acc: None,
-        paths,
-        max_rel_projection_error: 0.0,
-        manifold,
-        w_mn: Some(w_mn),
-        elapsed_secs: started.elapsed().as_secs_f64(),
-    }))
-}
-
-fn paths_len(paths: &[PathProjection]) -> u32 {
-    paths.iter().map(|p| p.x.len() as u32).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +342,8 @@ mod tests {
     use burn::backend::flex::FlexDevice;
     use schedule::Schedule;
     use spec::{DatasetChoice, Experiment, LossKind, ModelSpec, OptimizerSpec, RunSpec};
+
+    use spec::landscape::LandscapeMethod;
 
     use crate::{Outcome, TrainContext};
 
@@ -842,80 +623,5 @@ mod tests {
             Err(TrainError::InvalidSpec(_))
         ));
         let _ = std::fs::remove_dir_all(&root);
-    }
-
-    fn toy_2d() -> ToySpec {
-        ToySpec {
-            d: 2,
-            n: 1,
-            ..ToySpec::paper_default()
-        }
-    }
-
-    #[test]
-    fn toy_landscape_is_exact_and_shows_the_manifold() {
-        let toy = toy_2d();
-        let ls = LandscapeSpec {
-            grid: 5,
-            margin: 0.5,
-            method: LandscapeMethod::Pca,
-        };
-        let paths = [ToyPathInput {
-            label: "main".into(),
-            run_id: None,
-            points: vec![(0.0, [0.3, -0.2]), (1.0, [1.0, 0.5])],
-        }];
-        let mut seen = Vec::new();
-        let l = toy_landscape(
-            &toy,
-            4,
-            &ls,
-            &paths,
-            &mut |p| seen.push(p),
-            &StopFlag::new(),
-        )
-        .expect("computes")
-        .expect("not stopped");
-        let problem = ToyProblem::generate(2, 1, toy.gamma, 4).expect("problem");
-        let w_mn = l.w_mn.expect("w_mn");
-        assert!(problem.train_loss(&problem.alpha_of(&w_mn)) < 1e-20);
-        assert!(l.xs[0] <= w_mn[0].min(0.3) && *l.xs.last().expect("xs") >= w_mn[0].max(1.0));
-        assert!(!l.manifold.is_empty());
-        for w in l.manifold.iter().flatten() {
-            assert!(problem.train_loss(&problem.alpha_of(w)) < 1e-18);
-            assert!(w[0].hypot(w[1]) >= w_mn[0].hypot(w_mn[1]) - 1e-12);
-        }
-        let a = problem.alpha_of(&[l.xs[3], l.ys[1]]);
-        assert_eq!(l.train_loss[1][3], Some(problem.train_loss(&a)));
-        assert_eq!(l.test_loss[1][3], Some(problem.test_loss(&a)));
-        assert!(l.train_acc.is_none() && l.test_acc.is_none());
-        assert_eq!((l.x_label.as_str(), l.y_label.as_str()), ("w₁", "w₂"));
-        assert_eq!(l.paths[0].x, vec![0.3, 1.0]);
-        assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((25, 25)));
-
-        let d3 = ToySpec { d: 3, ..toy_2d() };
-        let err =
-            toy_landscape(&d3, 4, &ls, &paths, &mut |_| {}, &StopFlag::new()).expect_err("d = 3");
-        assert!(err.to_string().contains("d = 2"), "{err}");
-        let stop = StopFlag::new();
-        stop.raise();
-        assert!(
-            toy_landscape(&toy, 4, &ls, &paths, &mut |_| {}, &stop)
-                .expect("ok")
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn toy_rows_carry_the_weights_when_d_is_2() {
-        let problem = ToyProblem::generate(2, 1, 1.0, 4).expect("problem");
-        let m = crate::toy::toy_metrics(&problem, &[0.5, -1.5]);
-        assert!(m.contains(&("w1", 0.5)) && m.contains(&("w2", -1.5)));
-        let big = ToyProblem::generate(3, 1, 1.0, 4).expect("problem");
-        assert!(
-            !crate::toy::toy_metrics(&big, &[0.5, -1.5, 1.0])
-                .iter()
-                .any(|(k, _)| *k == "w1")
-        );
     }
 }

@@ -1,7 +1,6 @@
 //! The training loop for networks: per-step LR from the schedule, per-epoch evaluation on the
 //! training subset and the test set, checkpoints, and resuming from one.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
@@ -10,6 +9,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use datasets::{Augment, Dataset};
+use domain::Metric;
 use rand::seq::SliceRandom;
 use schedule::Schedule;
 use spec::{LossKind, NetSpec};
@@ -232,32 +232,29 @@ impl BackendJob for NetJob<'_> {
             let (train_loss, train_acc) = evaluate(&valid, &train, spec.loss, &inner);
             let (test_loss, test_acc) = evaluate(&valid, &test, spec.loss, &inner);
             let w = flatten(model);
-            let mut values = BTreeMap::new();
-            for (k, v) in [
-                ("train_loss", train_loss),
-                ("train_acc", train_acc),
-                ("test_loss", test_loss),
-                ("test_acc", test_acc),
+            let mut values = domain::metric::values([
+                (Metric::TrainLoss, train_loss),
+                (Metric::TrainAcc, train_acc),
+                (Metric::TestLoss, test_loss),
+                (Metric::TestAcc, test_acc),
                 (
-                    "lr",
+                    Metric::Lr,
                     schedule.lr_at(step.min(total_steps.saturating_sub(1))),
                 ),
-                ("w_norm", norm(&w)),
-                ("dist_init", dist(&w, &w0)),
-            ] {
-                values.insert(k.to_owned(), v);
-            }
+                (Metric::WNorm, norm(&w)),
+                (Metric::DistInit, dist(&w, &w0)),
+            ]);
             if samples > 0 {
                 values.insert(
-                    "samples_per_sec".into(),
+                    Metric::SamplesPerSec.key().into(),
                     samples as f64 / train_secs.max(1e-9),
                 );
-                values.insert("epoch_seconds".into(), train_secs);
+                values.insert(Metric::EpochSeconds.key().into(), train_secs);
             }
             if !train_loss.is_finite() {
                 return Err(TrainError::Diverged {
                     step,
-                    what: "train_loss",
+                    what: Metric::TrainLoss.key(),
                 });
             }
             sink.emit(Event::Metric(MetricRow {

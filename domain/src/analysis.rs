@@ -1,8 +1,11 @@
 //! Numbers a sweep page derives from its runs: final metrics against the decay point, Pearson r,
 //! compute ratios, and the plain-language conclusion. Pure functions, tested here.
 
+use crate::metric::Metric;
+use crate::wire::{MetricPoint, RunMetrics, RunStatus, SweepSummary};
+
 /// One finished branch of a sweep.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BranchResult {
     /// Decay point, in the sweep's unit (steps for the toy model, epochs for networks).
     pub k: u64,
@@ -181,8 +184,8 @@ pub fn conclusion(results: &[BranchResult], unit: &str) -> String {
 }
 
 /// A paragraph about one run: where it ended, its best point, and the schedule that got it there.
-pub fn run_conclusion(spec: &spec::RunSpec, points: &[crate::wire::MetricPoint]) -> String {
-    let last = |key: &str| points.iter().rev().find_map(|p| p.values.get(key).copied());
+pub fn run_conclusion(spec: &spec::RunSpec, points: &[MetricPoint]) -> String {
+    let last = |m: Metric| points.iter().rev().find_map(|p| p.get(m));
     let Some(end) = points.last() else {
         return "No evaluation has finished yet.".into();
     };
@@ -191,18 +194,19 @@ pub fn run_conclusion(spec: &spec::RunSpec, points: &[crate::wire::MetricPoint])
         spec::Experiment::Net(_) => {
             let secs: f64 = points
                 .iter()
-                .filter_map(|p| p.values.get("epoch_seconds"))
+                .filter_map(|p| p.get(Metric::EpochSeconds))
                 .sum();
             let best = points
                 .iter()
-                .filter_map(|p| p.values.get("test_acc").map(|a| (p.epoch, *a)))
+                .filter_map(|p| p.get(Metric::TestAcc).map(|a| (p.epoch, a)))
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             let mut s = format!(
                 "After {} epochs ({secs:.0} s of training) with {schedule}, test accuracy is {} (test loss {}, train loss {}).",
                 fmt(end.epoch),
-                last("test_acc").map_or("not measured".into(), |a| format!("{:.1}%", 100.0 * a)),
-                last("test_loss").map_or("—".into(), fmt),
-                last("train_loss").map_or("—".into(), fmt),
+                last(Metric::TestAcc)
+                    .map_or("not measured".into(), |a| format!("{:.1}%", 100.0 * a)),
+                last(Metric::TestLoss).map_or("—".into(), fmt),
+                last(Metric::TrainLoss).map_or("—".into(), fmt),
             );
             if let Some((epoch, acc)) = best {
                 s.push_str(&format!(
@@ -217,11 +221,11 @@ pub fn run_conclusion(spec: &spec::RunSpec, points: &[crate::wire::MetricPoint])
             let mut s = format!(
                 "After {} steps with {schedule}, the test loss is {} and the train loss {}.",
                 end.step,
-                last("test_loss").map_or("—".into(), fmt),
-                last("train_loss").map_or("—".into(), fmt),
+                last(Metric::TestLoss).map_or("—".into(), fmt),
+                last(Metric::TrainLoss).map_or("—".into(), fmt),
             );
-            let first_dist = points.iter().find_map(|p| p.values.get("dist_mn").copied());
-            if let (Some(a), Some(b)) = (first_dist, last("dist_mn")) {
+            let first_dist = points.iter().find_map(|p| p.get(Metric::DistMn));
+            if let (Some(a), Some(b)) = (first_dist, last(Metric::DistMn)) {
                 s.push_str(&format!(
                     " The distance to the minimum-norm solution went from {} to {}.",
                     fmt(a),
@@ -230,6 +234,50 @@ pub fn run_conclusion(spec: &spec::RunSpec, points: &[crate::wire::MetricPoint])
             }
             s
         }
+    }
+}
+
+/// The last row's value of `metric` for a run.
+pub fn last_value(m: &RunMetrics, metric: Metric) -> Option<f64> {
+    m.points.iter().rev().find_map(|p| p.get(metric))
+}
+
+/// Results of a sweep's branches that completed, in the sweep's order.
+pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<BranchResult> {
+    sweep
+        .runs
+        .iter()
+        .filter(|r| r.run.status == RunStatus::Completed)
+        .filter_map(|r| {
+            let k = r.branch_at?;
+            let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
+            Some(BranchResult {
+                k,
+                length: k + sweep.spec.branch_length,
+                seconds: m
+                    .points
+                    .iter()
+                    .map(|p| p.get(Metric::EpochSeconds).unwrap_or(0.0))
+                    .sum::<f64>()
+                    .into(),
+                test_loss: last_value(m, Metric::TestLoss)?,
+                test_acc: last_value(m, Metric::TestAcc),
+                dist_mn: last_value(m, Metric::DistMn),
+            })
+        })
+        .collect()
+}
+
+/// A sweep's whole verdict, as the summary API and the share export give it.
+pub fn sweep_report(sweep: &SweepSummary, metrics: &[RunMetrics]) -> crate::wire::SweepReport {
+    let branches = branch_results(sweep, metrics);
+    let unit = sweep.unit();
+    crate::wire::SweepReport {
+        sweep: sweep.id,
+        unit: unit.to_owned(),
+        pearson_k_test_loss: decay_loss_pearson(&branches),
+        conclusion: conclusion(&branches, unit),
+        branches,
     }
 }
 

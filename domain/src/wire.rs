@@ -1,9 +1,12 @@
-//! Wire types: what crosses between server and browser (JSON over server functions, REST and SSE).
+//! Wire types: what crosses between server and browser (JSON over server functions, REST and SSE),
+//! and what the service's operations answer.
 
 use std::collections::BTreeMap;
 
 pub use schedule::FieldError;
 use serde::{Deserialize, Serialize};
+
+use crate::metric::Metric;
 pub use spec::RunSpec;
 pub use spec::landscape::{Landscape, LandscapeMethod, LandscapeSpec};
 
@@ -119,20 +122,19 @@ pub struct RunMetrics {
     pub points: Vec<MetricPoint>,
 }
 
-/// The answer to a launch: the new run, or what is wrong with the form.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum StartReply {
-    Created { id: i64 },
-    Invalid { errors: Vec<FieldError> },
-}
-
 /// SSE `metric` payload (event id = per-run seq).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub step: u64,
     pub epoch: f64,
     pub values: BTreeMap<String, f64>,
+}
+
+impl MetricPoint {
+    /// One typed value of the row.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        crate::metric::get(&self.values, metric)
+    }
 }
 
 /// SSE `status` and `done` payload.
@@ -245,14 +247,6 @@ pub struct ShareCreated {
     pub expires_at_ms: Option<i64>,
 }
 
-/// The answer to a share request: the link, or what is wrong with the request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum ShareReply {
-    Created(ShareCreated),
-    Invalid { errors: Vec<FieldError> },
-}
-
 /// A link as its owner lists it (never with its token).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShareInfo {
@@ -338,11 +332,72 @@ pub struct LandscapeProgress {
     pub total: u64,
 }
 
+/// A queued run or landscape job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// A queued sweep: its id and its runs, main run first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepCreated {
+    pub id: i64,
+    pub runs: Vec<i64>,
+}
+
+/// A sweep as the list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepItem {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+/// The answer to a cancel: false when the job had already ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancelled {
+    pub cancelled: bool,
+}
+
+/// The answer to a resume: false when the run was not interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    pub resumed: bool,
+}
+
+/// The answer to a revoke: false when the link was already revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: bool,
+}
+
+/// One stored metric row of a run, with its event seq.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum LandscapeReply {
-    Created { id: i64 },
-    Invalid { errors: Vec<FieldError> },
+pub struct MetricRow {
+    pub seq: i64,
+    pub step: u64,
+    pub epoch: f64,
+    pub values: BTreeMap<String, f64>,
+}
+
+/// Which landscapes a list shows: one run's, one sweep's, or (neither) all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandscapeFilter {
+    #[serde(default)]
+    pub run: Option<i64>,
+    #[serde(default)]
+    pub sweep: Option<i64>,
+}
+
+/// A sweep's verdict: one row per finished branch, Pearson r and the conclusion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    pub sweep: i64,
+    pub unit: String,
+    pub branches: Vec<crate::analysis::BranchResult>,
+    pub pearson_k_test_loss: Option<f64>,
+    pub conclusion: String,
 }
 
 #[cfg(test)]

@@ -1,0 +1,141 @@
+//! Home: the launch form for a toy-model or network run, the decay-sweep launcher, and the runs.
+
+mod fields;
+mod net;
+mod presets;
+mod sweep;
+mod toy;
+
+use domain::wire::FieldError;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use schedule::Schedule;
+
+use super::format_ms;
+use super::schedule_editor::ScheduleEditor;
+use crate::api::{CreateRun, list_runs};
+use fields::ChoiceField;
+use net::{NetFields, NetForm};
+use sweep::SweepLauncher;
+use toy::{ToyFields, ToyForm};
+
+/// A count field's value for the schedule editors, or `default` while it is half-typed.
+fn whole_or(v: RwSignal<String>, default: u64) -> u64 {
+    v.with(|s| s.trim().parse::<u64>().unwrap_or(default))
+}
+
+/// The launch form, the sweep launcher that branches off it, and the runs so far.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let form = ToyForm::new();
+    let net_form = NetForm::new();
+    // "toy" or "net": which experiment the form (and the sweep below it) describes.
+    let mode = RwSignal::new("toy".to_owned());
+    let is_net = Signal::derive(move || mode.with(|m| m == "net"));
+    let net = move || is_net.get().then_some(net_form);
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let schedule = RwSignal::new(None::<Schedule>);
+    let steps_per_epoch = Signal::derive(move || {
+        if is_net.get() {
+            // The count depends on these fields; `NetSpec` knows each dataset's size.
+            net_form.dataset.track();
+            net_form.per_class.track();
+            net_form.batch.track();
+            net_form.to_net(&mut Vec::new()).steps_per_epoch()
+        } else {
+            whole_or(form.n, 1)
+                .div_ceil(whole_or(form.batch, 1).max(1))
+                .max(1)
+        }
+    });
+    let total_steps = Signal::derive(move || {
+        if is_net.get() {
+            whole_or(net_form.epochs, 0) * steps_per_epoch.get()
+        } else {
+            whole_or(form.steps, 0)
+        }
+    });
+    let start = ServerAction::<CreateRun>::new();
+    // Shared with the sweep launcher: its server failures show under this form too.
+    let failure = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start.value().get() {
+            match result {
+                Ok(created) => navigate(&format!("/runs/{}", created.id), Default::default()),
+                Err(e) if !e.0.field_errors().is_empty() => errors.set(e.field_errors()),
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+        }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        failure.set(None);
+        match form.to_spec(net(), schedule.get_untracked()) {
+            Ok(spec) => {
+                errors.set(Vec::new());
+                start.dispatch(CreateRun { spec });
+            }
+            Err(es) => errors.set(es),
+        }
+    };
+    let runs = Resource::new(move || start.version().get(), |_| list_runs());
+
+    view! {
+        <section class="card launch">
+            <h1>"Launch a run · toy model y = ‖w‖" <sup>"γ"</sup> "·wᵀx, or a network"</h1>
+            <p class="lede">
+                "SGD with label noise drifts along the valley of interpolating solutions toward the "
+                "minimum-norm one; a large LR held longer gets closer. Start a run and watch "
+                "‖α − α" <sub>"mn"</sub> "‖ fall."
+            </p>
+            <form id="launch-form" on:submit=on_submit novalidate>
+                <div class="grid">
+                    <ChoiceField label="experiment" field="mode" value=mode
+                        options=&[("toy", "toy model (paper)"), ("net", "network on images")]/>
+                </div>
+                <Show when=move || is_net.get()>
+                    <NetFields net=net_form seed=form.seed errors/>
+                </Show>
+                <Show when=move || !is_net.get()>
+                    <ToyFields form errors/>
+                </Show>
+                <h2>"Learning-rate schedule"</h2>
+                <ScheduleEditor schedule errors total_steps steps_per_epoch/>
+                <button type="submit" id="start" disabled=move || start.pending().get()>
+                    {move || if start.pending().get() { "Starting…" } else { "Start" }}
+                </button>
+                <Show when=move || failure.get().is_some()>
+                    <p class="form-error">{move || failure.get()}</p>
+                </Show>
+            </form>
+        </section>
+        <SweepLauncher form net_form is_net schedule errors failure steps_per_epoch/>
+        <section class="card">
+            <h2>"Runs"</h2>
+            <Suspense fallback=|| view! { <p>"Loading runs…"</p> }>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="runs" id="runs">
+                                <thead><tr><th>"#"</th><th>"run"</th><th>"status"</th><th>"created"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td>{r.id}</td>
+                                            <td><a href=format!("/runs/{}", r.id)>{r.spec.schedule.describe()}</a></td>
+                                            <td><span class=format!("status {}", r.status.as_str())>{r.status.as_str()}</span></td>
+                                            <td>{format_ms(r.created_at_ms)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

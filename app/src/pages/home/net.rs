@@ -1,0 +1,177 @@
+//! The network half of the launch form: its signals, the `NetSpec` they describe, and its fields.
+
+use domain::wire::FieldError;
+use leptos::prelude::*;
+use spec::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+
+use super::fields::{ChoiceField, NumField};
+
+/// The network half of the launch form (dataset, model, loss, optimizer, batch, epochs).
+#[derive(Clone, Copy)]
+pub(super) struct NetForm {
+    pub(super) dataset: RwSignal<String>,
+    pub(super) per_class: RwSignal<String>,
+    model: RwSignal<String>,
+    hidden: RwSignal<String>,
+    loss: RwSignal<String>,
+    optimizer: RwSignal<String>,
+    momentum: RwSignal<String>,
+    weight_decay: RwSignal<String>,
+    pub(super) batch: RwSignal<String>,
+    pub(super) epochs: RwSignal<String>,
+}
+
+impl NetForm {
+    pub(super) fn new() -> Self {
+        let s = |v: &str| RwSignal::new(v.to_owned());
+        // The Fashion-MNIST preset's settings: a subset small enough to interpolate on CPU.
+        Self {
+            dataset: s("fashion_mnist"),
+            per_class: s("200"),
+            model: s("mlp"),
+            hidden: s("512, 512"),
+            loss: s("mse"),
+            optimizer: s("sgd"),
+            momentum: s("0.9"),
+            weight_decay: s("0.0001"),
+            batch: s("25"),
+            epochs: s("60"),
+        }
+    }
+
+    /// The spec the fields describe; a field that doesn't parse is reported in `errs` and read
+    /// as zero, so the step counts derived from a half-typed form still compute.
+    pub(super) fn to_net(self, errs: &mut Vec<FieldError>) -> NetSpec {
+        let p = "experiment.";
+        let dataset = match self.dataset.get_untracked().as_str() {
+            "mnist" => DatasetChoice::Mnist,
+            "cifar10" => DatasetChoice::Cifar10,
+            _ => DatasetChoice::FashionMnist,
+        };
+        let per_class = self.per_class.get_untracked();
+        let train_per_class = if per_class.trim().is_empty() {
+            None
+        } else {
+            Some(per_class.trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}train_per_class"),
+                    message: "must be a whole number (or empty for all)".into(),
+                });
+                0
+            }))
+        };
+        let hidden: Vec<u32> = self
+            .hidden
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| {
+                s.parse()
+                    .map_err(|_| {
+                        errs.push(FieldError {
+                            field: format!("{p}model.hidden"),
+                            message: "widths are whole numbers separated by commas".into(),
+                        })
+                    })
+                    .ok()
+            })
+            .collect();
+        let model = match self.model.get_untracked().as_str() {
+            "small_cnn" => ModelSpec::SmallCnn,
+            "vgg11_narrow" => ModelSpec::Vgg11 {
+                width: VggWidth::Narrow,
+                batch_norm: false,
+            },
+            "vgg11_standard_bn" => ModelSpec::Vgg11 {
+                width: VggWidth::Standard,
+                batch_norm: true,
+            },
+            _ => ModelSpec::Mlp { hidden },
+        };
+        let real = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> f64 {
+            v.get_untracked().trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}{f}"),
+                    message: "must be a number".into(),
+                });
+                0.0
+            })
+        };
+        let weight_decay = real(self.weight_decay, "optimizer.weight_decay", errs);
+        let optimizer = if self.optimizer.get_untracked() == "adam_w" {
+            OptimizerSpec::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+            }
+        } else {
+            OptimizerSpec::Sgd {
+                momentum: real(self.momentum, "optimizer.momentum", errs),
+                nesterov: false,
+                weight_decay,
+            }
+        };
+        let whole = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> u32 {
+            v.get_untracked().trim().parse().unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: format!("{p}{f}"),
+                    message: "must be a whole number".into(),
+                });
+                0
+            })
+        };
+        NetSpec {
+            dataset,
+            data_dir: None,
+            train_per_class,
+            test_limit: None,
+            augment: dataset == DatasetChoice::Cifar10,
+            model,
+            loss: if self.loss.get_untracked() == "cross_entropy" {
+                LossKind::CrossEntropy
+            } else {
+                LossKind::Mse
+            },
+            optimizer,
+            batch: whole(self.batch, "batch", errs),
+            epochs: whole(self.epochs, "epochs", errs),
+            checkpoint_every: 1,
+        }
+    }
+}
+
+/// The network's inputs; `seed` is the form's, shared with the toy model's fields.
+#[component]
+pub(super) fn NetFields(
+    net: NetForm,
+    seed: RwSignal<String>,
+    errors: RwSignal<Vec<FieldError>>,
+) -> impl IntoView {
+    view! {
+        <div class="grid" id="net-fields">
+            <ChoiceField label="dataset" field="experiment.dataset" value=net.dataset
+                options=&[("fashion_mnist", "Fashion-MNIST"), ("mnist", "MNIST"), ("cifar10", "CIFAR-10")]/>
+            <NumField label="images per class (empty: all)" field="experiment.train_per_class" value=net.per_class errors/>
+            <ChoiceField label="model" field="experiment.model" value=net.model
+                options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN")]/>
+            <NumField label="MLP hidden widths" field="experiment.model.hidden" value=net.hidden errors/>
+            <ChoiceField label="loss" field="experiment.loss" value=net.loss
+                options=&[("mse", "MSE on one-hot (paper)"), ("cross_entropy", "cross-entropy")]/>
+            <ChoiceField label="optimizer" field="experiment.optimizer" value=net.optimizer
+                options=&[("sgd", "SGD + momentum"), ("adam_w", "AdamW")]/>
+            <NumField label="momentum" field="experiment.optimizer.momentum" value=net.momentum errors/>
+            <NumField label="weight decay" field="experiment.optimizer.weight_decay" value=net.weight_decay errors/>
+            <NumField label="batch" field="experiment.batch" value=net.batch errors/>
+            <NumField label="epochs" field="experiment.epochs" value=net.epochs errors/>
+            <NumField label="seed" field="seed" value=seed errors/>
+        </div>
+        // The server's refusals of a dataset not fetched or a backend not built have no input to sit under.
+        <Show when=move || errors.with(|es| es.iter().any(|e| e.field == "experiment.dataset" || e.field == "backend"))>
+            <p class="form-error" id="net-errors">
+                {move || errors.get().iter().filter(|e| e.field == "experiment.dataset" || e.field == "backend").map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")}
+            </p>
+        </Show>
+    }
+}

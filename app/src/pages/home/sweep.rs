@@ -1,0 +1,205 @@
+//! The decay-sweep launcher: decay points, branch length, the branches' schedule, and launching.
+
+use domain::wire::FieldError;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use schedule::Schedule;
+use spec::SweepSpec;
+
+use super::fields::NumField;
+use super::net::NetForm;
+use super::presets::Presets;
+use super::toy::ToyForm;
+use super::whole_or;
+use crate::api::{CreateSweep, list_sweeps};
+use crate::pages::format_ms;
+use crate::pages::schedule_editor::ScheduleEditor;
+
+/// Decay points as a list ("5, 15, 30") and/or ranges ("10:60:10" = 10, 20, …, 60).
+fn parse_points(text: &str) -> Result<Vec<u64>, String> {
+    let bad = || "give whole numbers separated by commas, or a range start:stop:step".to_owned();
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let nums: Vec<u64> = part
+            .split(':')
+            .map(|n| n.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        match nums[..] {
+            [k] => out.push(k),
+            [a, b, step] if step > 0 && a <= b && (b - a) / step < 1000 => {
+                out.extend((a..=b).step_by(step as usize))
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+/// The sweep card. The launch form above is the main path, so its signals come in as props;
+/// a refusal the branches' fields can't show goes to the form's `failure`.
+#[component]
+pub(super) fn SweepLauncher(
+    form: ToyForm,
+    net_form: NetForm,
+    is_net: Signal<bool>,
+    schedule: RwSignal<Option<Schedule>>,
+    errors: RwSignal<Vec<FieldError>>,
+    failure: RwSignal<Option<String>>,
+    steps_per_epoch: Signal<u64>,
+) -> impl IntoView {
+    let net = move || is_net.get().then_some(net_form);
+    let sweeps = Resource::new(|| (), |_| list_sweeps());
+
+    let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
+    let sweep_len = RwSignal::new("10000".to_owned());
+    // The schedule every branch follows from its decay point on (its clock starts at k).
+    let after = RwSignal::new(None::<Schedule>);
+    let after_errors = RwSignal::new(Vec::<FieldError>::new());
+    let after_steps = Signal::derive(move || {
+        let len = whole_or(sweep_len, 0);
+        if is_net.get() {
+            len * steps_per_epoch.get()
+        } else {
+            len
+        }
+    });
+    let sweep_errors = RwSignal::new(Vec::<FieldError>::new());
+    // Decay points are steps for the toy model and epochs for networks: sensible defaults for each.
+    Effect::new(move |prev: Option<bool>| {
+        let net_now = is_net.get();
+        if prev.is_some_and(|p| p != net_now) {
+            let (at, len) = if net_now {
+                ("5, 15, 30, 45, 60", "15")
+            } else {
+                ("1000, 5000, 20000, 40000", "10000")
+            };
+            sweep_at.set(at.into());
+            sweep_len.set(len.into());
+        }
+        net_now
+    });
+    let start_sweep = ServerAction::<CreateSweep>::new();
+    let navigate_sweep = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start_sweep.value().get() {
+            match result {
+                Ok(created) => {
+                    navigate_sweep(&format!("/sweeps/{}", created.id), Default::default())
+                }
+                Err(e) if !e.0.field_errors().is_empty() => {
+                    after_errors.set(e.field_errors());
+                    sweep_errors.set(e.field_errors());
+                }
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+        }
+    });
+    let launch_sweep = move |_| {
+        let mut errs = Vec::new();
+        let main = match form.to_spec(net(), schedule.get_untracked()) {
+            Ok(s) => Some(s),
+            Err(es) => {
+                errors.set(es);
+                None
+            }
+        };
+        let branch_at = parse_points(&sweep_at.get_untracked()).unwrap_or_else(|message| {
+            errs.push(FieldError {
+                field: "branch_at".into(),
+                message,
+            });
+            Vec::new()
+        });
+        let branch_length: u64 = sweep_len
+            .get_untracked()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| {
+                errs.push(FieldError {
+                    field: "branch_length".into(),
+                    message: "must be a whole number of steps".into(),
+                });
+                0
+            });
+        let Some(after_schedule) = after.get_untracked() else {
+            errs.push(FieldError {
+                field: "after".into(),
+                message: "fix the branches' schedule first".into(),
+            });
+            return sweep_errors.set(errs);
+        };
+        let Some(main) = main else { return };
+        let spec = SweepSpec {
+            name: if is_net.get() {
+                "network sweep".into()
+            } else {
+                "toy sweep".into()
+            },
+            main,
+            branch_at,
+            after: after_schedule,
+            branch_length,
+        };
+        if let Err(es) = spec.validate() {
+            errs.extend(es);
+        }
+        if errs.is_empty() {
+            sweep_errors.set(Vec::new());
+            start_sweep.dispatch(CreateSweep { spec });
+        } else {
+            sweep_errors.set(errs);
+        }
+    };
+
+    view! {
+        <section class="card sweep-launch">
+            <h2>"Decay sweep"</h2>
+            <p class="lede">
+                "The run above, at its constant LR, is the main path. Each branch follows it up to step k, "
+                "then follows the branches' schedule below (its clock starts at k) for the branch length. The sweep page plots final test loss "
+                "and ‖α − α" <sub>"mn"</sub> "‖ against k."
+            </p>
+            <div class="grid">
+                <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
+                <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
+            </div>
+            <h2>"Branches' schedule after k"</h2>
+            <ScheduleEditor schedule=after errors=after_errors total_steps=after_steps steps_per_epoch
+                id_prefix="after-" error_key="after" preview_div="after-lr-preview" initial_lr="0.005"/>
+            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length"].contains(&e.field.as_str())))>
+                <p class="form-error" id="sweep-errors">
+                    {move || sweep_errors.get().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}
+                </p>
+            </Show>
+            <button type="button" id="start-sweep" on:click=launch_sweep disabled=move || start_sweep.pending().get()>"Launch sweep"</button>
+            " "
+            <Presets start_sweep/>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = sweeps.await.unwrap_or_default();
+                    (!list.is_empty()).then(|| view! {
+                        <ul class="sweeps" id="sweeps">
+                            {list.into_iter().map(|s| view! {
+                                <li><a href=format!("/sweeps/{}", s.id)>{format!("sweep {} · {}", s.id, s.name)}</a>" · "{format_ms(s.created_at_ms)}</li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_points;
+
+    #[test]
+    fn decay_points_take_lists_and_ranges() {
+        assert_eq!(parse_points("5, 15,30"), Ok(vec![5, 15, 30]));
+        assert_eq!(parse_points("10:40:10, 55"), Ok(vec![10, 20, 30, 40, 55]));
+        assert!(parse_points("1.5").is_err());
+        assert!(parse_points("10:5:1").is_err());
+        assert!(parse_points("1:2:0").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Anneal's domain core: the wire and domain types, the typed metric keys, the analysis a sweep
+//! page shows (one copy each), and the service trait that every door (JSON API, server
+//! functions, CLI) calls. It knows nothing of the web, of Burn or of an async runtime, and
+//! builds for wasm32 as well as native.
+
+pub mod analysis;
+pub mod clock;
+pub mod hex;
+pub mod metric;
+pub mod service;
+pub mod wire;
+
+pub use metric::Metric;
+pub use service::{Answer, BoxFut, Failure, LIST_LIMIT, Lab};

@@ -1,0 +1,159 @@
+//! The service: every operation Anneal offers, as one trait that the server implements once.
+//! The JSON API, the server functions the pages call and the CLI are thin doors onto it, so a
+//! limit, a 404 or a validation rule is decided here and nowhere else.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{
+    Cancelled, Created, FieldError, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSummary,
+    MetricRow, Resumed, Revoked, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo,
+    ShareRequest, SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
+};
+
+/// A boxed future, so the trait stays object-safe without an async runtime in this crate.
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an operation answers: its value, or why not.
+pub type Answer<'a, T> = BoxFut<'a, Result<T, Failure>>;
+
+/// Lists return at most this many items, newest first.
+pub const LIST_LIMIT: i64 = 500;
+
+/// Why an operation did not happen, as every door shows it: the HTTP status, a message safe to
+/// show (never a path or an internal detail: those go to the server's log) and, for a request
+/// that parsed but is wrong, one message per field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub status: u16,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldError>>,
+}
+
+impl Failure {
+    /// 404: `what` (a run, a sweep…) does not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self {
+            status: 404,
+            error: format!("{what} not found"),
+            fields: None,
+        }
+    }
+
+    /// 422: the request parsed, but these fields are wrong.
+    pub fn invalid(fields: Vec<FieldError>) -> Self {
+        Self {
+            status: 422,
+            error: "invalid request".into(),
+            fields: Some(fields),
+        }
+    }
+
+    /// 422 on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// 400: the request could not be read at all.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            error: message.into(),
+            fields: None,
+        }
+    }
+
+    /// 500: something failed that the user cannot fix; the detail belongs in the log.
+    pub fn internal() -> Self {
+        Self {
+            status: 500,
+            error: "internal error".into(),
+            fields: None,
+        }
+    }
+
+    /// The field errors, if the request was refused field by field.
+    pub fn field_errors(&self) -> &[FieldError] {
+        self.fields.as_deref().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)?;
+        for e in self.field_errors() {
+            write!(f, "; {}: {}", e.field, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Every operation, whichever door it is called through.
+pub trait Lab: Send + Sync + 'static {
+    /// Validates and queues a run.
+    fn create_run(&self, spec: RunSpec) -> Answer<'_, Created>;
+    fn list_runs(&self) -> Answer<'_, Vec<RunSummary>>;
+    fn get_run(&self, id: i64) -> Answer<'_, RunSummary>;
+    /// Cancels a queued or running run.
+    fn cancel_run(&self, id: i64) -> Answer<'_, Cancelled>;
+    /// Puts an interrupted run back in the queue, to continue from its last checkpoint.
+    fn resume_run(&self, id: i64) -> Answer<'_, Resumed>;
+    /// Every stored metric row of a run, oldest first.
+    fn run_metrics(&self, id: i64) -> Answer<'_, Vec<MetricRow>>;
+
+    /// Validates and queues a decay sweep: the main run and one branch per decay point.
+    fn create_sweep(&self, spec: spec::SweepSpec) -> Answer<'_, SweepCreated>;
+    fn list_sweeps(&self) -> Answer<'_, Vec<SweepItem>>;
+    fn get_sweep(&self, id: i64) -> Answer<'_, SweepSummary>;
+    /// The metric rows of every run of a sweep, for the overlaid charts.
+    fn sweep_metrics(&self, id: i64) -> Answer<'_, Vec<RunMetrics>>;
+    /// Final metrics per finished branch, Pearson r and the conclusion.
+    fn sweep_summary(&self, id: i64) -> Answer<'_, SweepReport>;
+
+    /// Freezes a run, sweep or landscape behind a new read-only link.
+    fn create_share(&self, req: ShareRequest) -> Answer<'_, ShareCreated>;
+    /// The links, never with their tokens.
+    fn list_shares(&self) -> Answer<'_, Vec<ShareInfo>>;
+    fn revoke_share(&self, id: i64) -> Answer<'_, Revoked>;
+    /// The frozen page behind a live link; unknown, revoked and expired links are 404.
+    fn open_share(&self, token: String) -> Answer<'_, SharedPage>;
+
+    /// Validates a landscape request against what is stored and queues it.
+    fn create_landscape(&self, req: LandscapeRequest) -> Answer<'_, Created>;
+    fn list_landscapes(&self, filter: LandscapeFilter) -> Answer<'_, Vec<LandscapeSummary>>;
+    fn get_landscape(&self, id: i64) -> Answer<'_, LandscapeSummary>;
+    /// The computed maps; 404 until the job has finished.
+    fn landscape_result(&self, id: i64) -> Answer<'_, Landscape>;
+    fn cancel_landscape(&self, id: i64) -> Answer<'_, Cancelled>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_serialise_as_the_api_error_body() {
+        let f = Failure::field("seed", "must be at most 2^53");
+        let json = serde_json::to_value(&f).expect("serialises");
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["error"], "invalid request");
+        assert_eq!(json["fields"][0]["field"], "seed");
+        let back: Failure = serde_json::from_value(json).expect("parses back");
+        assert_eq!(back, f);
+        let nf = serde_json::to_value(Failure::not_found("run")).expect("serialises");
+        assert_eq!(nf["error"], "run not found");
+        assert!(nf.get("fields").is_none());
+        assert_eq!(
+            Failure::field("k", "too big").to_string(),
+            "invalid request; k: too big"
+        );
+    }
+}

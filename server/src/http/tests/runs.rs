@@ -1,0 +1,237 @@
+//! Runs over HTTP: queueing, live and resumed SSE streams, validation, cancel, missing data.
+
+use super::*;
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = TestApp::new().await;
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
+        .await
+        .expect("ok");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_run_streams_metrics_then_done() {
+    let app = TestApp::new().await;
+    let (code, body) = app.post_json("/api/runs", &toy_body(400, 40)).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let events = app
+        .stream(&format!("/api/runs/{id}/events"), None, 1000)
+        .await;
+    let stored: Vec<&SseEvent> = events.iter().filter(|e| e.id.is_some()).collect();
+    let ids: Vec<i64> = stored.iter().filter_map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "ids are 1..n with no gap"
+    );
+    let metrics: Vec<&&SseEvent> = stored.iter().filter(|e| e.event == "metric").collect();
+    assert_eq!(metrics.len(), 11, "step 0 and every 40 steps");
+    assert_eq!(metrics[10].data["step"], 400);
+    assert!(
+        metrics[10].data["values"]["dist_mn"]
+            .as_f64()
+            .is_some_and(f64::is_finite)
+    );
+    let last = events.last().expect("events");
+    assert_eq!(
+        (last.event.as_str(), last.data["status"].as_str()),
+        ("done", Some("completed"))
+    );
+    let running = stored
+        .iter()
+        .find(|e| e.data["status"] == "running")
+        .expect("a running status");
+    assert_eq!(running.data["backend"], "flex");
+
+    let (code, run) = app.get(&format!("/api/runs/{id}")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        (run["status"].as_str(), run["last_step"].as_u64()),
+        (Some("completed"), Some(400))
+    );
+    let (_, rows) = app.get(&format!("/api/runs/{id}/metrics")).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(11));
+}
+
+#[tokio::test]
+async fn reconnect_with_last_event_id_has_no_gaps_or_duplicates() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy_body(3000, 10)).await;
+    let id = body["id"].as_i64().expect("id");
+    let uri = format!("/api/runs/{id}/events");
+    // Drop the first connection mid-run, after a handful of stored events.
+    let first: Vec<SseEvent> = app.stream(&uri, None, 8).await;
+    let last_seen = first
+        .iter()
+        .filter_map(|e| e.id)
+        .max()
+        .expect("some stored events");
+    let second = app.stream(&uri, Some(last_seen), 100_000).await;
+    let mut ids: Vec<i64> = first
+        .iter()
+        .chain(second.iter())
+        .filter_map(|e| e.id)
+        .collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no duplicates");
+    assert_eq!(ids, (1..=n as i64).collect::<Vec<_>>(), "no gaps");
+    assert_eq!(second.last().map(|e| e.event.as_str()), Some("done"));
+    let metrics = first
+        .iter()
+        .chain(second.iter())
+        .filter(|e| e.event == "metric")
+        .count();
+    assert_eq!(metrics, 301);
+}
+
+#[tokio::test]
+async fn finished_run_replays_everything_and_closes() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy_body(100, 10)).await;
+    let id = body["id"].as_i64().expect("id");
+    let uri = format!("/api/runs/{id}/events");
+    let live = app.stream(&uri, None, 10_000).await;
+    let replay = app.stream(&uri, None, 10_000).await;
+    let ids = |v: &[SseEvent]| v.iter().filter_map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(&live), ids(&replay));
+    let tail = app.stream(&uri, Some(ids(&live)[3]), 10_000).await;
+    assert_eq!(ids(&tail), ids(&live)[4..].to_vec());
+}
+
+#[tokio::test]
+async fn invalid_specs_get_field_level_422() {
+    let app = TestApp::new().await;
+    let bad = json!({
+        "experiment": {"kind": "toy", "d": 10, "n": 20, "gamma": 1.0, "label_noise": 0.3, "batch": 0, "steps": 10},
+        "schedule": {"kind": "constant", "lr": -0.1}
+    });
+    let (code, body) = app.post_json("/api/runs", &bad.to_string()).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for f in ["experiment.n", "experiment.batch", "schedule.lr"] {
+        assert!(fields.contains(&f), "{f} missing from {fields:?}");
+    }
+
+    let (code, body) = app
+        .post_json(
+            "/api/runs",
+            &toy_body(10, 1).replace("\"seed\"", "\"bogus\":1,\"seed\""),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "bogus");
+
+    let cuda = toy_body(10, 1).replace("\"seed\":1", "\"seed\":1,\"backend\":\"cuda\"");
+    let (code, body) = app.post_json("/api/runs", &cuda).await;
+    if !cfg!(feature = "cuda") {
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], "backend");
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_get_400_or_413() {
+    let app = TestApp::new().await;
+    let (code, body) = app.post_json("/api/runs", "{not json").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "request body is not valid JSON");
+    let req = Request::post("/api/runs")
+        .body(Body::from(toy_body(10, 1)))
+        .expect("req");
+    assert_eq!(
+        app.call(req).await.0,
+        StatusCode::BAD_REQUEST,
+        "missing content type"
+    );
+    let huge = format!(
+        "{{\"name\":\"{}\"}}",
+        "x".repeat(crate::http::BODY_LIMIT_BYTES + 10)
+    );
+    let (code, _) = app.post_json("/api/runs", &huge).await;
+    assert!(
+        code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::BAD_REQUEST,
+        "{code}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_runs_are_404_and_bad_ids_rejected() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/api/runs/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/runs/999/events").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json("/api/runs/999/cancel", "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get("/api/runs/abc").await.0, StatusCode::BAD_REQUEST);
+    let (_, body) = app.post_json("/api/runs", &toy_body(10, 1)).await;
+    let id = body["id"].as_i64().expect("id");
+    let req = Request::get(format!("/api/runs/{id}/events"))
+        .header("last-event-id", "x")
+        .body(Body::empty());
+    assert_eq!(app.call(req.expect("req")).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_run() {
+    let app = TestApp::new().await;
+    let (_, body) = app
+        .post_json("/api/runs", &toy_body(5_000_000, 100_000))
+        .await;
+    let id = body["id"].as_i64().expect("id");
+    // Wait until it is running.
+    let uri = format!("/api/runs/{id}/events");
+    let early = app.stream(&uri, None, 3).await;
+    assert!(
+        early.iter().any(|e| e.data["status"] == "running"),
+        "{early:?}"
+    );
+    let (code, body) = app.post_json(&format!("/api/runs/{id}/cancel"), "").await;
+    assert_eq!(
+        (code, body["cancelled"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let rest = app
+        .stream(&uri, early.iter().filter_map(|e| e.id).max(), 10_000)
+        .await;
+    let done = rest.last().expect("done event");
+    assert_eq!(
+        (done.event.as_str(), done.data["status"].as_str()),
+        ("done", Some("cancelled"))
+    );
+    app.runs.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_datasets_are_refused_without_showing_paths() {
+    let app = TestApp::new().await;
+    let body = json!({
+        "experiment": {"kind": "net", "dataset": "cifar10", "model": {"kind": "small_cnn"}, "loss": "mse",
+                       "optimizer": {"kind": "sgd", "momentum": 0.9}, "batch": 125, "epochs": 2},
+        "schedule": {"kind": "constant", "lr": 0.1}
+    });
+    let (code, body) = app.post_json("/api/runs", &body.to_string()).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let msg = body["fields"][0]["message"].as_str().unwrap_or_default();
+    assert_eq!(body["fields"][0]["field"], "experiment.dataset");
+    assert!(msg.contains("anneal data fetch cifar10"), "{msg}");
+    assert!(
+        !msg.contains(&*app.dir.path().to_string_lossy()),
+        "the data directory leaked: {msg}"
+    );
+}

@@ -1,0 +1,251 @@
+//! The service, implemented once: every operation of `domain::Lab` over storage, the run queue
+//! and the landscape queue. The JSON API, the server functions and the CLI all call this, so
+//! limits, 404s and validation are decided here.
+
+use std::sync::Arc;
+
+use domain::wire::{
+    Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
+    LandscapeSummary, MetricRow, Resumed, Revoked, RunMetrics, RunSpec, RunSummary, ShareCreated,
+    ShareInfo, ShareRequest, SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
+};
+use domain::{Answer, Failure, LIST_LIMIT, Lab};
+
+use crate::db::{Db, DbError};
+use crate::landscapes::LandscapeService;
+use crate::runs::RunService;
+use crate::shares;
+
+pub struct Service {
+    runs: Arc<RunService>,
+    landscapes: Arc<LandscapeService>,
+}
+
+/// A storage failure is logged in full and shown as a plain 500.
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "storage error");
+        Failure::internal()
+    }
+}
+
+impl Service {
+    pub fn new(runs: Arc<RunService>, landscapes: Arc<LandscapeService>) -> Arc<Self> {
+        Arc::new(Self { runs, landscapes })
+    }
+
+    pub fn runs(&self) -> &Arc<RunService> {
+        &self.runs
+    }
+
+    pub fn landscapes(&self) -> &Arc<LandscapeService> {
+        &self.landscapes
+    }
+
+    pub fn db(&self) -> &Db {
+        self.runs.db()
+    }
+
+    async fn run(&self, id: i64) -> Result<RunSummary, Failure> {
+        self.db()
+            .get_run(id)
+            .await?
+            .ok_or_else(|| Failure::not_found("run"))
+    }
+
+    async fn sweep(&self, id: i64) -> Result<SweepSummary, Failure> {
+        self.db()
+            .get_sweep(id)
+            .await?
+            .ok_or_else(|| Failure::not_found("sweep"))
+    }
+
+    async fn landscape(&self, id: i64) -> Result<LandscapeSummary, Failure> {
+        self.db()
+            .get_landscape(id)
+            .await?
+            .ok_or_else(|| Failure::not_found("landscape"))
+    }
+
+    async fn metrics_of_sweep(&self, sweep: &SweepSummary) -> Result<Vec<RunMetrics>, Failure> {
+        let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
+        Ok(self.runs.metrics_of(ids).await?)
+    }
+}
+
+impl Lab for Service {
+    fn create_run(&self, spec: RunSpec) -> Answer<'_, Created> {
+        Box::pin(async move {
+            let id = self.runs.submit(spec).await?.map_err(Failure::invalid)?;
+            Ok(Created { id })
+        })
+    }
+
+    fn list_runs(&self) -> Answer<'_, Vec<RunSummary>> {
+        Box::pin(async move { Ok(self.db().list_runs(LIST_LIMIT).await?) })
+    }
+
+    fn get_run(&self, id: i64) -> Answer<'_, RunSummary> {
+        Box::pin(self.run(id))
+    }
+
+    fn cancel_run(&self, id: i64) -> Answer<'_, Cancelled> {
+        Box::pin(async move {
+            self.run(id).await?;
+            Ok(Cancelled {
+                cancelled: self.runs.cancel(id).await?,
+            })
+        })
+    }
+
+    fn resume_run(&self, id: i64) -> Answer<'_, Resumed> {
+        Box::pin(async move {
+            self.run(id).await?;
+            Ok(Resumed {
+                resumed: self.runs.resume(id).await?,
+            })
+        })
+    }
+
+    fn run_metrics(&self, id: i64) -> Answer<'_, Vec<MetricRow>> {
+        Box::pin(async move {
+            self.run(id).await?;
+            Ok(self
+                .runs
+                .metrics(id)
+                .await?
+                .into_iter()
+                .map(|(seq, p)| MetricRow {
+                    seq,
+                    step: p.step,
+                    epoch: p.epoch,
+                    values: p.values,
+                })
+                .collect())
+        })
+    }
+
+    fn create_sweep(&self, spec: spec::SweepSpec) -> Answer<'_, SweepCreated> {
+        Box::pin(async move {
+            let (id, runs) = self
+                .runs
+                .submit_sweep(spec)
+                .await?
+                .map_err(Failure::invalid)?;
+            Ok(SweepCreated { id, runs })
+        })
+    }
+
+    fn list_sweeps(&self) -> Answer<'_, Vec<SweepItem>> {
+        Box::pin(async move {
+            Ok(self
+                .db()
+                .list_sweeps(LIST_LIMIT)
+                .await?
+                .into_iter()
+                .map(|(id, name, created_at_ms)| SweepItem {
+                    id,
+                    name,
+                    created_at_ms,
+                })
+                .collect())
+        })
+    }
+
+    fn get_sweep(&self, id: i64) -> Answer<'_, SweepSummary> {
+        Box::pin(self.sweep(id))
+    }
+
+    fn sweep_metrics(&self, id: i64) -> Answer<'_, Vec<RunMetrics>> {
+        Box::pin(async move {
+            let sweep = self.sweep(id).await?;
+            self.metrics_of_sweep(&sweep).await
+        })
+    }
+
+    fn sweep_summary(&self, id: i64) -> Answer<'_, SweepReport> {
+        Box::pin(async move {
+            let sweep = self.sweep(id).await?;
+            let metrics = self.metrics_of_sweep(&sweep).await?;
+            Ok(domain::analysis::sweep_report(&sweep, &metrics))
+        })
+    }
+
+    fn create_share(&self, req: ShareRequest) -> Answer<'_, ShareCreated> {
+        Box::pin(async move {
+            shares::create(&self.runs, req)
+                .await?
+                .map_err(Failure::invalid)
+        })
+    }
+
+    fn list_shares(&self) -> Answer<'_, Vec<ShareInfo>> {
+        Box::pin(async move { Ok(self.db().list_shares(LIST_LIMIT).await?) })
+    }
+
+    fn revoke_share(&self, id: i64) -> Answer<'_, Revoked> {
+        Box::pin(async move {
+            if !self.db().share_exists(id).await? {
+                return Err(Failure::not_found("share link"));
+            }
+            Ok(Revoked {
+                revoked: self.db().revoke_share(id).await?,
+            })
+        })
+    }
+
+    fn open_share(&self, token: String) -> Answer<'_, SharedPage> {
+        Box::pin(async move {
+            shares::open(self.db(), &token)
+                .await?
+                .ok_or_else(|| Failure::not_found("share link"))
+        })
+    }
+
+    fn create_landscape(&self, req: LandscapeRequest) -> Answer<'_, Created> {
+        Box::pin(async move {
+            let id = self
+                .landscapes
+                .submit(req)
+                .await?
+                .map_err(Failure::invalid)?;
+            Ok(Created { id })
+        })
+    }
+
+    fn list_landscapes(&self, filter: LandscapeFilter) -> Answer<'_, Vec<LandscapeSummary>> {
+        Box::pin(async move {
+            let source = match (filter.run, filter.sweep) {
+                (Some(id), None) => Some(LandscapeSource::Run { id }),
+                (None, Some(id)) => Some(LandscapeSource::Sweep { id }),
+                (None, None) => None,
+                (Some(_), Some(_)) => {
+                    return Err(Failure::bad_request("give run or sweep, not both"));
+                }
+            };
+            Ok(self.db().list_landscapes(source, LIST_LIMIT).await?)
+        })
+    }
+
+    fn get_landscape(&self, id: i64) -> Answer<'_, LandscapeSummary> {
+        Box::pin(self.landscape(id))
+    }
+
+    fn landscape_result(&self, id: i64) -> Answer<'_, Landscape> {
+        Box::pin(async move {
+            self.db()
+                .landscape_result(id)
+                .await?
+                .ok_or_else(|| Failure::not_found("landscape result"))
+        })
+    }
+
+    fn cancel_landscape(&self, id: i64) -> Answer<'_, Cancelled> {
+        Box::pin(async move {
+            self.landscape(id).await?;
+            Ok(Cancelled {
+                cancelled: self.landscapes.cancel(id).await?,
+            })
+        })
+    }
+}
