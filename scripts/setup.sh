@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Idempotently installs what Anneal needs to build, test and run on Debian with a Rust toolchain:
-# apt packages (Chromium, Fashion-MNIST), the wasm target, wasm-bindgen-cli at the exact version
-# Cargo.lock pins, npm packages (plotly.js, binaryen, Playwright), and optionally cargo-leptos.
+# Idempotently installs what Anneal needs on Debian with a Rust toolchain.
+#   scripts/setup.sh run    what building and running the app needs (scripts/start.sh): the
+#                           Fashion-MNIST package, the wasm target, wasm-bindgen-cli at the exact
+#                           version Cargo.lock pins, plotly.js and binaryen from npm
+#   scripts/setup.sh test   all of that, plus what only the tests need (scripts/test.sh):
+#                           Chromium and Playwright for the journeys, PostgreSQL for the second
+#                           storage backend
 # WITH_CARGO_LEPTOS=1 also installs cargo-leptos 0.3.10 (about 18 minutes on 2 cores; only
 # `cargo leptos watch` needs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose="${1:-test}"
+[[ "$purpose" == run || "$purpose" == test ]] || { echo "usage: scripts/setup.sh run|test" >&2; exit 2; }
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
@@ -21,11 +27,14 @@ apt_install() {
 }
 
 if command -v apt-get >/dev/null; then
-  apt_install chromium dataset-fashion-mnist
-  # Postgres is only the storage tests' second backend: without it they run on SQLite alone.
-  apt_install postgresql || say "could not install postgresql: the Postgres storage tests will be skipped"
+  apt_install dataset-fashion-mnist
+  if [[ "$purpose" == test ]]; then
+    apt_install chromium
+    # Postgres is only the storage tests' second backend: without it they run on SQLite alone.
+    apt_install postgresql || say "could not install postgresql: the Postgres storage tests will be skipped"
+  fi
 else
-  say "no apt-get: install Chromium and Fashion-MNIST yourself (see README)"
+  say "no apt-get: install Fashion-MNIST (and, for the tests, Chromium) yourself (see README)"
 fi
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { say "adding wasm32 target"; rustup target add wasm32-unknown-unknown; }
@@ -34,7 +43,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || { say "addin
 [[ -f Cargo.lock ]] || cargo generate-lockfile
 WB=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WB" ]]; then
-  say "installing wasm-bindgen-cli $WB (~4 min)"
+  say "installing wasm-bindgen-cli $WB (once; about 4 minutes on 2 cores)"
   # No --locked: its lockfile pins a webpki-roots release the registry no longer has.
   cargo install wasm-bindgen-cli --version "$WB" --force
 fi
@@ -51,7 +60,7 @@ if [[ ! -x node_modules/.bin/wasm-opt || ! -f node_modules/plotly.js-dist-min/pl
 fi
 cmp -s node_modules/plotly.js-dist-min/plotly.min.js public/plotly.min.js \
   || cp node_modules/plotly.js-dist-min/plotly.min.js public/plotly.min.js
-if [[ ! -d end2end/node_modules/@playwright/test ]]; then
+if [[ "$purpose" == test && ! -d end2end/node_modules/@playwright/test ]]; then
   say "npm ci in end2end (Playwright; no browser download)"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { printf '\n\033[1;34m[test %3ds]\033[0m %s\n' $(( $(date +%s) - start )) "$*"; }
 
-WITH_CARGO_LEPTOS=0 scripts/setup.sh
+WITH_CARGO_LEPTOS=0 scripts/setup.sh test
 source scripts/env.sh   # same artifacts as scripts/build.sh and cargo-leptos dev
 
 step "format"

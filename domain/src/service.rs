@@ -60,6 +60,15 @@ impl Failure {
         }])
     }
 
+    /// 409: the request is well formed, but the thing is not in a state that allows it.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: 409,
+            error: message.into(),
+            fields: None,
+        }
+    }
+
     /// 400: the request could not be read at all.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {

@@ -127,7 +127,18 @@ pub struct RunMetrics {
 pub struct MetricPoint {
     pub step: u64,
     pub epoch: f64,
+    /// Reading skips a value that is not a number (`null`, as JSON writes a non-finite float),
+    /// so a row stored by an older version can always be read.
+    #[serde(deserialize_with = "numbers_only")]
     pub values: BTreeMap<String, f64>,
+}
+
+fn numbers_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    let raw: BTreeMap<String, Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| v.is_finite()).map(|v| (k, v)))
+        .collect())
 }
 
 impl MetricPoint {
@@ -421,5 +432,41 @@ mod tests {
             );
         }
         assert_eq!(RunStatus::parse("bogus"), None);
+    }
+
+    #[test]
+    fn stored_rows_with_a_null_value_still_read() {
+        let p: MetricPoint = serde_json::from_str(
+            r#"{"step": 3, "epoch": 0.5, "values": {"lr": null, "train_loss": 0.25}}"#,
+        )
+        .expect("a row with a null reads");
+        assert_eq!(p.values.len(), 1);
+        assert_eq!(p.get(Metric::TrainLoss), Some(0.25));
+        assert_eq!(p.get(Metric::Lr), None);
+    }
+
+    #[test]
+    fn floats_survive_storage_and_serving_to_the_bit() {
+        // A deterministic spread of magnitudes and mantissas, as metrics have.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v =
+                f64::from_bits((x >> 12) | 0x3f00_0000_0000_0000) * 10f64.powi((x % 13) as i32 - 6);
+            let p = MetricPoint {
+                step: 1,
+                epoch: v,
+                values: BTreeMap::from([("train_loss".to_owned(), v)]),
+            };
+            let text = serde_json::to_string(&p).expect("serialises");
+            let back: MetricPoint = serde_json::from_str(&text).expect("parses");
+            assert_eq!(
+                back.values["train_loss"].to_bits(),
+                v.to_bits(),
+                "{v:e} became {text}"
+            );
+        }
     }
 }

@@ -223,6 +223,14 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
 }
 
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
+    // Before anything touches the database: a second server must not mark the first's runs.
+    let _owner = crate::ownership::claim(&settings.data_dir)?;
     let runs = open_service(&settings, settings.max_concurrent).await?;
     let admin_token = crate::http::auth::token_for(
         settings.addr,
@@ -239,13 +247,24 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
         lab: crate::service::Service::new(runs.clone(), landscapes.clone()),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
+        hosts: crate::http::auth::Hosts::new(settings.allowed_hosts.clone()),
     };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, db = %settings.db_label(), "listening");
+    // The queues stop first: nothing new starts, running jobs end as interrupted, and the
+    // streams that follow them close within seconds, so no viewer holds the shutdown up.
+    let stop_jobs = {
+        let (runs, landscapes) = (runs.clone(), landscapes.clone());
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: stopping runs and landscape jobs");
+            tokio::join!(landscapes.shutdown(), runs.shutdown());
+        }
+    };
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop_jobs)
         .await?;
-    tracing::info!("shutting down: stopping runs and landscape jobs");
+    // Already stopped: these only make sure, should serving have ended on its own.
     landscapes.shutdown().await;
     runs.shutdown().await;
     Ok(())

@@ -8,6 +8,7 @@ mod commands;
 mod db;
 mod http;
 mod landscapes;
+mod ownership;
 mod queue;
 mod runs;
 mod service;

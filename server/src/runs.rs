@@ -215,6 +215,8 @@ impl RunService {
         {
             return Ok(false);
         }
+        // The interruption's message and end time describe a run that is no longer stopped.
+        self.db.clear_outcome(id).await?;
         self.announce(
             id,
             EventKind::Status,
@@ -228,6 +230,11 @@ impl RunService {
     /// Stops every worker; running runs end as interrupted after their current step.
     pub async fn shutdown(&self) {
         self.queue.shutdown().await;
+    }
+
+    /// Resolves once shutdown has begun (at once if it has), for streams to close.
+    pub async fn stopping(&self) {
+        self.queue.stopped().await;
     }
 
     /// Records a status change as an event.

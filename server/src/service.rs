@@ -91,19 +91,27 @@ impl Lab for Service {
 
     fn cancel_run(&self, id: i64) -> Answer<'_, Cancelled> {
         Box::pin(async move {
-            self.run(id).await?;
-            Ok(Cancelled {
-                cancelled: self.runs.cancel(id).await?,
-            })
+            let run = self.run(id).await?;
+            if !self.runs.cancel(id).await? {
+                return Err(Failure::conflict(format!(
+                    "run {id} is {}: only a queued or running run can be cancelled",
+                    run.status.as_str()
+                )));
+            }
+            Ok(Cancelled { cancelled: true })
         })
     }
 
     fn resume_run(&self, id: i64) -> Answer<'_, Resumed> {
         Box::pin(async move {
-            self.run(id).await?;
-            Ok(Resumed {
-                resumed: self.runs.resume(id).await?,
-            })
+            let run = self.run(id).await?;
+            if !self.runs.resume(id).await? {
+                return Err(Failure::conflict(format!(
+                    "run {id} is {}: only an interrupted run can be resumed",
+                    run.status.as_str()
+                )));
+            }
+            Ok(Resumed { resumed: true })
         })
     }
 
@@ -188,9 +196,10 @@ impl Lab for Service {
             if !self.db().share_exists(id).await? {
                 return Err(Failure::not_found("share link"));
             }
-            Ok(Revoked {
-                revoked: self.db().revoke_share(id).await?,
-            })
+            if !self.db().revoke_share(id).await? {
+                return Err(Failure::conflict("this link was already revoked"));
+            }
+            Ok(Revoked { revoked: true })
         })
     }
 
@@ -242,10 +251,14 @@ impl Lab for Service {
 
     fn cancel_landscape(&self, id: i64) -> Answer<'_, Cancelled> {
         Box::pin(async move {
-            self.landscape(id).await?;
-            Ok(Cancelled {
-                cancelled: self.landscapes.cancel(id).await?,
-            })
+            let job = self.landscape(id).await?;
+            if !self.landscapes.cancel(id).await? {
+                return Err(Failure::conflict(format!(
+                    "landscape {id} is {}: only a queued or computing job can be cancelled",
+                    job.status.as_str()
+                )));
+            }
+            Ok(Cancelled { cancelled: true })
         })
     }
 }

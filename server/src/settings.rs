@@ -15,6 +15,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_DATABASE_URL` | unset | `postgres://…` (or `sqlite://…`) instead of the SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
 /// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
+/// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
 /// | `LEPTOS_ENV` | `PROD` | `DEV` turns on cargo-leptos live reload |
 /// | `LEPTOS_RELOAD_PORT` | `3001` | live-reload websocket port (DEV only) |
@@ -26,6 +27,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub max_concurrent: usize,
     pub admin_token: Option<String>,
+    /// Host names, besides `localhost` and IP literals, that requests may name.
+    pub allowed_hosts: Vec<String>,
     pub site_root: String,
     pub dev_reload: bool,
     pub reload_port: u32,
@@ -86,6 +89,14 @@ impl Settings {
             database_url: var("ANNEAL_DATABASE_URL"),
             max_concurrent,
             admin_token: var("ANNEAL_ADMIN_TOKEN"),
+            allowed_hosts: var("ANNEAL_ALLOWED_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             dev_reload: var("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
             reload_port: parsed("LEPTOS_RELOAD_PORT", 3001u32)?,

@@ -233,3 +233,48 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&ref_data);
 }
+
+#[test]
+fn a_second_server_on_one_data_directory_refuses_to_start() {
+    let data = std::env::temp_dir().join(format!("anneal-owner-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("data dir");
+    let first = Server::start(&data);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_anneal"))
+        .arg("serve")
+        .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
+        .env("ANNEAL_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("second server starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = second.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second server kept running on a directory the first owns");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = second.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("another Anneal server"), "says why: {err}");
+    assert_eq!(
+        first.request("GET", "/healthz", None).map(|(c, _)| c),
+        Some(200),
+        "the first server is untouched"
+    );
+    first.kill9();
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -2,6 +2,7 @@
 //! field-level validation that both the browser form and the server apply.
 
 pub mod landscape;
+pub mod memory;
 
 use schedule::{FieldError, Schedule};
 use serde::{Deserialize, Serialize};
@@ -456,6 +457,41 @@ impl RunSpec {
                 format!("must be at most {}", limits::MAX_LR),
             ));
         }
+        // Each knob may be in range while the model they describe does not fit in memory.
+        if errs.is_empty() {
+            let need = self.planned_bytes();
+            if need > memory::MAX_RUN_BYTES {
+                errs.push(field(
+                    self.memory_field(),
+                    format!(
+                        "this run would allocate about {} (weights, gradients, optimizer state, \
+                         activations and data); a run may use at most {}, so that one run \
+                         cannot take the server down",
+                        memory::gib(need),
+                        memory::gib(memory::MAX_RUN_BYTES)
+                    ),
+                ));
+            }
+        }
+        // Each knob may be in range while their product is not (a huge decay factor, say):
+        // bound the LR the run will actually use, at every step.
+        if errs.is_empty() {
+            let peak = self
+                .schedule
+                .curve(self.total_steps().saturating_sub(1), 4000)
+                .into_iter()
+                .map(|(_, lr)| lr)
+                .find(|lr| !lr.is_finite() || *lr > limits::MAX_LR);
+            if let Some(lr) = peak {
+                errs.push(field(
+                    "schedule",
+                    format!(
+                        "the learning rate reaches {lr:e} during the run; it must stay finite and at most {}",
+                        limits::MAX_LR
+                    ),
+                ));
+            }
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }
@@ -551,6 +587,36 @@ mod tests {
     #[test]
     fn default_toy_spec_is_valid() {
         assert_eq!(RunSpec::toy_default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_lr_is_bounded_over_the_whole_run_not_per_knob() {
+        let mut spec = RunSpec::toy_default();
+        // Every knob passes on its own; their product is not a learning rate.
+        spec.schedule = Schedule::DecayAt {
+            lr: 0.05,
+            decay_step: 100,
+            factor: 1.797e308,
+            second_decay_step: None,
+            second_factor: None,
+        };
+        assert_eq!(fields(&spec), vec!["schedule"]);
+        spec.schedule = Schedule::DecayAt {
+            lr: 0.05,
+            decay_step: 100,
+            factor: 10.0,
+            second_decay_step: None,
+            second_factor: None,
+        };
+        assert_eq!(spec.validate(), Ok(()), "0.5 after the decay is fine");
+        spec.schedule = Schedule::DecayAt {
+            lr: 50.0,
+            decay_step: 100,
+            factor: 3.0,
+            second_decay_step: None,
+            second_factor: None,
+        };
+        assert_eq!(fields(&spec), vec!["schedule"], "150 exceeds the cap");
     }
 
     #[test]

@@ -91,6 +91,18 @@ impl Db {
         Ok(step.and_then(|s| u64::try_from(s).ok()))
     }
 
+    /// The newest event of a run: its seq and kind.
+    pub async fn last_event(&self, run_id: i64) -> Result<Option<(i64, EventKind)>, DbError> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(seq, kind)| Ok((seq, EventKind::parse(&kind)?)))
+            .transpose()
+    }
+
     /// Events with seq > `after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,

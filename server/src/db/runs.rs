@@ -156,6 +156,15 @@ impl Db {
         Ok(q.execute(&self.pool).await?.rows_affected() == 1)
     }
 
+    /// Forgets how a run last ended (message, end time), when it is queued again.
+    pub async fn clear_outcome(&self, id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET message = NULL, finished_at_ms = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Runs left `running` by a crash; returns their ids after marking them interrupted.
     pub async fn interrupt_orphans(&self) -> Result<Vec<i64>, DbError> {
         let ids: Vec<i64> = sqlx::query_scalar(

@@ -24,22 +24,51 @@ pub async fn healthz() -> &'static str {
 /// Turns serde's complaint into a field-level answer where it names a field.
 pub fn rejection_to_error(r: JsonRejection) -> ApiError {
     ApiError(match r {
-        JsonRejection::JsonDataError(e) => {
-            let text = e.body_text();
-            // serde names the offending field in backticks: "unknown field `bogus`".
-            let field = text.split('`').nth(1).unwrap_or("");
-            let message = text.rsplit(": ").next().unwrap_or(&text).to_owned();
-            Failure::field(field, message)
-        }
+        JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
         JsonRejection::JsonSyntaxError(_) => Failure::bad_request("request body is not valid JSON"),
         JsonRejection::MissingJsonContentType(_) => {
             Failure::bad_request("expected Content-Type: application/json")
         }
-        JsonRejection::BytesRejection(_) => {
-            Failure::bad_request("request body too large or unreadable")
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Failure {
+                status: 413,
+                error: format!(
+                    "request body too large (at most {} KiB)",
+                    super::BODY_LIMIT_BYTES / 1024
+                ),
+                fields: None,
+            }
         }
+        JsonRejection::BytesRejection(_) => Failure::bad_request("request body is unreadable"),
         _ => Failure::bad_request("could not read the request body"),
     })
+}
+
+/// axum reports where deserialisation failed as `<path>: <what>` (serde_path_to_error), the
+/// path left out at the root; an unknown or missing field is named one level below its path.
+fn data_error(text: &str) -> Failure {
+    let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
+    let detail = detail.rsplit_once(" at line ").map_or(detail, |(d, _)| d);
+    let is_path = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
+    };
+    let (path, message) = match detail.split_once(": ") {
+        Some((p, m)) if is_path(p) => (p, m),
+        _ => ("", detail),
+    };
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    // The path of an unknown field ends in the field; a missing one's is its parent.
+    let field = match (path, named) {
+        ("", Some(name)) => name.to_owned(),
+        (p, Some(name)) if message.starts_with("missing") => format!("{p}.{name}"),
+        (p, _) => p.to_owned(),
+    };
+    Failure::field(&field, message)
 }
 
 pub type Body<T> = Result<Json<T>, JsonRejection>;

@@ -1,6 +1,7 @@
-//! Admin token for mutating requests when the server listens beyond loopback. Reads stay
-//! open; anything that can start, stop or change a run needs the token, given as
-//! `Authorization: Bearer <token>` or as the cookie that `GET /login?token=…` sets.
+//! Who may ask: the host names requests may name (against DNS rebinding), same-origin
+//! mutations only (against cross-site form posts), and the admin token for mutating requests
+//! when the server listens beyond loopback, given as `Authorization: Bearer <token>` or as the
+//! cookie that `GET /login?token=…` sets. Reads stay open.
 
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -23,7 +24,11 @@ fn presented(headers: &HeaderMap) -> Option<String> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        let (scheme, token) = v.trim().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
     }
     headers
         .get_all(header::COOKIE)
@@ -35,6 +40,82 @@ fn presented(headers: &HeaderMap) -> Option<String> {
                 .strip_prefix(&format!("{COOKIE}="))
                 .map(str::to_owned)
         })
+}
+
+/// The host names a request's `Host` may carry: `localhost`, any IP address (a rebinding attack
+/// needs a name of its own), and the configured ones.
+#[derive(Clone, Debug, Default)]
+pub struct Hosts {
+    names: Vec<String>,
+}
+
+impl Hosts {
+    pub fn new(names: Vec<String>) -> Self {
+        Self { names }
+    }
+
+    /// Whether `host` (a `Host` header or an origin's authority, with or without a port) is ours.
+    pub fn allows(&self, host: &str) -> bool {
+        let name = host_name(host).to_ascii_lowercase();
+        name == "localhost"
+            || name.ends_with(".localhost")
+            || name
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok()
+            || self.names.contains(&name)
+    }
+}
+
+/// The name part of `host[:port]` or `[v6]:port`.
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+fn refuse(code: StatusCode, why: &str) -> Response {
+    ApiError(domain::Failure {
+        status: code.as_u16(),
+        error: why.into(),
+        fields: None,
+    })
+    .into_response()
+}
+
+/// Refuses requests that name a host we do not serve, and mutations that a page from another
+/// origin sent from the user's browser (forms and `text/plain` bodies need no preflight).
+pub async fn same_origin(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(h) = host
+        && !s.hosts.allows(h)
+    {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server does not answer to that host name (see ANNEAL_ALLOWED_HOSTS)",
+        );
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let foreign = origin.is_some_and(|o| {
+            let authority = o.split("://").nth(1).unwrap_or("");
+            // Same origin: the page was served by the host this request is addressed to.
+            o == "null" || host.is_none_or(|h| !authority.eq_ignore_ascii_case(h))
+        });
+        if cross_site || foreign {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "cross-origin requests may not change anything",
+            );
+        }
+    }
+    next.run(req).await
 }
 
 pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -99,11 +180,15 @@ pub fn token_for(
         return Ok(Some(t.trim().to_owned()));
     }
     let token = crate::shares::new_token();
-    std::fs::write(&path, &token)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Created readable by its owner only: never, even for a moment, by anyone else.
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    let mut file = options.open(&path)?;
+    std::io::Write::write_all(&mut file, token.as_bytes())?;
     Ok(Some(token))
 }

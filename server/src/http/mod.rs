@@ -37,6 +37,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Required on mutating requests when set (the server listens beyond loopback).
     pub admin_token: Option<Arc<str>>,
+    /// The host names requests may name.
+    pub hosts: auth::Hosts,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -92,7 +94,12 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         auth::require_admin,
     ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::same_origin,
+    ))
     .layer(axum::middleware::from_fn(server_fn_status))
+    .layer(axum::middleware::from_fn(json_errors))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
     // One log line per request, with method, path, status and latency in milliseconds.
     .layer(
@@ -116,6 +123,39 @@ pub fn router(state: AppState) -> Router {
             ),
     )
     .with_state(state)
+}
+
+/// axum's own extractors (a path id that is not a number, a bad query) refuse in plain text;
+/// under `/api/` every refusal is the JSON `Failure` the clients read, with the same status.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !api || !plain || !res.status().is_client_error() {
+        return res;
+    }
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let error = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_owned()
+    } else {
+        text
+    };
+    axum::response::IntoResponse::into_response(ApiError(Failure {
+        status: status.as_u16(),
+        error,
+        fields: None,
+    }))
 }
 
 /// Server functions answer every refusal as 500 with the refusal as JSON; this gives the

@@ -251,10 +251,11 @@ impl BackendJob for NetJob<'_> {
                 );
                 values.insert(Metric::EpochSeconds.key().into(), train_secs);
             }
-            if !train_loss.is_finite() {
+            // Any value, not only the loss: a row with an infinity is never stored.
+            if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
                 return Err(TrainError::Diverged {
                     step,
-                    what: Metric::TrainLoss.key(),
+                    what: Metric::parse(what).map_or("a metric", Metric::key),
                 });
             }
             sink.emit(Event::Metric(MetricRow {

@@ -56,6 +56,7 @@ impl TestApp {
                 lab: lab.clone(),
                 leptos: leptos_options(),
                 admin_token: None,
+                hosts: Default::default(),
             }),
             lab,
             runs,
@@ -70,6 +71,7 @@ impl TestApp {
             lab: app.lab.clone(),
             leptos: leptos_options(),
             admin_token: Some(token.into()),
+            hosts: Default::default(),
         });
         app
     }

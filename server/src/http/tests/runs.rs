@@ -1,5 +1,7 @@
 //! Runs over HTTP: queueing, live and resumed SSE streams, validation, cancel, missing data.
 
+use domain::wire::RunStatus;
+
 use super::*;
 
 #[tokio::test]
@@ -132,6 +134,19 @@ async fn invalid_specs_get_field_level_422() {
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["fields"][0]["field"], "bogus");
+    // The field is where the value sits, never the value itself.
+    let negative = toy_body(10, 1).replace("\"steps\":10", "\"steps\":-1");
+    let (code, body) = app.post_json("/api/runs", &negative).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let field = body["fields"][0]["field"].as_str().unwrap_or_default();
+    assert!(field.starts_with("experiment"), "{body}");
+    let (_, body) = app
+        .post_json(
+            "/api/runs",
+            &toy_body(10, 1).replace("\"seed\":1", "\"seed\":\"x\""),
+        )
+        .await;
+    assert_eq!(body["fields"][0]["field"], "seed", "{body}");
 
     let cuda = toy_body(10, 1).replace("\"seed\":1", "\"seed\":1,\"backend\":\"cuda\"");
     let (code, body) = app.post_json("/api/runs", &cuda).await;
@@ -159,11 +174,9 @@ async fn malformed_and_oversized_bodies_get_400_or_413() {
         "{{\"name\":\"{}\"}}",
         "x".repeat(crate::http::BODY_LIMIT_BYTES + 10)
     );
-    let (code, _) = app.post_json("/api/runs", &huge).await;
-    assert!(
-        code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::BAD_REQUEST,
-        "{code}"
-    );
+    let (code, body) = app.post_json("/api/runs", &huge).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["status"], 413);
 }
 
 #[tokio::test]
@@ -178,7 +191,19 @@ async fn unknown_runs_are_404_and_bad_ids_rejected() {
         app.post_json("/api/runs/999/cancel", "").await.0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(app.get("/api/runs/abc").await.0, StatusCode::BAD_REQUEST);
+    let (code, body) = app.get("/api/runs/abc").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["status"], 400, "path errors are JSON too: {body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("abc")),
+        "{body}"
+    );
+    let (code, body) = app.get("/api/runs/1/metrics?format=csv&bogus=1").await;
+    assert_eq!(
+        (code, &body["status"]),
+        (StatusCode::BAD_REQUEST, &json!(400)),
+        "{body}"
+    );
     let (_, body) = app.post_json("/api/runs", &toy_body(10, 1)).await;
     let id = body["id"].as_i64().expect("id");
     let req = Request::get(format!("/api/runs/{id}/events"))
@@ -234,4 +259,192 @@ async fn missing_datasets_are_refused_without_showing_paths() {
         !msg.contains(&*app.dir.path().to_string_lossy()),
         "the data directory leaked: {msg}"
     );
+}
+
+#[tokio::test]
+async fn a_stream_resumed_at_or_past_the_end_closes_at_once() {
+    let app = TestApp::new().await;
+    let id = app.finished_run().await;
+    let uri = format!("/api/runs/{id}/events");
+    let all = app.stream(&uri, None, 100_000).await;
+    let done = all.last().and_then(|e| e.id).expect("a done with an id");
+    for after in [done, done + 1, 1_000_000] {
+        let rest = tokio::time::timeout(Duration::from_secs(10), app.stream(&uri, Some(after), 10))
+            .await
+            .expect("the stream ends instead of waiting for events that will never come");
+        assert!(rest.is_empty(), "after {after}: {rest:?}");
+    }
+    // Not UTF-8 is as unreadable as ASCII garbage.
+    let req = Request::get(&uri)
+        .header(
+            "last-event-id",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe").expect("header"),
+        )
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(app.call(req).await.0, StatusCode::BAD_REQUEST);
+    app.runs.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_streams_and_interrupts_runs_within_seconds() {
+    let app = TestApp::new().await;
+    let (_, body) = app
+        .post_json("/api/runs", &toy_body(5_000_000, 100_000))
+        .await;
+    let id = body["id"].as_i64().expect("id");
+    let (_, queued) = app.post_json("/api/runs", &toy_body(10, 5)).await;
+    let queued = queued["id"].as_i64().expect("id");
+    let uri = format!("/api/runs/{id}/events");
+    let early = app.stream(&uri, None, 3).await;
+    assert!(
+        early.iter().any(|e| e.data["status"] == "running"),
+        "{early:?}"
+    );
+    let viewer = {
+        let router = app.router.clone();
+        let uri = uri.clone();
+        tokio::spawn(async move {
+            let res = router
+                .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+                .await
+                .expect("answers");
+            res.into_body().collect().await.map(|b| b.to_bytes())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = tokio::time::Instant::now();
+    app.runs.shutdown().await;
+    let body = tokio::time::timeout(Duration::from_secs(5), viewer)
+        .await
+        .expect("the viewer's stream ends with the shutdown")
+        .expect("task")
+        .expect("body");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("event: done") && text.contains("\"interrupted\""),
+        "the stream carries the interruption: {text}"
+    );
+    let (_, q) = app.get(&format!("/api/runs/{queued}")).await;
+    assert_eq!(q["status"], "queued", "nothing new starts during shutdown");
+}
+
+#[tokio::test]
+async fn a_resumed_run_reads_as_it_is_now_from_the_start() {
+    let app = TestApp::new().await;
+    // A long run holds the only compute slot, so the run below is moved by hand.
+    let (_, busy) = app
+        .post_json("/api/runs", &toy_body(5_000_000, 100_000))
+        .await;
+    let busy = busy["id"].as_i64().expect("id");
+    let db = app.runs.db();
+    let spec: spec::RunSpec = serde_json::from_str(&toy_body(20, 10)).expect("spec");
+    let id = db.insert_run(&spec).await.expect("insert");
+    let status = |s: &str, m: Option<&str>| json!({"status": s, "message": m}).to_string();
+    let metric =
+        |step: u64| json!({"step": step, "epoch": 0.0, "values": {"train_loss": 1.0}}).to_string();
+    use crate::db::EventKind::{Done, Metric as Row, Status};
+    // What a kill -9 mid-run and the next start leave behind.
+    assert!(db.claim(id).await.expect("claim"));
+    app.runs
+        .record(id, Status, None, &status("running", None))
+        .await
+        .expect("event");
+    app.runs
+        .record(id, Row, Some(0), &metric(0))
+        .await
+        .expect("event");
+    let lost = "the server stopped while this run was training";
+    app.runs
+        .record(id, Done, None, &status("interrupted", Some(lost)))
+        .await
+        .expect("event");
+    assert!(
+        db.transition(
+            id,
+            &[RunStatus::Running],
+            RunStatus::Interrupted,
+            Some(lost)
+        )
+        .await
+        .expect("transition")
+    );
+    let (code, body) = app.post_json(&format!("/api/runs/{id}/resume"), "").await;
+    assert_eq!(
+        (code, body["resumed"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let (_, run) = app.get(&format!("/api/runs/{id}")).await;
+    assert_eq!(
+        run["message"],
+        Value::Null,
+        "the interruption's message is gone: {run}"
+    );
+    assert_eq!(run["finished_at_ms"], Value::Null);
+    // The resumed run trains to its end.
+    assert!(db.claim(id).await.expect("claim"));
+    app.runs
+        .record(id, Status, None, &status("running", None))
+        .await
+        .expect("event");
+    app.runs
+        .record(id, Row, Some(10), &metric(10))
+        .await
+        .expect("event");
+    app.runs
+        .record(id, Done, None, &status("completed", None))
+        .await
+        .expect("event");
+    assert!(
+        db.transition(id, &[RunStatus::Running], RunStatus::Completed, None)
+            .await
+            .expect("transition")
+    );
+    let events = app
+        .stream(&format!("/api/runs/{id}/events"), None, 1000)
+        .await;
+    let dones: Vec<&SseEvent> = events.iter().filter(|e| e.event == "done").collect();
+    assert_eq!(dones.len(), 1, "{events:?}");
+    assert_eq!(dones[0].data["status"], "completed");
+    assert_eq!(events.last().map(|e| e.event.as_str()), Some("done"));
+    assert_eq!(events.iter().filter(|e| e.event == "metric").count(), 2);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "status" && e.data["status"] == "interrupted"),
+        "the interruption stays in the history, as a status"
+    );
+    let (code, _) = app.post_json(&format!("/api/runs/{busy}/cancel"), "").await;
+    assert_eq!(code, StatusCode::OK);
+    app.runs.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_run_too_large_for_memory_is_refused_at_validation() {
+    let app = TestApp::new().await;
+    let mut mlp: Value = serde_json::from_str(&toy_body(10, 5)).expect("json");
+    mlp["experiment"] = json!({
+        "kind": "net", "dataset": "fashion_mnist", "model": {"kind": "mlp", "hidden": vec![65_536; 16]},
+        "loss": "mse", "optimizer": {"kind": "sgd", "momentum": 0.9, "nesterov": false, "weight_decay": 0.0},
+        "batch": 25, "epochs": 1
+    });
+    let mut toy: Value = serde_json::from_str(&toy_body(10, 5)).expect("json");
+    toy["experiment"]["d"] = json!(10_000);
+    toy["experiment"]["n"] = json!(9_999);
+    toy["experiment"]["batch"] = json!(9_999);
+    for (spec, field) in [(mlp, "experiment.model.hidden"), (toy, "experiment.d")] {
+        let (code, body) = app.post_json("/api/runs", &spec.to_string()).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let f = &body["fields"][0];
+        assert_eq!(f["field"], field, "{body}");
+        assert!(
+            f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("GiB") && m.contains("at most")),
+            "says what the limit is: {body}"
+        );
+    }
+    let (_, list) = app.get("/api/runs").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "nothing was queued");
 }
