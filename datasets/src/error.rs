@@ -6,6 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
+    /// The caller asked to stop while the data was being prepared (a long solve, say).
+    #[error("stopped while preparing the data")]
+    Stopped,
+
     /// A dataset file is absent; `hint` says how to get it.
     #[error("{dataset} not found in {} (missing {file}). {hint}", dir.display())]
     Missing {

@@ -37,12 +37,16 @@ fn norm(a: &[f64]) -> f64 {
 }
 
 /// Lower-triangular L with G = LLᵀ, for symmetric positive-definite G (n×n, row-major).
-fn cholesky(g: &[f64], n: usize) -> Result<Vec<f64>, DataError> {
+fn cholesky(g: &[f64], n: usize, stop: &dyn Fn() -> bool) -> Result<Vec<f64>, DataError> {
     // Relative to the largest diagonal so the test does not depend on the data's scale; 1e-12
     // leaves ample room above f64 rounding while flagging truly dependent rows.
     let scale = (0..n).map(|i| g[i * n + i].abs()).fold(0.0, f64::max);
     let mut l = vec![0.0; n * n];
     for i in 0..n {
+        // O(n³) in all: a large problem must still answer a cancel within a row's work.
+        if stop() {
+            return Err(DataError::Stopped);
+        }
         for j in 0..=i {
             let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
             if i == j {
@@ -76,13 +80,25 @@ impl ToyProblem {
     /// Draws X (rows ~ N(0, I/d)) and then α* (~ N(0, I)) from a ChaCha8 stream seeded with
     /// `seed`, sets y = Xα*, and solves for α_mn exactly.
     pub fn generate(d: usize, n: usize, gamma: f64, seed: u64) -> Result<Self, DataError> {
+        Self::generate_until(d, n, gamma, seed, &|| false)
+    }
+
+    /// As `generate`, giving up with `DataError::Stopped` as soon as `stop()` says so: the
+    /// minimum-norm solve of a large problem takes minutes, and a cancel must not wait for it.
+    pub fn generate_until(
+        d: usize,
+        n: usize,
+        gamma: f64,
+        seed: u64,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Self, DataError> {
         check_shape(d, n, gamma)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let scale = 1.0 / (d as f64).sqrt();
         let x: Vec<f64> = (0..n * d).map(|_| scale * std_normal(&mut rng)).collect();
         let alpha_star: Vec<f64> = (0..d).map(|_| std_normal(&mut rng)).collect();
         let y: Vec<f64> = x.chunks_exact(d).map(|row| dot(row, &alpha_star)).collect();
-        Self::from_data(d, n, gamma, x, y, alpha_star)
+        Self::build(d, n, gamma, x, y, alpha_star, stop)
     }
 
     /// The problem for given data, e.g. a hand-picked d = 2, n = 1 case for pictures.
@@ -93,6 +109,18 @@ impl ToyProblem {
         x: Vec<f64>,
         y: Vec<f64>,
         alpha_star: Vec<f64>,
+    ) -> Result<Self, DataError> {
+        Self::build(d, n, gamma, x, y, alpha_star, &|| false)
+    }
+
+    fn build(
+        d: usize,
+        n: usize,
+        gamma: f64,
+        x: Vec<f64>,
+        y: Vec<f64>,
+        alpha_star: Vec<f64>,
+        stop: &dyn Fn() -> bool,
     ) -> Result<Self, DataError> {
         check_shape(d, n, gamma)?;
         if x.len() != n * d || y.len() != n || alpha_star.len() != d {
@@ -111,7 +139,7 @@ impl ToyProblem {
         {
             return Err(DataError::Invalid("toy data must be finite".into()));
         }
-        let alpha_mn = min_norm_interpolant(&x, &y, d, n)?;
+        let alpha_mn = min_norm_interpolant(&x, &y, d, n, stop)?;
         Ok(Self {
             d,
             n,
@@ -182,17 +210,26 @@ fn check_shape(d: usize, n: usize, gamma: f64) -> Result<(), DataError> {
 /// α_mn = Xᵀc with (XXᵀ)c = y, via Cholesky of the n×n Gram matrix plus one step of
 /// iterative refinement (which recovers the digits the Gram matrix's squared condition
 /// number costs).
-fn min_norm_interpolant(x: &[f64], y: &[f64], d: usize, n: usize) -> Result<Vec<f64>, DataError> {
+fn min_norm_interpolant(
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    n: usize,
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<f64>, DataError> {
     let rows: Vec<&[f64]> = x.chunks_exact(d).collect();
     let mut gram = vec![0.0; n * n];
     for i in 0..n {
+        if stop() {
+            return Err(DataError::Stopped);
+        }
         for j in 0..=i {
             let g = dot(rows[i], rows[j]);
             gram[i * n + j] = g;
             gram[j * n + i] = g;
         }
     }
-    let l = cholesky(&gram, n)?;
+    let l = cholesky(&gram, n, stop)?;
     let mut c = cholesky_solve(&l, y, n);
     let residual: Vec<f64> = (0..n)
         .map(|i| y[i] - dot(&gram[i * n..(i + 1) * n], &c))
@@ -216,8 +253,26 @@ mod tests {
     /// z minus its projection onto the row space of X: a null-space vector of X.
     fn null_part(p: &ToyProblem, z: &[f64]) -> Vec<f64> {
         let xz: Vec<f64> = (0..p.n).map(|i| dot(row(p, i), z)).collect();
-        let proj = min_norm_interpolant(&p.x, &xz, p.d, p.n).expect("nonsingular");
+        let proj = min_norm_interpolant(&p.x, &xz, p.d, p.n, &|| false).expect("nonsingular");
         z.iter().zip(&proj).map(|(a, b)| a - b).collect()
+    }
+
+    #[test]
+    fn a_long_solve_stops_when_asked() {
+        let calls = std::cell::Cell::new(0u32);
+        // Gives up partway through: after the Gram rows, inside the factorisation.
+        let stop = || {
+            calls.set(calls.get() + 1);
+            calls.get() > 300
+        };
+        let r = ToyProblem::generate_until(400, 200, 1.0, 3, &stop);
+        assert!(matches!(r, Err(DataError::Stopped)), "{r:?}");
+        assert_eq!(
+            calls.get(),
+            301,
+            "asked once per row, and no more after stopping"
+        );
+        assert!(ToyProblem::generate_until(400, 200, 1.0, 3, &|| false).is_ok());
     }
 
     #[test]

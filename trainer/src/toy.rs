@@ -124,7 +124,13 @@ impl BackendJob for ToyJob<'_> {
             stop,
         } = self;
         let (d, n, batch) = (spec.d as usize, spec.n as usize, spec.batch as usize);
-        let problem = ToyProblem::generate(d, n, spec.gamma, seed)?;
+        // The min-norm solve can take minutes for a large problem: it watches the stop flag.
+        let problem = match ToyProblem::generate_until(d, n, spec.gamma, seed, &|| stop.is_raised())
+        {
+            Ok(p) => p,
+            Err(datasets::DataError::Stopped) => return Ok(Outcome::Stopped { at_step: 0 }),
+            Err(e) => return Err(e.into()),
+        };
         // Separate streams so that changing the noise level never changes the data or init.
         let mut init_rng = seeded_stream(seed, 1);
         let mut data_rng = seeded_stream(seed, 2);
@@ -314,6 +320,25 @@ mod tests {
         let out =
             crate::train(&quick_spec(500, 1), &Default::default(), &mut ev, &stop).expect("runs");
         assert_eq!(out, Outcome::Stopped { at_step: 0 });
+    }
+
+    #[test]
+    fn a_cancel_during_the_min_norm_solve_is_heard() {
+        // A solve of minutes (n = 4,000: about 2·10¹⁰ flops) ends at once once stopped.
+        let mut spec = quick_spec(10, 1);
+        if let Experiment::Toy(t) = &mut spec.experiment {
+            (t.d, t.n, t.batch) = (4_001, 4_000, 1);
+        }
+        let stop = StopFlag::new();
+        stop.raise();
+        let started = std::time::Instant::now();
+        let out = crate::train(&spec, &Default::default(), &mut Vec::new(), &stop).expect("runs");
+        assert_eq!(out, Outcome::Stopped { at_step: 0 });
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
