@@ -86,6 +86,11 @@ impl LandscapeService {
         self.live.subscribe()
     }
 
+    /// Resolves once shutdown has begun (at once if it has), for streams to close.
+    pub async fn stopping(&self) {
+        self.queue.stopped().await;
+    }
+
     /// Reads a job's committed row and shows it to live followers.
     async fn publish(&self, id: i64) -> Result<(), DbError> {
         if let Some(row) = self.runs.db().get_landscape(id).await? {

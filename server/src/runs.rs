@@ -572,7 +572,8 @@ fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io
 /// Replaces the data directory's absolute location in a user-facing message, so errors never
 /// show where the server keeps its files.
 pub(crate) fn hide_paths(message: &str, data_dir: &std::path::Path) -> String {
-    let mut out = message.to_owned();
+    // The system's dataset folder is a path of this server too.
+    let mut out = message.replace(datasets::SYSTEM_DATASETS, "<system datasets>");
     for p in [
         std::fs::canonicalize(data_dir).ok(),
         Some(data_dir.to_path_buf()),
@@ -718,5 +719,10 @@ mod tests {
             dir,
         );
         assert_eq!(m, "cannot write <data dir>/checkpoints/x: disk full");
+        let mnist = hide_paths(
+            "MNIST not found in /usr/share/datasets/mnist (missing train-images-idx3-ubyte.gz).",
+            dir,
+        );
+        assert!(!mnist.contains("/usr/share"), "{mnist}");
     }
 }

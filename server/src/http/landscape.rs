@@ -74,30 +74,41 @@ pub async fn events(
     let live = s.lab.landscapes().subscribe();
     let first = s.lab.get_landscape(id).await?;
     let db = s.lab.db().clone();
+    let jobs = s.lab.landscapes().clone();
     let stream = futures::stream::unfold(
         (db, live, Some(first), None::<LandscapeSummary>),
-        move |(db, mut live, next, last)| async move {
-            let mut current = next?;
-            // Wait for a change; the first state is always sent.
-            while last.as_ref() == Some(&current) {
-                match live.recv().await {
-                    Ok(row) if row.id == id => current = row,
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => match db.get_landscape(id).await
-                    {
-                        Ok(Some(now)) => current = now,
-                        _ => return None,
-                    },
-                    Err(broadcast::error::RecvError::Closed) => return None,
+        move |(db, mut live, next, last)| {
+            let jobs = jobs.clone();
+            async move {
+                let mut current = next?;
+                // Wait for a change; the first state is always sent.
+                while last.as_ref() == Some(&current) {
+                    let received = tokio::select! {
+                        r = live.recv() => r,
+                        // The server is stopping: the job goes back to the queue; end the stream
+                        // so that no viewer holds the shutdown up.
+                        () = jobs.stopping() => return None,
+                    };
+                    match received {
+                        Ok(row) if row.id == id => current = row,
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            match db.get_landscape(id).await {
+                                Ok(Some(now)) => current = now,
+                                _ => return None,
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
+                let data = serde_json::to_string(&current).unwrap_or_default();
+                if is_final(current.status) {
+                    let event = Event::default().event("done").data(data);
+                    return Some((Ok(event), (db, live, None, None)));
+                }
+                let event = Event::default().event("status").data(data);
+                Some((Ok(event), (db, live, Some(current.clone()), Some(current))))
             }
-            let data = serde_json::to_string(&current).unwrap_or_default();
-            if is_final(current.status) {
-                let event = Event::default().event("done").data(data);
-                return Some((Ok(event), (db, live, None, None)));
-            }
-            let event = Event::default().event("status").data(data);
-            Some((Ok(event), (db, live, Some(current.clone()), Some(current))))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

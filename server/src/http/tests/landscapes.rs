@@ -301,3 +301,46 @@ async fn a_landscape_left_running_by_a_crash_is_computed_again_at_start() {
     restarted.shutdown().await;
     app.runs.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_landscape_streams() {
+    let app = TestApp::new().await;
+    let (_, body) = app.post_json("/api/runs", &toy2_body(200)).await;
+    let run = body["id"].as_i64().expect("id");
+    app.stream(&format!("/api/runs/{run}/events"), None, 10_000)
+        .await;
+    // A long run holds the only compute slot, so the landscape waits in the queue.
+    let (_, busy) = app
+        .post_json("/api/runs", &toy_body(5_000_000, 100_000))
+        .await;
+    let busy = busy["id"].as_i64().expect("id");
+    let (code, body) = app
+        .post_json(
+            "/api/landscapes",
+            &landscape_req(json!({"kind": "run", "id": run}), 5, json!({"kind": "pca"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let viewer = {
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let req = Request::get(format!("/api/landscapes/{id}/events"))
+                .body(Body::empty())
+                .expect("request");
+            let res = router.oneshot(req).await.expect("answers");
+            res.into_body().collect().await.map(|b| b.to_bytes())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.landscapes.shutdown().await;
+    let body = tokio::time::timeout(Duration::from_secs(5), viewer)
+        .await
+        .expect("the stream ends with the shutdown")
+        .expect("task")
+        .expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("\"queued\""));
+    let (code, _) = app.post_json(&format!("/api/runs/{busy}/cancel"), "").await;
+    assert_eq!(code, StatusCode::OK);
+    app.runs.shutdown().await;
+}
