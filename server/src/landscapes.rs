@@ -229,7 +229,16 @@ impl LandscapeService {
             )
             .await?;
         self.publish(id).await?;
-        Ok(cancelled)
+        if cancelled {
+            return Ok(true);
+        }
+        let claimed = self
+            .runs
+            .db()
+            .get_landscape(id)
+            .await?
+            .is_some_and(|l| l.status == RunStatus::Running);
+        Ok(claimed && self.queue.cancel_claimed(id).await)
     }
 
     /// Stops the worker; a job in progress goes back to the queue for the next start.

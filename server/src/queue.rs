@@ -147,6 +147,19 @@ impl<K: JobKind> JobQueue<K> {
         }
     }
 
+    /// As `cancel_running`, for a job storage already shows as running: a worker of this
+    /// process may have claimed it a moment ago and not yet registered its stop flag, so this
+    /// waits up to a second for it to appear before saying it does not run here.
+    pub async fn cancel_claimed(&self, id: i64) -> bool {
+        for _ in 0..50 {
+            if self.cancel_running(id) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// The jobs running in this process now.
     pub fn running_ids(&self) -> Vec<i64> {
         lock(&self.running).keys().copied().collect()
