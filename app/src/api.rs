@@ -54,11 +54,9 @@ impl FromServerFnError for Refusal {
                 Failure::bad_request(format!("could not read the request: {m}"))
             }
             ServerFnErrorErr::UnsupportedRequestMethod(m) => Failure::bad_request(m),
-            ServerFnErrorErr::Request(m) => Failure {
-                status: 503,
-                error: format!("could not reach the server: {m}"),
-                fields: None,
-            },
+            ServerFnErrorErr::Request(m) => {
+                Failure::new(503, format!("could not reach the server: {m}"))
+            }
             _ => Failure::internal(),
         })
     }

@@ -34,13 +34,18 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// 404: `what` (a run, a sweep…) does not exist.
-    pub fn not_found(what: &str) -> Self {
+    /// A refusal with this HTTP status and message, and no field errors.
+    pub fn new(status: u16, error: impl Into<String>) -> Self {
         Self {
-            status: 404,
-            error: format!("{what} not found"),
+            status,
+            error: error.into(),
             fields: None,
         }
+    }
+
+    /// 404: `what` (a run, a sweep…) does not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, format!("{what} not found"))
     }
 
     /// 422: the request parsed, but these fields are wrong.
@@ -62,29 +67,17 @@ impl Failure {
 
     /// 409: the request is well formed, but the thing is not in a state that allows it.
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self {
-            status: 409,
-            error: message.into(),
-            fields: None,
-        }
+        Self::new(409, message)
     }
 
     /// 400: the request could not be read at all.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: 400,
-            error: message.into(),
-            fields: None,
-        }
+        Self::new(400, message)
     }
 
     /// 500: something failed that the user cannot fix; the detail belongs in the log.
     pub fn internal() -> Self {
-        Self {
-            status: 500,
-            error: "internal error".into(),
-            fields: None,
-        }
+        Self::new(500, "internal error")
     }
 
     /// The field errors, if the request was refused field by field.

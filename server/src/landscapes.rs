@@ -214,9 +214,6 @@ impl LandscapeService {
 
     /// Cancels a queued or computing job; false when it had already ended or does not exist.
     pub async fn cancel(&self, id: i64) -> Result<bool, DbError> {
-        if self.queue.cancel_running(id) {
-            return Ok(true);
-        }
         let cancelled = self
             .runs
             .db()
@@ -228,17 +225,17 @@ impl LandscapeService {
                 None,
             )
             .await?;
-        self.publish(id).await?;
         if cancelled {
+            self.publish(id).await?;
             return Ok(true);
         }
-        let claimed = self
+        let running = self
             .runs
             .db()
             .get_landscape(id)
             .await?
             .is_some_and(|l| l.status == RunStatus::Running);
-        Ok(claimed && self.queue.cancel_claimed(id).await)
+        Ok(running && self.queue.cancel_claimed(id).await)
     }
 
     /// Stops the worker; a job in progress goes back to the queue for the next start.

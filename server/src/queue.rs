@@ -136,7 +136,7 @@ impl<K: JobKind> JobQueue<K> {
     }
 
     /// Raises the stop flag of a running job as a user's cancel; false if it is not running here.
-    pub fn cancel_running(&self, id: i64) -> bool {
+    fn cancel_running(&self, id: i64) -> bool {
         match lock(&self.running).get_mut(&id) {
             Some(r) => {
                 r.by_user = true;
@@ -147,9 +147,9 @@ impl<K: JobKind> JobQueue<K> {
         }
     }
 
-    /// As `cancel_running`, for a job storage already shows as running: a worker of this
-    /// process may have claimed it a moment ago and not yet registered its stop flag, so this
-    /// waits up to a second for it to appear before saying it does not run here.
+    /// Cancels a job that storage shows as running: raises its stop flag as a user's cancel.
+    /// A worker of this process may have claimed it a moment ago and not yet registered the
+    /// flag, so this waits up to a second for it before saying the job does not run here.
     pub async fn cancel_claimed(&self, id: i64) -> bool {
         for _ in 0..50 {
             if self.cancel_running(id) {

@@ -202,15 +202,12 @@ impl RunService {
             .await?;
             return Ok(true);
         }
-        if self.queue.cancel_running(id) {
-            return Ok(true);
-        }
-        let claimed = self
+        let running = self
             .db
             .get_run(id)
             .await?
             .is_some_and(|r| r.status == RunStatus::Running);
-        Ok(claimed && self.queue.cancel_claimed(id).await)
+        Ok(running && self.queue.cancel_claimed(id).await)
     }
 
     /// Puts an interrupted run back in the queue; it continues from its last checkpoint into

@@ -35,12 +35,10 @@ pub fn LandscapeLauncher(source: LandscapeSource) -> impl IntoView {
     let start = ServerAction::<CreateLandscape>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(result) = start.value().get() {
-            match result {
-                Ok(created) => navigate(&format!("/landscapes/{}", created.id), Default::default()),
-                Err(e) if !e.0.field_errors().is_empty() => errors.set(e.field_errors()),
-                Err(e) => failure.set(Some(e.to_string())),
-            }
+        if let Some(result) = start.value().get()
+            && let Some(created) = super::answered(result, |es| errors.set(es), failure)
+        {
+            navigate(&format!("/landscapes/{}", created.id), Default::default());
         }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {

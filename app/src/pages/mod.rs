@@ -10,6 +10,27 @@ pub mod sweep;
 use domain::wire::FieldError;
 use leptos::prelude::*;
 
+/// Routes the answer of a form's creating action: the new thing back to the caller (to open its
+/// page), field errors to `fields` (to show beside their inputs), any other refusal into the
+/// form's `failure` line.
+pub fn answered<T>(
+    result: Result<T, crate::api::Refusal>,
+    fields: impl FnOnce(Vec<FieldError>),
+    failure: RwSignal<Option<String>>,
+) -> Option<T> {
+    match result {
+        Ok(created) => Some(created),
+        Err(e) if !e.0.field_errors().is_empty() => {
+            fields(e.field_errors());
+            None
+        }
+        Err(e) => {
+            failure.set(Some(e.to_string()));
+            None
+        }
+    }
+}
+
 /// The message for `field`, shown under its input.
 #[component]
 pub fn FieldMessage(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> impl IntoView {

@@ -30,14 +30,13 @@ pub fn rejection_to_error(r: JsonRejection) -> ApiError {
             Failure::bad_request("expected Content-Type: application/json")
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Failure {
-                status: 413,
-                error: format!(
+            Failure::new(
+                413,
+                format!(
                     "request body too large (at most {} KiB)",
                     super::BODY_LIMIT_BYTES / 1024
                 ),
-                fields: None,
-            }
+            )
         }
         JsonRejection::BytesRejection(_) => Failure::bad_request("request body is unreadable"),
         _ => Failure::bad_request("could not read the request body"),

@@ -76,12 +76,7 @@ fn host_name(authority: &str) -> &str {
 }
 
 fn refuse(code: StatusCode, why: &str) -> Response {
-    ApiError(domain::Failure {
-        status: code.as_u16(),
-        error: why.into(),
-        fields: None,
-    })
-    .into_response()
+    ApiError(domain::Failure::new(code.as_u16(), why)).into_response()
 }
 
 /// Refuses requests that name a host we do not serve, and mutations that a page from another

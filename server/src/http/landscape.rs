@@ -76,9 +76,8 @@ pub async fn events(
     let db = s.lab.db().clone();
     let jobs = s.lab.landscapes().clone();
     let stream = futures::stream::unfold(
-        (db, live, Some(first), None::<LandscapeSummary>),
-        move |(db, mut live, next, last)| {
-            let jobs = jobs.clone();
+        (db, jobs, live, Some(first), None::<LandscapeSummary>),
+        move |(db, jobs, mut live, next, last)| {
             async move {
                 let mut current = next?;
                 // Wait for a change; the first state is always sent.
@@ -104,10 +103,13 @@ pub async fn events(
                 let data = serde_json::to_string(&current).unwrap_or_default();
                 if is_final(current.status) {
                     let event = Event::default().event("done").data(data);
-                    return Some((Ok(event), (db, live, None, None)));
+                    return Some((Ok(event), (db, jobs, live, None, None)));
                 }
                 let event = Event::default().event("status").data(data);
-                Some((Ok(event), (db, live, Some(current.clone()), Some(current))))
+                Some((
+                    Ok(event),
+                    (db, jobs, live, Some(current.clone()), Some(current)),
+                ))
             }
         },
     );

@@ -151,11 +151,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
     } else {
         text
     };
-    axum::response::IntoResponse::into_response(ApiError(Failure {
-        status: status.as_u16(),
-        error,
-        fields: None,
-    }))
+    axum::response::IntoResponse::into_response(ApiError(Failure::new(status.as_u16(), error)))
 }
 
 /// Server functions answer every refusal as 500 with the refusal as JSON; this gives the

@@ -11,8 +11,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
 
-use super::format_ms;
 use super::schedule_editor::ScheduleEditor;
+use super::{answered, format_ms};
 use crate::api::{CreateRun, list_runs};
 use fields::ChoiceField;
 use net::{NetFields, NetForm};
@@ -60,12 +60,10 @@ pub fn HomePage() -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(result) = start.value().get() {
-            match result {
-                Ok(created) => navigate(&format!("/runs/{}", created.id), Default::default()),
-                Err(e) if !e.0.field_errors().is_empty() => errors.set(e.field_errors()),
-                Err(e) => failure.set(Some(e.to_string())),
-            }
+        if let Some(result) = start.value().get()
+            && let Some(created) = answered(result, |es| errors.set(es), failure)
+        {
+            navigate(&format!("/runs/{}", created.id), Default::default());
         }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {

@@ -12,8 +12,8 @@ use super::presets::Presets;
 use super::toy::ToyForm;
 use super::whole_or;
 use crate::api::{CreateSweep, list_sweeps};
-use crate::pages::format_ms;
 use crate::pages::schedule_editor::ScheduleEditor;
+use crate::pages::{answered, format_ms};
 
 /// Decay points as a list ("5, 15, 30") and/or ranges ("10:60:10" = 10, 20, …, 60).
 fn parse_points(text: &str) -> Result<Vec<u64>, String> {
@@ -81,17 +81,15 @@ pub(super) fn SweepLauncher(
     let start_sweep = ServerAction::<CreateSweep>::new();
     let navigate_sweep = use_navigate();
     Effect::new(move |_| {
-        if let Some(result) = start_sweep.value().get() {
-            match result {
-                Ok(created) => {
-                    navigate_sweep(&format!("/sweeps/{}", created.id), Default::default())
-                }
-                Err(e) if !e.0.field_errors().is_empty() => {
-                    after_errors.set(e.field_errors());
-                    sweep_errors.set(e.field_errors());
-                }
-                Err(e) => failure.set(Some(e.to_string())),
-            }
+        let Some(result) = start_sweep.value().get() else {
+            return;
+        };
+        let fields = |es: Vec<FieldError>| {
+            after_errors.set(es.clone());
+            sweep_errors.set(es);
+        };
+        if let Some(created) = answered(result, fields, failure) {
+            navigate_sweep(&format!("/sweeps/{}", created.id), Default::default());
         }
     });
     let launch_sweep = move |_| {

@@ -330,6 +330,29 @@ async fn shutdown_ends_streams_and_interrupts_runs_within_seconds() {
     assert_eq!(q["status"], "queued", "nothing new starts during shutdown");
 }
 
+/// Plays one stretch of training into storage as the queue would: claim, running, a metric
+/// row at `step`, then the `done` of `end` and the matching status.
+async fn train_by_hand(app: &TestApp, id: i64, step: u64, end: RunStatus, message: Option<&str>) {
+    use crate::db::EventKind::{Done, Metric, Status};
+    let status =
+        |s: RunStatus, m: Option<&str>| json!({"status": s.as_str(), "message": m}).to_string();
+    let row = json!({"step": step, "epoch": 0.0, "values": {"train_loss": 1.0}}).to_string();
+    let db = app.runs.db();
+    assert!(db.claim(id).await.expect("claim"));
+    for (kind, step, data) in [
+        (Status, None, status(RunStatus::Running, None)),
+        (Metric, Some(step), row),
+        (Done, None, status(end, message)),
+    ] {
+        app.runs.record(id, kind, step, &data).await.expect("event");
+    }
+    assert!(
+        db.transition(id, &[RunStatus::Running], end, message)
+            .await
+            .expect("transition")
+    );
+}
+
 #[tokio::test]
 async fn a_resumed_run_reads_as_it_is_now_from_the_start() {
     let app = TestApp::new().await;
@@ -341,35 +364,9 @@ async fn a_resumed_run_reads_as_it_is_now_from_the_start() {
     let db = app.runs.db();
     let spec: spec::RunSpec = serde_json::from_str(&toy_body(20, 10)).expect("spec");
     let id = db.insert_run(&spec).await.expect("insert");
-    let status = |s: &str, m: Option<&str>| json!({"status": s, "message": m}).to_string();
-    let metric =
-        |step: u64| json!({"step": step, "epoch": 0.0, "values": {"train_loss": 1.0}}).to_string();
-    use crate::db::EventKind::{Done, Metric as Row, Status};
-    // What a kill -9 mid-run and the next start leave behind.
-    assert!(db.claim(id).await.expect("claim"));
-    app.runs
-        .record(id, Status, None, &status("running", None))
-        .await
-        .expect("event");
-    app.runs
-        .record(id, Row, Some(0), &metric(0))
-        .await
-        .expect("event");
     let lost = "the server stopped while this run was training";
-    app.runs
-        .record(id, Done, None, &status("interrupted", Some(lost)))
-        .await
-        .expect("event");
-    assert!(
-        db.transition(
-            id,
-            &[RunStatus::Running],
-            RunStatus::Interrupted,
-            Some(lost)
-        )
-        .await
-        .expect("transition")
-    );
+    // What a kill -9 mid-run and the next start leave behind.
+    train_by_hand(&app, id, 0, RunStatus::Interrupted, Some(lost)).await;
     let (code, body) = app.post_json(&format!("/api/runs/{id}/resume"), "").await;
     assert_eq!(
         (code, body["resumed"].as_bool()),
@@ -383,24 +380,7 @@ async fn a_resumed_run_reads_as_it_is_now_from_the_start() {
     );
     assert_eq!(run["finished_at_ms"], Value::Null);
     // The resumed run trains to its end.
-    assert!(db.claim(id).await.expect("claim"));
-    app.runs
-        .record(id, Status, None, &status("running", None))
-        .await
-        .expect("event");
-    app.runs
-        .record(id, Row, Some(10), &metric(10))
-        .await
-        .expect("event");
-    app.runs
-        .record(id, Done, None, &status("completed", None))
-        .await
-        .expect("event");
-    assert!(
-        db.transition(id, &[RunStatus::Running], RunStatus::Completed, None)
-            .await
-            .expect("transition")
-    );
+    train_by_hand(&app, id, 10, RunStatus::Completed, None).await;
     let events = app
         .stream(&format!("/api/runs/{id}/events"), None, 1000)
         .await;
