@@ -92,6 +92,11 @@ pub async fn create_run(spec: RunSpec) -> Result<Created, Refusal> {
     Ok(created(lab()?.create_run(spec).await?))
 }
 
+#[server(prefix = "/api/fn", endpoint = "create_replicates", input = Json)]
+pub async fn create_replicates(req: wire::ReplicateRequest) -> Result<wire::RunsCreated, Refusal> {
+    Ok(created(lab()?.create_replicates(req).await?))
+}
+
 #[server(prefix = "/api/fn", endpoint = "list_runs", input = GetUrl)]
 pub async fn list_runs() -> Result<Vec<RunSummary>, Refusal> {
     Ok(lab()?.list_runs().await?)
@@ -120,6 +125,13 @@ pub async fn run_metrics(id: i64) -> Result<Vec<wire::MetricRow>, Refusal> {
 #[server(prefix = "/api/fn", endpoint = "create_sweep", input = Json)]
 pub async fn create_sweep(spec: spec::SweepSpec) -> Result<SweepCreated, Refusal> {
     Ok(created(lab()?.create_sweep(spec).await?))
+}
+
+#[server(prefix = "/api/fn", endpoint = "add_sweep_seeds", input = Json)]
+pub async fn add_sweep_seeds(id: i64, seeds: Vec<u64>) -> Result<SweepCreated, Refusal> {
+    Ok(created(
+        lab()?.add_sweep_seeds(id, wire::AddSeeds { seeds }).await?,
+    ))
 }
 
 #[server(prefix = "/api/fn", endpoint = "list_sweeps", input = GetUrl)]

@@ -24,202 +24,28 @@ pub enum XAxis {
 pub struct ChartOptions {
     pub log_y: bool,
     pub x: XAxis,
-    /// Debiased EMA factor β in [0, 1); 0 draws the raw rows.
+    /// Debiased EMA factor β in [0, 1); 0 draws the raw rows. Never applied to the LR.
     pub smoothing: f64,
+    /// With several seeds: what the band around each mean curve spans.
+    pub spread: domain::analysis::Spread,
+    /// With several seeds: draw each seed's curve faintly behind the mean.
+    pub show_seeds: bool,
+}
+
+impl Default for ChartOptions {
+    fn default() -> Self {
+        Self {
+            log_y: true,
+            x: XAxis::Step,
+            smoothing: 0.0,
+            spread: domain::analysis::Spread::Sd,
+            show_seeds: false,
+        }
+    }
 }
 
 /// Points per curve after downsampling (min, max and last of each bucket are kept).
 pub const CURVE_POINTS: usize = 1500;
-
-/// Draws a sweep's charts (browser only): overlays of every run, final metrics against the
-/// decay point, and final metrics against compute with the 1.2×, 1.5× and 2× budget marks.
-pub fn draw_sweep(
-    sweep: &domain::wire::SweepSummary,
-    metrics: &[domain::wire::RunMetrics],
-    results: &[domain::analysis::BranchResult],
-    opts: ChartOptions,
-) {
-    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
-    {
-        use serde_json::{Value, json};
-        let label = |run_id: i64| -> String {
-            sweep
-                .runs
-                .iter()
-                .find(|r| r.run.id == run_id)
-                .map_or(format!("run {run_id}"), |r| match r.branch_at {
-                    None => "main".into(),
-                    Some(k) => format!("decay @ {k}"),
-                })
-        };
-        let overlay = |key: Metric| -> Value {
-            Value::Array(
-                metrics
-                    .iter()
-                    .map(|m| {
-                        // Each branch is drawn from its branch point; before it, it is the main path.
-                        let from_step = sweep.branch_from_step(m.run_id);
-                        let mut seconds = 0.0;
-                        let pts: Vec<(f64, f64)> = m
-                            .points
-                            .iter()
-                            .filter_map(|p| {
-                                seconds += p.get(Metric::EpochSeconds).unwrap_or(0.0);
-                                let x = match opts.x {
-                                    XAxis::Step => p.step as f64,
-                                    XAxis::Epoch => p.epoch,
-                                    XAxis::Seconds if seconds > 0.0 => seconds,
-                                    XAxis::Seconds => p.step as f64,
-                                };
-                                p.get(key).filter(|_| p.step >= from_step).map(|v| (x, v))
-                            })
-                            .collect();
-                        let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
-                        let raw: Vec<f64> = pts.iter().map(|p| p.1).collect();
-                        let ys = domain::analysis::ema_debiased(&raw, opts.smoothing);
-                        let (xs, ys) = domain::analysis::downsample(&xs, &ys, CURVE_POINTS);
-                        let is_main = label(m.run_id) == "main";
-                        json!({"x": xs, "y": ys, "name": label(m.run_id), "mode": "lines",
-                               "line": {"width": if is_main { 3.0 } else { 1.5 }}})
-                    })
-                    .collect(),
-            )
-        };
-        let x_title = match opts.x {
-            XAxis::Step => "step",
-            XAxis::Epoch => "epoch",
-            XAxis::Seconds => "training seconds (steps for the toy model)",
-        };
-        let layout = |x: &str, log: bool| {
-            json!({
-                "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 300,
-                "xaxis": {"title": {"text": x}}, "yaxis": {"type": if log { "log" } else { "linear" }, "exponentformat": "e"},
-                "legend": {"orientation": "h", "y": 1.2}, "hovermode": "closest",
-            })
-        };
-        let norm_key = if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
-            Metric::DistMn
-        } else {
-            Metric::WNorm
-        };
-        for (div, key, log) in [
-            ("sweep-test-loss", Metric::TestLoss, opts.log_y),
-            ("sweep-train-loss", Metric::TrainLoss, opts.log_y),
-            ("sweep-lr", Metric::Lr, opts.log_y),
-            ("sweep-norm", norm_key, false),
-        ] {
-            browser::react_when_attached(div, overlay(key), layout(x_title, log), 120);
-        }
-        if matches!(sweep.spec.main.experiment, spec::Experiment::Net(_)) {
-            browser::react_when_attached(
-                "sweep-test-acc",
-                overlay(Metric::TestAcc),
-                layout(x_title, false),
-                120,
-            );
-        }
-
-        let ks: Vec<u64> = results.iter().map(|r| r.k).collect();
-        let mut final_traces = vec![
-            json!({"x": ks, "y": results.iter().map(|r| r.test_loss).collect::<Vec<_>>(),
-            "name": "final test loss", "mode": "lines+markers", "type": "scatter"}),
-        ];
-        if results.iter().any(|r| r.test_acc.is_some()) {
-            final_traces.push(
-                json!({"x": ks, "y": results.iter().map(|r| r.test_acc).collect::<Vec<_>>(),
-                "name": "final test acc", "mode": "lines+markers", "yaxis": "y2"}),
-            );
-        }
-        if results.iter().any(|r| r.dist_mn.is_some()) {
-            final_traces.push(
-                json!({"x": ks, "y": results.iter().map(|r| r.dist_mn).collect::<Vec<_>>(),
-                "name": "final ‖α − α_mn‖", "mode": "lines+markers", "yaxis": "y2"}),
-            );
-        }
-        let mut fl = layout(
-            if matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_)) {
-                "decay step k"
-            } else {
-                "decay epoch k"
-            },
-            false,
-        );
-        fl["yaxis2"] = json!({"overlaying": "y", "side": "right"});
-        browser::react_when_attached("sweep-final-vs-k", Value::Array(final_traces), fl, 120);
-
-        // Compute: training length relative to the earliest decay's run, the budget the others extend.
-        // Budget per branch: epochs (or steps) by default; wall-clock seconds when the x-axis
-        // control asks for them and the runs recorded them (the main path's seconds up to k
-        // plus the branch's own).
-        let main_id = sweep
-            .runs
-            .iter()
-            .find(|r| r.branch_at.is_none())
-            .map(|r| r.run.id);
-        let main_secs_to = |k: u64| -> f64 {
-            metrics
-                .iter()
-                .filter(|m| Some(m.run_id) == main_id)
-                .flat_map(|m| m.points.iter())
-                .filter(|p| p.epoch <= k as f64)
-                .filter_map(|p| p.get(Metric::EpochSeconds))
-                .sum()
-        };
-        let wall: Vec<f64> = results
-            .iter()
-            .map(|r| main_secs_to(r.k) + r.seconds.unwrap_or(0.0))
-            .collect();
-        let use_wall = opts.x == XAxis::Seconds && wall.iter().all(|&w| w > 0.0);
-        let budget: Vec<f64> = if use_wall {
-            wall.clone()
-        } else {
-            results.iter().map(|r| r.length as f64).collect()
-        };
-        let base = budget
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            .max(1e-9);
-        let xs: Vec<f64> = budget.iter().map(|b| b / base).collect();
-        let y_key: Vec<Option<f64>> = results
-            .iter()
-            .map(|r| r.test_acc.or(Some(r.test_loss)))
-            .collect();
-        let y_name = if results.iter().any(|r| r.test_acc.is_some()) {
-            "final test acc"
-        } else {
-            "final test loss"
-        };
-        let texts: Vec<String> = results
-            .iter()
-            .zip(&wall)
-            .map(|(r, w)| {
-                format!(
-                    "decay @ {} · {} {} · {:.0} s of training",
-                    r.k, r.length, x_title, w
-                )
-            })
-            .collect();
-        let mut cl = layout(
-            if use_wall {
-                "wall-clock compute (× the earliest decay's run)"
-            } else {
-                "compute in epochs/steps (× the earliest decay's run)"
-            },
-            false,
-        );
-        cl["shapes"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#999"}})).collect());
-        cl["annotations"] = Value::Array([1.2, 1.5, 2.0].iter().map(|x| json!({"x": x, "yref": "paper", "y": 1, "text": format!("{x}×"), "showarrow": false})).collect());
-        browser::react_when_attached(
-            "sweep-compute",
-            json!([{"x": xs, "y": y_key, "text": texts, "name": y_name, "mode": "lines+markers"}]),
-            cl,
-            120,
-        );
-    }
-    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
-    let _ = (sweep, metrics, results, opts);
-}
 
 /// Redraws the LR preview (`#lr-preview`) whenever the schedule, its comparison or the axes change.
 pub fn preview_effect(
@@ -351,7 +177,7 @@ pub fn follow_landscape(
 }
 
 #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
-mod browser {
+pub(crate) mod browser {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod landscape;
 pub mod pages;
 pub mod svg;
+pub mod sweep_chart;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/">"Anneal"</A>
                 <span class="tagline">"when should the learning rate come down?"</span>
+                <A href="/compare" attr:class="nav">"compare"</A>
                 <A href="/landscapes" attr:class="nav">"landscapes"</A>
                 <A href="/shares" attr:class="nav">"share links"</A>
             </header>
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::home::HomePage/>
                     <Route path=path!("/runs/:id") view=pages::run::RunPage/>
                     <Route path=path!("/sweeps/:id") view=pages::sweep::SweepPage/>
+                    <Route path=path!("/compare") view=pages::compare::ComparePage/>
                     <Route path=path!("/landscapes") view=pages::landscape::LandscapesPage/>
                     <Route path=path!("/landscapes/:id") view=pages::landscape::LandscapePage/>
                     <Route path=path!("/shares") view=pages::share::SharesPage/>

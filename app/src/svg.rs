@@ -5,11 +5,23 @@ use leptos::prelude::*;
 
 use domain::analysis::downsample;
 
-/// One curve: a legend name and (x, y) points in drawing order.
-#[derive(Clone, Debug, PartialEq)]
+/// One curve: a legend name and (x, y) points in drawing order, with an optional band of
+/// (x, low, high): a shaded area under a curve, or error bars on a chart with markers.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Line {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Line {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            band: Vec::new(),
+        }
+    }
 }
 
 const W: f64 = 420.0;
@@ -78,14 +90,21 @@ pub fn SvgChart(
             let xs: Vec<f64> = l.points.iter().map(|p| p.0).collect();
             let ys: Vec<f64> = l.points.iter().map(|p| p.1).collect();
             let (xs, ys) = downsample(&xs, &ys, MAX_POINTS);
+            let stride = l.band.len().div_ceil(MAX_POINTS).max(1);
             Line {
                 name: l.name,
                 points: xs.into_iter().zip(ys).collect(),
+                band: l.band.into_iter().step_by(stride).collect(),
             }
         })
         .collect();
     let xr = range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
-    let yr = range(lines.iter().flat_map(|l| l.points.iter().map(|p| ty(p.1))));
+    let yr = range(lines.iter().flat_map(|l| {
+        l.points
+            .iter()
+            .map(|p| ty(p.1))
+            .chain(l.band.iter().flat_map(|b| [ty(b.1), ty(b.2)]))
+    }));
     let (Some((x0, x1)), Some((y0, y1))) = (xr, yr) else {
         return view! { <p class="meta">"No data to draw."</p> }.into_any();
     };
@@ -126,7 +145,27 @@ pub fn SvgChart(
                     .map(|(x, y)| view! { <circle cx=x.to_owned() cy=y.to_owned() r="3" fill=colour/> })
                     .collect_view()
             });
+            let ok = |b: &&(f64, f64, f64)| b.0.is_finite() && ty(b.1).is_finite() && ty(b.2).is_finite();
+            // With markers the band is error bars; on a curve it is a shaded area.
+            let band = if markers {
+                l.band
+                    .iter()
+                    .filter(ok)
+                    .map(|b| view! {
+                        <line class="error-bar" x1=sx(b.0) x2=sx(b.0) y1=sy(ty(b.1)) y2=sy(ty(b.2)) stroke=colour stroke-width="1.2"/>
+                    })
+                    .collect_view()
+                    .into_any()
+            } else {
+                let upper = l.band.iter().filter(ok).map(|b| format!("{:.1},{:.1}", sx(b.0), sy(ty(b.2))));
+                let lower: Vec<String> = l.band.iter().filter(ok).map(|b| format!("{:.1},{:.1}", sx(b.0), sy(ty(b.1)))).collect();
+                let poly: Vec<String> = upper.chain(lower.into_iter().rev()).collect();
+                (!poly.is_empty())
+                    .then(|| view! { <polygon class="band" points=poly.join(" ") fill=colour fill-opacity="0.18" stroke="none"/> })
+                    .into_any()
+            };
             view! {
+                {band}
                 <polyline points=pts.join(" ") fill="none" stroke=colour stroke-width="1.5"/>
                 {dots}
             }

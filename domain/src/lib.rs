@@ -5,9 +5,11 @@
 
 pub mod analysis;
 pub mod clock;
+pub mod compare;
 pub mod hex;
 pub mod metric;
 pub mod service;
+pub mod stats;
 pub mod wire;
 
 pub use metric::Metric;

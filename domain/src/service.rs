@@ -8,9 +8,10 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 use crate::wire::{
-    Cancelled, Created, FieldError, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSummary,
-    MetricRow, Resumed, Revoked, RunMetrics, RunSpec, RunSummary, ShareCreated, ShareInfo,
-    ShareRequest, SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
+    AddSeeds, Cancelled, Created, FieldError, Landscape, LandscapeFilter, LandscapeRequest,
+    LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
+    RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
+    SweepItem, SweepReport, SweepSummary,
 };
 
 /// A boxed future, so the trait stays object-safe without an async runtime in this crate.
@@ -101,6 +102,8 @@ impl std::error::Error for Failure {}
 /// Every operation, whichever door it is called through.
 pub trait Lab: Send + Sync + 'static {
     /// Validates and queues a run.
+    /// Validates and queues one run per seed (1–16), on the spec's data.
+    fn create_replicates(&self, req: ReplicateRequest) -> Answer<'_, RunsCreated>;
     fn create_run(&self, spec: RunSpec) -> Answer<'_, Created>;
     fn list_runs(&self) -> Answer<'_, Vec<RunSummary>>;
     fn get_run(&self, id: i64) -> Answer<'_, RunSummary>;
@@ -113,6 +116,9 @@ pub trait Lab: Send + Sync + 'static {
 
     /// Validates and queues a decay sweep: the main run and one branch per decay point.
     fn create_sweep(&self, spec: spec::SweepSpec) -> Answer<'_, SweepCreated>;
+    /// Queues more seeds of a sweep (each a main path and its branches); the existing runs
+    /// are kept as they are. Answers the new runs.
+    fn add_sweep_seeds(&self, id: i64, req: AddSeeds) -> Answer<'_, SweepCreated>;
     fn list_sweeps(&self) -> Answer<'_, Vec<SweepItem>>;
     fn get_sweep(&self, id: i64) -> Answer<'_, SweepSummary>;
     /// The metric rows of every run of a sweep, for the overlaid charts.

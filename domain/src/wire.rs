@@ -72,12 +72,26 @@ pub struct RunSummary {
     pub finished_at_ms: Option<i64>,
     /// Step of the newest metric row, if any.
     pub last_step: Option<u64>,
+    #[serde(default)]
+    pub lineage: Lineage,
+}
+
+/// Where a run comes from: its sweep, and for a branch its parent and decay point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    pub sweep_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    /// The decay point, in the sweep's unit (steps for the toy model, epochs for networks).
+    pub branch_at: Option<u64>,
 }
 
 /// One run of a sweep: the main path (`branch_at` None) or the branch that decays at k.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepRun {
     pub branch_at: Option<u64>,
+    /// The replicate's training seed (its run spec's `seed`).
+    #[serde(default)]
+    pub seed: u64,
     pub run: RunSummary,
 }
 
@@ -87,7 +101,7 @@ pub struct SweepSummary {
     pub name: String,
     pub spec: spec::SweepSpec,
     pub created_at_ms: i64,
-    /// Main run first, then the branches in order of k.
+    /// Per seed, in the order seeds were added: its main run, then its branches in order of k.
     pub runs: Vec<SweepRun>,
 }
 
@@ -98,6 +112,24 @@ impl SweepSummary {
             spec::Experiment::Toy(_) => "step",
             spec::Experiment::Net(_) => "epoch",
         }
+    }
+
+    /// The sweep's seeds, in the order they were added.
+    pub fn seeds(&self) -> Vec<u64> {
+        let mut seeds: Vec<u64> = Vec::new();
+        for r in &self.runs {
+            if !seeds.contains(&r.seed) {
+                seeds.push(r.seed);
+            }
+        }
+        seeds
+    }
+
+    /// The main run of `seed`.
+    pub fn main_of(&self, seed: u64) -> Option<&SweepRun> {
+        self.runs
+            .iter()
+            .find(|r| r.seed == seed && r.branch_at.is_none())
     }
 
     /// The decay point of `run_id`; None for the main run (or a run not in this sweep).
@@ -356,6 +388,27 @@ pub struct SweepCreated {
     pub runs: Vec<i64>,
 }
 
+/// One run spec trained under several seeds, all on the spec's data (its data seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicateRequest {
+    pub spec: RunSpec,
+    pub seeds: Vec<u64>,
+}
+
+/// Queued runs, in the order of the seeds asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsCreated {
+    pub runs: Vec<i64>,
+}
+
+/// More seeds for a finished (or running) sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSeeds {
+    pub seeds: Vec<u64>,
+}
+
 /// A sweep as the list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepItem {
@@ -401,14 +454,36 @@ pub struct LandscapeFilter {
     pub sweep: Option<i64>,
 }
 
-/// A sweep's verdict: one row per finished branch, Pearson r and the conclusion.
+/// A sweep's verdict: per decay point over seeds, the per-seed rows, the paired effects,
+/// Pearson r and the conclusion.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
     pub sweep: i64,
     pub unit: String,
-    pub branches: Vec<crate::analysis::BranchResult>,
+    /// The sweep's seeds, in the order they were added.
+    pub seeds: Vec<u64>,
+    /// One per decay point with a finished seed, in order of k.
+    pub branches: Vec<crate::analysis::BranchSummary>,
+    /// One per finished (seed, decay point).
+    pub per_seed: Vec<crate::analysis::BranchResult>,
+    /// Each final metric's paired difference, latest minus earliest decay point.
+    pub effect: BTreeMap<String, crate::stats::Effect>,
+    /// The pooled r (kept for scripts written before replicates).
     pub pearson_k_test_loss: Option<f64>,
+    pub pearson: crate::analysis::PearsonReport,
+    /// How the intervals are computed.
+    pub method: String,
     pub conclusion: String,
+}
+
+impl SweepReport {
+    /// Seeds with at least one finished branch.
+    pub fn seeds_finished(&self) -> usize {
+        let mut s: Vec<u64> = self.per_seed.iter().map(|r| r.seed).collect();
+        s.sort_unstable();
+        s.dedup();
+        s.len()
+    }
 }
 
 #[cfg(test)]

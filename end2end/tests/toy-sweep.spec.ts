@@ -35,7 +35,8 @@ test("toy sweep: later decay ends nearer the minimum-norm solution", async ({ pa
   // Chart controls: linear axis, smoothing that changes the drawn curve but not its length.
   const overlay = () => page.evaluate(() => {
     const el = document.getElementById("sweep-test-loss") as any;
-    return { type: el.layout.yaxis.type, y: Array.from(el.data[0].y) as number[] };
+    const main = el.data.find((t: any) => t.name === "main");
+    return { type: el.layout.yaxis.type, y: Array.from(main.y) as number[] };
   });
   const raw = await overlay();
   expect(raw.type).toBe("log");

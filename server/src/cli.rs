@@ -51,6 +51,20 @@ const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejec
   # eval_every = 0               # steps between metric rows (0: about 500 rows)
 "#;
 
+const SWEEP_SPEC_HELP: &str = r#"SWEEP SPEC FILE (TOML or JSON)
+
+  name = "late decay"
+  branch_at = [5, 15, 30, 45, 60]  # decay points: steps (toy) or epochs (networks)
+  branch_length = 15               # how long each branch runs after its decay point
+  seeds = [0, 1, 2, 3, 4]          # optional: training seeds, each its own main path and branches;
+                                   # the data comes from main.seed (or main.data_seed) for all of them
+  [main]                           # the main path: a run spec (see `anneal run --help`)
+  ...                              # whose schedule is constant
+  [after]                          # the branches' schedule from k on (its clock starts at k)
+  kind = "constant"
+  lr = 0.01
+"#;
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the web lab (settings from the environment; see `Settings`).
@@ -60,6 +74,23 @@ pub enum Command {
     Run {
         /// Run spec (TOML or JSON); `anneal run --help` documents every field.
         spec: PathBuf,
+        /// Train one run per seed on the spec's data: "0,1,2" or "0:4:1" (1–16 seeds).
+        #[arg(long)]
+        seeds: Option<String>,
+    },
+    /// Train a decay sweep headless (every seed's main path and branches) and print its
+    /// verdict with 95% intervals; or add seeds to a stored sweep with --add-to.
+    #[command(after_long_help = SWEEP_SPEC_HELP)]
+    Sweep {
+        /// Sweep spec (TOML or JSON); `anneal sweep --help` shows its fields.
+        #[arg(required_unless_present = "add_to")]
+        spec: Option<PathBuf>,
+        /// Training seeds: "0,1,2" or "0:4:1" (1–16); replaces the spec's `seeds`.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Add --seeds to this stored sweep instead of creating one.
+        #[arg(long, value_name = "SWEEP_ID")]
+        add_to: Option<i64>,
     },
     /// Datasets: download CIFAR-10, or check that a dataset loads.
     Data {

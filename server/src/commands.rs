@@ -78,91 +78,254 @@ pub fn schedule(spec: &Path, steps: u64, steps_per_epoch: Option<u64>) -> Result
     Ok(())
 }
 
-/// Trains one run in this process with a progress bar; the run is stored like a served one.
-pub async fn run(settings: Settings, spec_path: &Path) -> Result<(), BoxError> {
+/// The service a headless command trains through: the run service without workers (this
+/// process claims its own runs) and no landscape worker (a server may own the queued jobs).
+async fn headless(
+    settings: &Settings,
+) -> Result<
+    (
+        std::sync::Arc<RunService>,
+        std::sync::Arc<crate::service::Service>,
+    ),
+    BoxError,
+> {
+    let runs = open_service(settings, 0).await?;
+    let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), false).await?;
+    Ok((runs.clone(), crate::service::Service::new(runs, landscapes)))
+}
+
+/// A refusal as the terminal shows it: field errors one per line.
+fn refused(what: &str, f: domain::Failure) -> BoxError {
+    if f.field_errors().is_empty() {
+        f.to_string().into()
+    } else {
+        field_errors(&format!("invalid {what}"), f.field_errors())
+    }
+}
+
+/// Trains queued runs here one after another (a sweep's main path before its branches),
+/// each with a progress bar; `rows` prints every metric row. Answers each run's end status.
+async fn train_here(
+    runs: &std::sync::Arc<RunService>,
+    ids: &[i64],
+    rows: bool,
+) -> Result<Vec<(i64, Option<domain::wire::RunStatus>)>, BoxError> {
     use indicatif::{ProgressBar, ProgressStyle};
     use trainer::Event;
 
-    let spec: domain::wire::RunSpec = read_spec(spec_path)?;
-    let runs = open_service(&settings, 0).await?;
-    // No landscape worker: a server may own the queued jobs.
-    let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), false).await?;
-    let lab = crate::service::Service::new(runs.clone(), landscapes);
-    let id = match lab.create_run(spec).await {
-        Ok(created) => created.id,
-        Err(f) if !f.field_errors().is_empty() => {
-            return Err(field_errors("invalid run spec", f.field_errors()));
-        }
-        Err(f) => return Err(f.to_string().into()),
-    };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} run {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}",
-        )
-        .map_err(|e| e.to_string())?,
-    );
-    bar.set_prefix(id.to_string());
-    let b = bar.clone();
-    let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
-        Event::Started {
-            backend,
-            device,
-            total_steps,
-            ..
-        } => {
-            b.set_length(*total_steps);
-            b.println(format!("run {id}: training on {backend} ({device})"));
-        }
-        Event::Progress { step, .. } => b.set_position(*step),
-        Event::Metric(row) => {
-            b.set_position(row.step);
-            let pick = |m: Metric| {
-                domain::metric::get(&row.values, m)
-                    .map_or(String::new(), |v| format!("{m} {v:.4}  "))
-            };
-            b.set_message(format!(
-                "{}{}{}",
-                pick(Metric::TrainLoss),
-                pick(Metric::TestLoss),
-                pick(Metric::TestAcc)
-            ));
-            b.println(format!(
-                "epoch {:>8.2}  step {:>8}  {}",
-                row.epoch,
-                row.step,
-                {
-                    row.values
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v:.5}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                }
-            ));
-        }
-        Event::Checkpoint { .. } => {}
-    });
     let stop_runs = runs.clone();
     let ctrl_c = tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         stop_runs.shutdown().await;
     });
-    let status = runs.clone().run_one(id, observer).await?;
-    ctrl_c.abort();
-    bar.finish_and_clear();
-    let run = runs.db().get_run(id).await?;
-    let msg = run
-        .and_then(|r| r.message)
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
-    match status {
-        Some(domain::wire::RunStatus::Completed) => {
-            println!("run {id} completed (database {})", settings.db_label());
-            Ok(())
+    let mut out = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} run {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}",
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        bar.set_prefix(if ids.len() > 1 {
+            format!("{id} ({}/{})", i + 1, ids.len())
+        } else {
+            id.to_string()
+        });
+        let b = bar.clone();
+        let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
+            Event::Started {
+                backend,
+                device,
+                total_steps,
+                ..
+            } => {
+                b.set_length(*total_steps);
+                if rows {
+                    b.println(format!("run {id}: training on {backend} ({device})"));
+                }
+            }
+            Event::Progress { step, .. } => b.set_position(*step),
+            Event::Metric(row) => {
+                b.set_position(row.step);
+                let pick = |m: Metric| {
+                    domain::metric::get(&row.values, m)
+                        .map_or(String::new(), |v| format!("{m} {v:.4}  "))
+                };
+                b.set_message(format!(
+                    "{}{}{}",
+                    pick(Metric::TrainLoss),
+                    pick(Metric::TestLoss),
+                    pick(Metric::TestAcc)
+                ));
+                if rows {
+                    b.println(format!(
+                        "epoch {:>8.2}  step {:>8}  {}",
+                        row.epoch,
+                        row.step,
+                        row.values
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v:.5}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ));
+                }
+            }
+            Event::Checkpoint { .. } => {}
+        });
+        let status = runs.clone().run_one(id, observer).await?;
+        bar.finish_and_clear();
+        let msg = runs
+            .db()
+            .get_run(id)
+            .await?
+            .and_then(|r| r.message)
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        match status {
+            Some(s) => println!("run {id} {}{msg}", s.as_str()),
+            None => println!("run {id} was taken by another process"),
         }
-        Some(s) => Err(format!("run {id} {}{msg}", s.as_str()).into()),
-        None => Err(format!("run {id} was taken by another process").into()),
+        out.push((id, status));
+        if runs.is_stopping() {
+            break;
+        }
     }
+    ctrl_c.abort();
+    Ok(out)
+}
+
+/// Ok when every run completed; else the first that did not, as the error.
+fn all_completed(
+    ended: &[(i64, Option<domain::wire::RunStatus>)],
+    wanted: usize,
+) -> Result<(), BoxError> {
+    for (id, s) in ended {
+        match s {
+            Some(domain::wire::RunStatus::Completed) => {}
+            Some(s) => return Err(format!("run {id} {}", s.as_str()).into()),
+            None => return Err(format!("run {id} was taken by another process").into()),
+        }
+    }
+    if ended.len() < wanted {
+        return Err("stopped before every run had trained".into());
+    }
+    Ok(())
+}
+
+/// Trains one run (or one per seed) in this process with a progress bar; the runs are stored
+/// like served ones.
+pub async fn run(
+    settings: Settings,
+    spec_path: &Path,
+    seeds: Option<&str>,
+) -> Result<(), BoxError> {
+    let spec: domain::wire::RunSpec = read_spec(spec_path)?;
+    let (runs, lab) = headless(&settings).await?;
+    let ids = match seeds {
+        None => vec![
+            lab.create_run(spec)
+                .await
+                .map_err(|f| refused("run spec", f))?
+                .id,
+        ],
+        Some(list) => {
+            let seeds = spec::parse_points(list).map_err(|e| format!("--seeds: {e}"))?;
+            lab.create_replicates(domain::wire::ReplicateRequest { spec, seeds })
+                .await
+                .map_err(|f| refused("run spec", f))?
+                .runs
+        }
+    };
+    let ended = train_here(&runs, &ids, ids.len() == 1).await?;
+    all_completed(&ended, ids.len())?;
+    println!(
+        "{} completed (database {})",
+        if ids.len() == 1 {
+            "the run"
+        } else {
+            "every run"
+        },
+        settings.db_label()
+    );
+    Ok(())
+}
+
+/// Queues a sweep (or more seeds of a stored one), trains every run here, and prints the
+/// verdict with its uncertainty.
+pub async fn sweep(
+    settings: Settings,
+    spec_path: Option<&Path>,
+    seeds: Option<&str>,
+    add_to: Option<i64>,
+) -> Result<(), BoxError> {
+    let seeds = seeds
+        .map(|l| spec::parse_points(l).map_err(|e| format!("--seeds: {e}")))
+        .transpose()?;
+    let (runs, lab) = headless(&settings).await?;
+    let created = match (add_to, spec_path) {
+        (Some(id), _) => {
+            let seeds = seeds.ok_or("--add-to needs --seeds")?;
+            lab.add_sweep_seeds(id, domain::wire::AddSeeds { seeds })
+                .await
+                .map_err(|f| refused("seeds", f))?
+        }
+        (None, Some(path)) => {
+            let mut spec: spec::SweepSpec = read_spec(path)?;
+            if let Some(seeds) = seeds {
+                spec.seeds = seeds;
+            }
+            lab.create_sweep(spec)
+                .await
+                .map_err(|f| refused("sweep spec", f))?
+        }
+        (None, None) => return Err("give a sweep spec file, or --add-to SWEEP_ID".into()),
+    };
+    println!(
+        "sweep {}: {} runs queued; training them here",
+        created.id,
+        created.runs.len()
+    );
+    let ended = train_here(&runs, &created.runs, false).await?;
+    let report = lab
+        .sweep_summary(created.id)
+        .await
+        .map_err(|f| f.to_string())?;
+    print_report(&report);
+    all_completed(&ended, created.runs.len())
+}
+
+/// The verdict and a table of the final metrics per decay point, with 95% intervals.
+fn print_report(report: &domain::wire::SweepReport) {
+    let cell = |s: Option<&domain::stats::Stat>, scale: f64| match s {
+        None => "—".to_owned(),
+        Some(s) => match s.ci95 {
+            Some([lo, hi]) => format!(
+                "{:.4} [{:.4}, {:.4}]",
+                s.mean * scale,
+                lo * scale,
+                hi * scale
+            ),
+            None => format!("{:.4}", s.mean * scale),
+        },
+    };
+    println!(
+        "\n{:>8}  {:>5}  {:<34}  {:<34}",
+        format!("k ({})", report.unit),
+        "seeds",
+        "final test loss [95% CI]",
+        "final test acc % [95% CI]"
+    );
+    for b in &report.branches {
+        println!(
+            "{:>8}  {:>5}  {:<34}  {:<34}",
+            b.k,
+            b.n,
+            cell(b.stat(Metric::TestLoss), 1.0),
+            cell(b.stat(Metric::TestAcc), 100.0)
+        );
+    }
+    println!("\n{}\n\nHow: {}.", report.conclusion, report.method);
 }
 
 fn dataset_kind(name: &str) -> Result<datasets::DatasetKind, BoxError> {

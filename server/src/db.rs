@@ -34,6 +34,9 @@ pub enum DbError {
     Corrupt(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A write lost a race with another request; the caller may try again.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Which database stands behind a [`Db`].

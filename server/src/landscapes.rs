@@ -50,12 +50,13 @@ enum Inputs {
     Net {
         net: spec::NetSpec,
         backend: spec::BackendChoice,
-        seed: u64,
+        /// The data the runs trained on (the sweep's replicates share it).
+        data_seed: u64,
         paths: Vec<PathInput>,
     },
     Toy {
         toy: spec::ToySpec,
-        seed: u64,
+        data_seed: u64,
         paths: Vec<ToyPathInput>,
     },
 }
@@ -253,7 +254,10 @@ impl LandscapeService {
             },
             LandscapeSource::Sweep { id } => match db.get_sweep(id).await? {
                 Some(s) => {
-                    let mut runs = s.runs.into_iter();
+                    // A replicated sweep is drawn through its first seed's paths: one plane
+                    // holds one main path and the branches taken from it.
+                    let first = s.runs.first().map(|r| r.seed);
+                    let mut runs = s.runs.into_iter().filter(|r| Some(r.seed) == first);
                     let Some(main) = runs.next() else {
                         return Ok(Err("the sweep has no runs".into()));
                     };
@@ -297,7 +301,7 @@ impl LandscapeService {
                 Inputs::Net {
                     net: net.clone(),
                     backend: main.spec.backend,
-                    seed: main.spec.seed,
+                    data_seed: main.spec.data_seed(),
                     paths,
                 }
             }
@@ -331,7 +335,7 @@ impl LandscapeService {
                 }
                 Inputs::Toy {
                     toy: toy.clone(),
-                    seed: main.spec.seed,
+                    data_seed: main.spec.data_seed(),
                     paths,
                 }
             }
@@ -375,12 +379,12 @@ impl LandscapeService {
                 Inputs::Net {
                     net,
                     backend,
-                    seed,
+                    data_seed,
                     paths,
                 } => trainer::landscape::net_landscape(
                     &net,
                     backend,
-                    seed,
+                    data_seed,
                     &spec,
                     &paths,
                     &data_dir,
@@ -388,9 +392,13 @@ impl LandscapeService {
                     &mut progress,
                     &stop,
                 ),
-                Inputs::Toy { toy, seed, paths } => trainer::landscape::toy_landscape(
+                Inputs::Toy {
+                    toy,
+                    data_seed,
+                    paths,
+                } => trainer::landscape::toy_landscape(
                     &toy,
-                    seed,
+                    data_seed,
                     &spec,
                     &paths,
                     &mut progress,

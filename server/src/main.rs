@@ -33,9 +33,27 @@ fn main() -> ExitCode {
         cli::Command::Serve => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::serve(s)))),
-        cli::Command::Run { spec } => settings::Settings::from_environment()
+        cli::Command::Run { spec, seeds } => settings::Settings::from_environment()
             .map_err(Into::into)
-            .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::run(s, &spec)))),
+            .and_then(|s| {
+                runtime().and_then(|rt| rt.block_on(commands::run(s, &spec, seeds.as_deref())))
+            }),
+        cli::Command::Sweep {
+            spec,
+            seeds,
+            add_to,
+        } => settings::Settings::from_environment()
+            .map_err(Into::into)
+            .and_then(|s| {
+                runtime().and_then(|rt| {
+                    rt.block_on(commands::sweep(
+                        s,
+                        spec.as_deref(),
+                        seeds.as_deref(),
+                        add_to,
+                    ))
+                })
+            }),
         cli::Command::Data { action } => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| commands::data(&s, action)),

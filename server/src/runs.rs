@@ -136,22 +136,54 @@ impl RunService {
 
     /// Validates and queues a run.
     pub async fn submit(&self, spec: RunSpec) -> Result<Result<i64, Vec<FieldError>>, DbError> {
+        let seed = spec.seed;
+        Ok(self
+            .submit_replicates(spec, &[seed])
+            .await?
+            .map(|ids| ids[0]))
+    }
+
+    /// Validates and queues one run per seed, on the spec's data (see `RunSpec::replicate`),
+    /// atomically.
+    pub async fn submit_replicates(
+        &self,
+        spec: RunSpec,
+        seeds: &[u64],
+    ) -> Result<Result<Vec<i64>, Vec<FieldError>>, DbError> {
         let mut errors = spec.validate().err().unwrap_or_default();
+        spec::check_seeds(&[], seeds, &mut errors);
         if errors.is_empty() {
             errors.extend(self.unrunnable(&spec, ""));
         }
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        let id = self.db.insert_run(&spec).await?;
-        self.announce(
-            id,
-            EventKind::Status,
-            StatusChange::new(RunStatus::Queued, None),
-        )
-        .await?;
+        let specs: Vec<RunSpec> = seeds
+            .iter()
+            .map(|&s| {
+                let mut r = spec.replicate(s);
+                if seeds.len() > 1 {
+                    let base = if r.name.is_empty() {
+                        "run"
+                    } else {
+                        r.name.as_str()
+                    };
+                    r.name = format!("{base} · seed {s}");
+                }
+                r
+            })
+            .collect();
+        let ids = self.db.insert_runs(&specs).await?;
+        for &id in &ids {
+            self.announce(
+                id,
+                EventKind::Status,
+                StatusChange::new(RunStatus::Queued, None),
+            )
+            .await?;
+        }
         self.queue.wake();
-        Ok(Ok(id))
+        Ok(Ok(ids))
     }
 
     /// Validates and queues a sweep: its main run and every branch.
@@ -177,6 +209,44 @@ impl RunService {
         }
         self.queue.wake();
         Ok(Ok((sweep_id, ids)))
+    }
+
+    /// Validates and queues more seeds of a stored sweep: a main run and every branch for each.
+    /// Ok(None) when the sweep does not exist.
+    pub async fn add_sweep_seeds(
+        &self,
+        sweep_id: i64,
+        more: Vec<u64>,
+    ) -> Result<Option<Result<Vec<i64>, Vec<FieldError>>>, DbError> {
+        let added = self
+            .db
+            .add_sweep_seeds(sweep_id, |old| {
+                let mut errs = Vec::new();
+                spec::check_seeds(&old.seeds(), &more, &mut errs);
+                if errs.is_empty() {
+                    errs.extend(self.unrunnable(&old.main, "main."));
+                }
+                if !errs.is_empty() {
+                    return Err(errs);
+                }
+                let mut new = old.clone();
+                new.seeds = old.seeds();
+                new.seeds.extend(&more);
+                Ok(new)
+            })
+            .await?;
+        if let Some(Ok(ids)) = &added {
+            for &id in ids {
+                self.announce(
+                    id,
+                    EventKind::Status,
+                    StatusChange::new(RunStatus::Queued, None),
+                )
+                .await?;
+            }
+            self.queue.wake();
+        }
+        Ok(added)
     }
 
     /// Cancels a queued or running run; false if it had already finished (or doesn't exist).
@@ -235,6 +305,11 @@ impl RunService {
     /// Stops every worker; running runs end as interrupted after their current step.
     pub async fn shutdown(&self) {
         self.queue.shutdown().await;
+    }
+
+    /// Whether shutdown has begun (Ctrl-C in a headless command).
+    pub fn is_stopping(&self) -> bool {
+        self.queue.is_shutting_down()
     }
 
     /// Resolves once shutdown has begun (at once if it has), for streams to close.

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use domain::wire::{
-    Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
-    LandscapeSummary, MetricRow, Resumed, Revoked, RunMetrics, RunSpec, RunSummary, ShareCreated,
-    ShareInfo, ShareRequest, SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
+    AddSeeds, Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
+    LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
+    RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
+    SweepItem, SweepReport, SweepSummary,
 };
 use domain::{Answer, Failure, LIST_LIMIT, Lab};
 
@@ -24,6 +25,9 @@ pub struct Service {
 /// A storage failure is logged in full and shown as a plain 500.
 impl From<DbError> for Failure {
     fn from(e: DbError) -> Self {
+        if let DbError::Conflict(msg) = e {
+            return Failure::conflict(msg);
+        }
         tracing::error!(error = %e, "storage error");
         Failure::internal()
     }
@@ -78,6 +82,17 @@ impl Lab for Service {
         Box::pin(async move {
             let id = self.runs.submit(spec).await?.map_err(Failure::invalid)?;
             Ok(Created { id })
+        })
+    }
+
+    fn create_replicates(&self, req: ReplicateRequest) -> Answer<'_, RunsCreated> {
+        Box::pin(async move {
+            let runs = self
+                .runs
+                .submit_replicates(req.spec, &req.seeds)
+                .await?
+                .map_err(Failure::invalid)?;
+            Ok(RunsCreated { runs })
         })
     }
 
@@ -139,6 +154,18 @@ impl Lab for Service {
                 .runs
                 .submit_sweep(spec)
                 .await?
+                .map_err(Failure::invalid)?;
+            Ok(SweepCreated { id, runs })
+        })
+    }
+
+    fn add_sweep_seeds(&self, id: i64, req: AddSeeds) -> Answer<'_, SweepCreated> {
+        Box::pin(async move {
+            let runs = self
+                .runs
+                .add_sweep_seeds(id, req.seeds)
+                .await?
+                .ok_or_else(|| Failure::not_found("sweep"))?
                 .map_err(Failure::invalid)?;
             Ok(SweepCreated { id, runs })
         })

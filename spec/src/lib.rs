@@ -41,8 +41,14 @@ pub struct RunSpec {
     pub name: String,
     pub experiment: Experiment,
     pub schedule: Schedule,
+    /// Drives the initialisation, the data order, augmentation and dropout.
     #[serde(default)]
     pub seed: u64,
+    /// Draws the data itself: the training subset of a network, the toy model's samples and
+    /// label noise. Absent means `seed`, as runs before replicates had it; replicates of a
+    /// sweep share their main run's, so that they differ only in training noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_seed: Option<u64>,
     #[serde(default)]
     pub backend: BackendChoice,
 }
@@ -138,6 +144,72 @@ pub enum OptimizerSpec {
         #[serde(default)]
         weight_decay: f64,
     },
+}
+
+impl ModelSpec {
+    /// The model as a reader names it: "MLP 784 → 512 → 512 → 10" style, without the input.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Mlp { hidden } if hidden.is_empty() => "linear (no hidden layer)".into(),
+            Self::Mlp { hidden } => format!(
+                "MLP, hidden layers {} (ReLU)",
+                hidden
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" × ")
+            ),
+            Self::SmallCnn => "small CNN (conv 32, pool, conv 64, pool, fc 128)".into(),
+            Self::Vgg11 { width, batch_norm } => format!(
+                "VGG-11, {} width{}",
+                match width {
+                    VggWidth::Narrow => "the paper's narrow",
+                    VggWidth::Standard => "standard",
+                },
+                if *batch_norm { ", batch norm" } else { "" }
+            ),
+        }
+    }
+}
+
+impl LossKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::CrossEntropy => "cross-entropy",
+            Self::Mse => "mean squared error on one-hot targets",
+        }
+    }
+}
+
+impl OptimizerSpec {
+    /// "SGD, momentum 0.9, weight decay 0.0001" style.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let mut s = "SGD".to_owned();
+                if *momentum > 0.0 {
+                    s.push_str(&format!(
+                        ", {}momentum {momentum}",
+                        if *nesterov { "Nesterov " } else { "" }
+                    ));
+                }
+                if *weight_decay > 0.0 {
+                    s.push_str(&format!(", weight decay {weight_decay}"));
+                }
+                s
+            }
+            Self::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => format!("AdamW, β₁ {beta1}, β₂ {beta2}, ε {eps:e}, weight decay {weight_decay}"),
+        }
+    }
 }
 
 fn default_beta1() -> f64 {
@@ -405,6 +477,21 @@ impl ToySpec {
 }
 
 impl RunSpec {
+    /// The seed that draws the data (see `data_seed`).
+    pub fn data_seed(&self) -> u64 {
+        self.data_seed.unwrap_or(self.seed)
+    }
+
+    /// The same run under another training seed, on the same data.
+    pub fn replicate(&self, seed: u64) -> Self {
+        let mut spec = self.clone();
+        if seed != self.seed {
+            spec.data_seed = Some(self.data_seed());
+            spec.seed = seed;
+        }
+        spec
+    }
+
     /// The toy preset the home page starts from.
     pub fn toy_default() -> Self {
         Self {
@@ -412,6 +499,7 @@ impl RunSpec {
             experiment: Experiment::Toy(ToySpec::paper_default()),
             schedule: Schedule::Constant { lr: 0.05 },
             seed: 0,
+            data_seed: None,
             backend: BackendChoice::Cpu,
         }
     }
@@ -756,10 +844,62 @@ pub struct SweepSpec {
     pub after: Schedule,
     /// How long each branch runs after its decay point (same unit as `branch_at`).
     pub branch_length: u64,
+    /// Training seeds, each with its own main path and branches on the same data (the main
+    /// run's data seed). Empty means the main run's seed alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+}
+
+/// Whole numbers (decay points, seeds) as a list ("5, 15, 30") and/or ranges ("10:60:10" =
+/// 10, 20, …, 60), as the form and the command line take them.
+pub fn parse_points(text: &str) -> Result<Vec<u64>, String> {
+    let bad = || "give whole numbers separated by commas, or a range start:stop:step".to_owned();
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let nums: Vec<u64> = part
+            .split(':')
+            .map(|n| n.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        match nums[..] {
+            [k] => out.push(k),
+            [a, b, step] if step > 0 && a <= b && (b - a) / step < 1000 => {
+                out.extend((a..=b).step_by(step as usize))
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
 }
 
 /// At most this many branches per sweep.
 pub const MAX_BRANCHES: usize = 50;
+
+/// At most this many seeds per sweep (and per replicated run).
+pub const MAX_SEEDS: usize = 16;
+
+/// Checks a list of seeds: 1 to `MAX_SEEDS` (counting `existing` ones), none repeated.
+pub fn check_seeds(existing: &[u64], more: &[u64], errs: &mut Vec<FieldError>) {
+    let total = existing.len() + more.len();
+    if more.is_empty() {
+        errs.push(field("seeds", "give at least one seed".into()));
+    } else if total > MAX_SEEDS {
+        errs.push(field(
+            "seeds",
+            format!(
+                "at most {MAX_SEEDS} seeds in all ({} already, {} more asked)",
+                existing.len(),
+                more.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in existing.iter().chain(more) {
+        if !seen.insert(*s) {
+            errs.push(field("seeds", format!("seed {s} is given twice")));
+            break;
+        }
+    }
+}
 
 impl SweepSpec {
     /// Steps per unit of `branch_at`: 1 for the toy model, steps per epoch for networks.
@@ -790,6 +930,7 @@ impl SweepSpec {
             branch_at: vec![1_000, 5_000, 20_000, 40_000],
             after: Schedule::Constant { lr: 0.005 },
             branch_length: 10_000,
+            seeds: Vec::new(),
         }
     }
 
@@ -815,11 +956,13 @@ impl SweepSpec {
                 experiment: Experiment::Net(net),
                 schedule: Schedule::Constant { lr: 0.1 },
                 seed: 0,
+                data_seed: None,
                 backend: BackendChoice::Cpu,
             },
             branch_at: vec![5, 15, 30, 45, 60],
             after: Schedule::Constant { lr: 0.01 },
             branch_length: 15,
+            seeds: Vec::new(),
         }
     }
 
@@ -853,18 +996,50 @@ impl SweepSpec {
                 experiment: Experiment::Net(net),
                 schedule: Schedule::Constant { lr: 0.1 },
                 seed: 0,
+                data_seed: None,
                 backend: BackendChoice::Cuda,
             },
             branch_at: vec![100, 200, 400, 600, 800, 1000],
             after: Schedule::Constant { lr: 0.01 },
             branch_length: 200,
+            seeds: Vec::new(),
         }
     }
 
-    /// The run spec of the branch that decays at `k` (in the unit of `branch_at`).
+    /// The seeds this sweep trains: `seeds`, or the main run's seed alone.
+    pub fn seeds(&self) -> Vec<u64> {
+        if self.seeds.is_empty() {
+            vec![self.main.seed]
+        } else {
+            self.seeds.clone()
+        }
+    }
+
+    /// The main path trained under `seed`, on the main run's data.
+    pub fn main_for(&self, seed: u64) -> RunSpec {
+        let mut spec = self.main.replicate(seed);
+        spec.name = format!("{}{} · main", self.name, self.seed_label(seed));
+        spec
+    }
+
+    /// " · seed s" for a replicate, nothing for the main run's own seed (names stay as they were).
+    fn seed_label(&self, seed: u64) -> String {
+        if seed == self.main.seed {
+            String::new()
+        } else {
+            format!(" · seed {seed}")
+        }
+    }
+
+    /// The branch that decays at `k` under the main run's seed.
     pub fn branch(&self, k: u64) -> RunSpec {
-        let mut spec = self.main.clone();
-        spec.name = format!("{} · decay at {k}", self.name);
+        self.branch_for(self.main.seed, k)
+    }
+
+    /// The run spec of the branch that decays at `k` (in the unit of `branch_at`) under `seed`.
+    pub fn branch_for(&self, seed: u64, k: u64) -> RunSpec {
+        let mut spec = self.main.replicate(seed);
+        spec.name = format!("{}{} · decay at {k}", self.name, self.seed_label(seed));
         spec.schedule = Schedule::Sequential {
             parts: vec![self.main.schedule.clone(), self.after.clone()],
             milestones: vec![k * self.unit_steps()],
@@ -950,6 +1125,9 @@ impl SweepSpec {
                 format!("must be between 1 and {max_len}"),
             ));
         }
+        if !self.seeds.is_empty() {
+            check_seeds(&[], &self.seeds, &mut errs);
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }
@@ -994,5 +1172,72 @@ mod sweep_tests {
         for want in ["branch_at", "branch_length", "main.schedule.lr"] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
+    }
+
+    #[test]
+    fn replicates_share_the_data_and_differ_in_training_noise() {
+        let mut s = SweepSpec::toy_paper();
+        s.main.seed = 7;
+        s.seeds = vec![7, 1, 2];
+        assert_eq!(s.validate(), Ok(()));
+        // The main run's own seed keeps its spec (and its name) as before replicates.
+        assert_eq!(s.branch_for(7, 5_000), s.branch(5_000));
+        assert_eq!(s.main_for(7).data_seed, None);
+        let b = s.branch_for(2, 5_000);
+        assert_eq!((b.seed, b.data_seed(), b.data_seed), (2, 7, Some(7)));
+        assert!(b.name.contains("seed 2"), "{}", b.name);
+        assert_eq!(b.schedule, s.branch(5_000).schedule);
+        // Serialised, a one-seed sweep and a plain run read as they always did.
+        let plain = serde_json::to_string(&SweepSpec::toy_paper()).unwrap_or_default();
+        assert!(
+            !plain.contains("seeds") && !plain.contains("data_seed"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn seed_lists_are_bounded_and_distinct() {
+        let mut s = SweepSpec::toy_paper();
+        s.seeds = (0..17).collect();
+        let f = s.validate().err().unwrap_or_default();
+        assert!(
+            f.iter()
+                .any(|e| e.field == "seeds" && e.message.contains("16")),
+            "{f:?}"
+        );
+        s.seeds = vec![1, 2, 1];
+        let f = s.validate().err().unwrap_or_default();
+        assert!(
+            f.iter()
+                .any(|e| e.message.contains("seed 1 is given twice")),
+            "{f:?}"
+        );
+        let mut errs = Vec::new();
+        check_seeds(&[0, 1], &[1], &mut errs);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        errs.clear();
+        check_seeds(&[0, 1], &[], &mut errs);
+        assert!(errs[0].message.contains("at least one"), "{errs:?}");
+    }
+
+    #[test]
+    fn configs_read_as_words() {
+        assert_eq!(
+            ModelSpec::Mlp {
+                hidden: vec![512, 512]
+            }
+            .describe(),
+            "MLP, hidden layers 512 × 512 (ReLU)"
+        );
+        let sgd = OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 1e-4,
+        };
+        assert_eq!(sgd.describe(), "SGD, momentum 0.9, weight decay 0.0001");
+        assert_eq!(
+            LossKind::Mse.describe(),
+            "mean squared error on one-hot targets"
+        );
     }
 }

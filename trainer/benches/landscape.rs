@@ -45,6 +45,7 @@ fn main() {
         experiment: Experiment::Net(net.clone()),
         schedule: Schedule::Constant { lr: 0.05 },
         seed,
+        data_seed: None,
         backend: BackendChoice::Cpu,
     };
     let ctx = TrainContext {

@@ -73,6 +73,7 @@ pub fn train(
                 spec: toy,
                 schedule: &spec.schedule,
                 seed: spec.seed,
+                data_seed: spec.data_seed(),
                 sink,
                 stop,
             };
@@ -83,6 +84,7 @@ pub fn train(
                 spec: net,
                 schedule: &spec.schedule,
                 seed: spec.seed,
+                data_seed: spec.data_seed(),
                 ctx,
                 sink,
                 stop,

@@ -96,6 +96,7 @@ fn tiny_spec(epochs: u32, loss: LossKind, optimizer: OptimizerSpec) -> RunSpec {
         }),
         schedule: Schedule::Constant { lr: 0.05 },
         seed: 9,
+        data_seed: None,
         backend: spec::BackendChoice::Cpu,
     }
 }

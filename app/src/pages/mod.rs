@@ -1,5 +1,6 @@
 //! Pages, one module each.
 
+pub mod compare;
 pub mod home;
 pub mod landscape;
 pub mod run;

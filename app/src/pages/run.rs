@@ -79,14 +79,20 @@ pub fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
                 n.train_per_class
                     .map_or("all".into(), |k| format!("{k} per class")),
             ),
-            ("model", format!("{:?}", n.model)),
-            ("loss", format!("{:?}", n.loss)),
-            ("optimizer", format!("{:?}", n.optimizer)),
+            ("model", n.model.describe()),
+            ("loss", n.loss.describe().to_owned()),
+            ("optimizer", n.optimizer.describe()),
             ("batch", n.batch.to_string()),
             ("epochs", n.epochs.to_string()),
         ],
     };
     rows.push(("seed", run.spec.seed.to_string()));
+    if let Some(d) = run.spec.data_seed.filter(|&d| d != run.spec.seed) {
+        rows.push((
+            "data seed",
+            format!("{d} (draws the data; shared by the replicates)"),
+        ));
+    }
     rows.push(("schedule", run.spec.schedule.describe()));
     rows
 }
@@ -210,6 +216,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
             {drawable.then(|| view! {
                 <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Run { id }/>
             })}
+            <Lineage run=run.clone()/>
             <dl class="config">
                 {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>
@@ -222,5 +229,54 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 </div>
             }).collect_view()}
         </section>
+    }
+}
+
+/// Where the run comes from and what it sits beside: its sweep and seed, its parent and branch
+/// point, and its siblings (the same seed's other runs), with a link comparing them.
+#[component]
+fn Lineage(run: RunSummary) -> impl IntoView {
+    let lineage = run.lineage;
+    let sweep = Resource::new(
+        move || lineage.sweep_id,
+        |id| async move {
+            match id {
+                Some(id) => crate::api::get_sweep(id).await.ok(),
+                None => None,
+            }
+        },
+    );
+    let id = run.id;
+    let seed = run.spec.seed;
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let sweep = sweep.await?;
+                let unit = sweep.unit();
+                let siblings: Vec<&domain::wire::SweepRun> =
+                    sweep.runs.iter().filter(|r| r.seed == seed).collect();
+                let all: Vec<String> = siblings.iter().map(|r| r.run.id.to_string()).collect();
+                let role = match (lineage.parent_id, lineage.branch_at) {
+                    (Some(p), Some(k)) => view! {
+                        " · branch of "<a id="lineage-parent" href=format!("/runs/{p}")>{format!("run {p}")}</a>
+                        {format!(", decayed at {unit} {k}")}
+                    }.into_any(),
+                    _ => " · main path".into_any(),
+                };
+                Some(view! {
+                    <p class="meta" id="lineage">
+                        "Part of "<a id="lineage-sweep" href=format!("/sweeps/{}", sweep.id)>{format!("sweep {} · {}", sweep.id, sweep.name)}</a>
+                        {format!(" (seed {seed})")}
+                        {role}
+                        " · siblings: "
+                        {siblings.iter().filter(|r| r.run.id != id).map(|r| {
+                            let label = r.branch_at.map_or("main".to_owned(), |k| format!("decay @ {k}"));
+                            view! { <a class="sibling" href=format!("/runs/{}", r.run.id)>{label}</a>" " }
+                        }).collect_view()}
+                        " · "<a id="lineage-compare" href=format!("/compare?runs={}", all.join(","))>"compare them"</a>
+                    </p>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -10,10 +10,9 @@ use spec::Experiment;
 use super::format_ms;
 use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};
 use crate::api::{CreateShare, RevokeShare, found, list_shares, open_share};
-use crate::chart::{ChartDef, ChartOptions, XAxis};
+use crate::chart::{ChartDef, ChartOptions};
 use crate::svg::{Line, SvgChart};
-use domain::analysis::branch_results;
-use domain::analysis::{conclusion, decay_loss_pearson, pearson_line, run_conclusion};
+use domain::analysis::{Spread, mean_band, pearson_line, run_conclusion, sweep_report};
 use domain::wire::{
     MetricPoint, RunMetrics, RunSummary, ShareKind, ShareRequest, SharedBody, SharedPage,
     SweepSummary,
@@ -56,7 +55,7 @@ fn SharedView(page: SharedPage, token: String) -> impl IntoView {
             view! { <SharedRun run=run.clone() points=points.clone()/> }.into_any(),
         ),
         SharedBody::Sweep { sweep, metrics } => (
-            conclusion(&branch_results(sweep, metrics), sweep.unit()),
+            sweep_report(sweep, metrics).conclusion,
             view! { <SharedSweep sweep=sweep.clone() metrics=metrics.clone()/> }.into_any(),
         ),
         SharedBody::Landscape { landscape, result } => (
@@ -144,7 +143,7 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
         </section>
         <section class="charts">
             {charts.iter().map(|c| {
-                let lines = c.series.iter().map(|(k, label)| Line { name: (*label).to_owned(), points: series(&points, *k, 0) }).collect();
+                let lines = c.series.iter().map(|(k, label)| Line::new(*label, series(&points, *k, 0))).collect();
                 view! {
                     <div class="card chart-card">
                         <h2>{c.title}</h2>
@@ -174,53 +173,110 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
     }
 }
 
+/// The static overlay of one metric: a line per run with one seed; per role (main, each decay
+/// point) the mean over seeds with a ±1 sd band with several.
+fn role_lines(sweep: &SweepSummary, metrics: &[RunMetrics], key: Metric) -> Vec<Line> {
+    let curve = |run_id: i64| -> Vec<(u64, f64, f64)> {
+        let from = sweep.branch_from_step(run_id);
+        metrics
+            .iter()
+            .find(|m| m.run_id == run_id)
+            .map(|m| {
+                m.points
+                    .iter()
+                    .filter(|p| p.step >= from)
+                    .filter_map(|p| p.get(key).map(|v| (p.step, p.step as f64, v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut roles: Vec<Option<u64>> = vec![None];
+    for r in &sweep.runs {
+        if r.branch_at.is_some() && !roles.contains(&r.branch_at) {
+            roles.push(r.branch_at);
+        }
+    }
+    let several = sweep.seeds().len() >= 2;
+    let name = |role: Option<u64>| role.map_or("main".to_owned(), |k| format!("decay @ {k}"));
+    roles
+        .into_iter()
+        .flat_map(|role| {
+            let curves: Vec<Vec<(u64, f64, f64)>> = sweep
+                .runs
+                .iter()
+                .filter(|r| r.branch_at == role)
+                .map(|r| curve(r.run.id))
+                .collect();
+            if !several {
+                return curves
+                    .into_iter()
+                    .map(|c| Line::new(name(role), c.iter().map(|p| (p.1, p.2)).collect()))
+                    .collect::<Vec<_>>();
+            }
+            let band = mean_band(&curves, Spread::Sd);
+            vec![Line {
+                name: format!("{} (mean ± sd of {})", name(role), curves.len()),
+                points: band.iter().map(|b| (b.x, b.mean)).collect(),
+                band: band.iter().map(|b| (b.x, b.lo, b.hi)).collect(),
+            }]
+        })
+        .collect()
+}
+
+/// A mean with its 95% interval as a line with error bars.
+fn interval_line(
+    name: &str,
+    pts: impl Iterator<Item = (f64, Option<domain::stats::Stat>)>,
+) -> Line {
+    let mut line = Line::new(name, Vec::new());
+    for (x, s) in pts {
+        if let Some(s) = s {
+            line.points.push((x, s.mean));
+            if let Some([lo, hi]) = s.ci95 {
+                line.band.push((x, lo, hi));
+            }
+        }
+    }
+    line
+}
+
 #[component]
 fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
-    let results = branch_results(&sweep, &metrics);
+    let report = sweep_report(&sweep, &metrics);
     let toy = matches!(sweep.spec.main.experiment, Experiment::Toy(_));
     let unit = sweep.unit();
     let interactive = interactive_flag();
     {
-        let (sweep, metrics, results) = (sweep.clone(), metrics.clone(), results.clone());
-        let opts = ChartOptions {
-            log_y: true,
-            x: XAxis::Step,
-            smoothing: 0.0,
-        };
-        Effect::new(move |_| crate::chart::draw_sweep(&sweep, &metrics, &results, opts));
+        let (sweep, metrics, report) = (sweep.clone(), metrics.clone(), report.clone());
+        let opts = ChartOptions::default();
+        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts));
     }
-    let r = decay_loss_pearson(&results);
-    let label = |run_id: i64| {
-        sweep
-            .branch_at(run_id)
-            .map_or("main".to_owned(), |k| format!("decay @ {k}"))
+    let overlay = |key: Metric| role_lines(&sweep, &metrics, key);
+    let bs = &report.branches;
+    let base = bs.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
+    let several = report.seeds_finished() >= 2;
+    let mean = if several { "mean " } else { "" };
+    let final_line = vec![interval_line(
+        &format!(
+            "{mean}final test loss{}",
+            if several { " (95% CI)" } else { "" }
+        ),
+        bs.iter()
+            .map(|b| (b.k as f64, b.stat(Metric::TestLoss).cloned())),
+    )];
+    let compute_metric = if toy {
+        Metric::TestLoss
+    } else {
+        Metric::TestAcc
     };
-    let overlay = |key: Metric| -> Vec<Line> {
-        metrics
-            .iter()
-            .map(|m| Line {
-                name: label(m.run_id),
-                points: series(&m.points, key, sweep.branch_from_step(m.run_id)),
-            })
-            .collect()
-    };
-    let base = results.iter().map(|r| r.length).min().unwrap_or(1).max(1) as f64;
-    let final_line = vec![Line {
-        name: "final test loss".into(),
-        points: results.iter().map(|r| (r.k as f64, r.test_loss)).collect(),
-    }];
-    let compute_line = vec![Line {
-        name: if toy {
-            "final test loss"
-        } else {
-            "final test accuracy"
-        }
-        .into(),
-        points: results
-            .iter()
-            .map(|r| (r.length as f64 / base, r.test_acc.unwrap_or(r.test_loss)))
-            .collect(),
-    }];
+    let compute_line = vec![interval_line(
+        &format!(
+            "{mean}final {}",
+            if toy { "test loss" } else { "test accuracy" }
+        ),
+        bs.iter()
+            .map(|b| (b.length as f64 / base, b.stat(compute_metric).cloned())),
+    )];
     let static_card = move |title: String, id: &'static str, chart: AnyView| {
         view! {
             <div class="card chart-card">
@@ -233,8 +289,9 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     view! {
         <section class="card">
             <p class="meta" id="share-pearson">
-                {pearson_line(r, unit)}
+                {pearson_line(&report.pearson, unit)}
             </p>
+            <p class="meta method">{format!("How: {}.", report.method)}</p>
             <dl class="config">
                 {config_rows(&RunSummary { spec: sweep.spec.main.clone(), ..sweep.runs[0].run.clone() })
                     .into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
@@ -242,15 +299,19 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
                 <dd>{format!("decay at {unit}s {:?}, then {} for {} {unit}s",
                     sweep.spec.branch_at, sweep.spec.after.describe(), sweep.spec.branch_length)}</dd>
             </dl>
-            <table class="runs" id="share-data">
+            <div id="share-data">
+                <super::sweep::BranchStats report=report.clone()/>
+            </div>
+            <table class="runs" id="share-seeds">
                 <thead><tr>
-                    <th>{format!("decay {unit} k")}</th><th>{format!("length ({unit}s)")}</th>
+                    <th>"seed"</th><th>{format!("decay {unit} k")}</th><th>{format!("length ({unit}s)")}</th>
                     <th>"compute ×"</th><th>"final test loss"</th>
                     <th>{if toy { "‖α − α_mn‖" } else { "final test acc" }}</th>
                 </tr></thead>
                 <tbody>
-                    {results.iter().map(|r| view! {
+                    {report.per_seed.iter().map(|r| view! {
                         <tr>
+                            <td>{r.seed}</td>
                             <td>{r.k}</td>
                             <td>{r.length}</td>
                             <td>{format!("{:.2}", r.length as f64 / base)}</td>

@@ -1,25 +1,29 @@
-//! A decay sweep: the lineage of main run and branches, all curves on shared axes, the final
-//! metrics against the decay point (with Pearson r), accuracy against compute, and a conclusion.
+//! A decay sweep: the lineage of main runs and branches per seed, all curves on shared axes (a
+//! mean and band over seeds), the final metrics against the decay point with 95% intervals
+//! (with Pearson r), accuracy against compute, the verdict with its uncertainty, and adding
+//! seeds.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::api::{found, get_sweep, sweep_metrics};
+use crate::api::{AddSweepSeeds, found, get_sweep, sweep_metrics};
 use crate::chart::{ChartOptions, XAxis};
 use domain::Metric;
-use domain::analysis::{branch_results, conclusion, decay_loss_pearson, last_value, pearson_line};
-use domain::wire::{RunMetrics, SweepSummary};
+use domain::analysis::{Spread, last_value, pearson_line, sweep_report};
+use domain::wire::{RunMetrics, SweepReport, SweepSummary};
 
 #[component]
 pub fn SweepPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let tick = RwSignal::new(0u32);
+    // Owned here, not by the view it refreshes, so its answer outlives the redraw.
+    let add_seeds = ServerAction::<AddSweepSeeds>::new();
     let sweep = Resource::new(
-        move || (id(), tick.get()),
-        |(id, _)| async move {
+        move || (id(), tick.get(), add_seeds.version().get()),
+        |(id, _, _)| async move {
             match id {
                 Some(id) => found(get_sweep(id).await),
                 None => Ok(None),
@@ -27,8 +31,8 @@ pub fn SweepPage() -> impl IntoView {
         },
     );
     let metrics = Resource::new(
-        move || (id(), tick.get()),
-        |(id, _)| async move {
+        move || (id(), tick.get(), add_seeds.version().get()),
+        |(id, _, _)| async move {
             match id {
                 Some(id) => sweep_metrics(id).await,
                 None => Ok(Vec::new()),
@@ -59,10 +63,14 @@ pub fn SweepPage() -> impl IntoView {
     let log_y = RwSignal::new(true);
     let x_axis = RwSignal::new(XAxis::Step);
     let smoothing = RwSignal::new(0.0f64);
+    let spread = RwSignal::new(Spread::Sd);
+    let show_seeds = RwSignal::new(false);
     let opts = Signal::derive(move || ChartOptions {
         log_y: log_y.get(),
         x: x_axis.get(),
         smoothing: smoothing.get(),
+        spread: spread.get(),
+        show_seeds: show_seeds.get(),
     });
     view! {
         <div class="card preview-controls chart-controls">
@@ -84,13 +92,24 @@ pub fn SweepPage() -> impl IntoView {
                     on:input=move |ev| smoothing.set(event_target_value(&ev).parse().unwrap_or(0.0))/>
                 {move || format!(" {:.2}", smoothing.get())}
             </label>
-            <span class="hint">"Curves keep each bucket's min, max and last point; click a legend entry to hide a series."</span>
+            <label>"band over seeds "
+                <select id="ctl-band" on:change=move |ev| spread.set(match event_target_value(&ev).as_str() {
+                    "minmax" => Spread::MinMax,
+                    _ => Spread::Sd,
+                })>
+                    <option value="sd">"mean ± 1 sd"</option>
+                    <option value="minmax">"min – max"</option>
+                </select>
+            </label>
+            <label><input id="ctl-seeds" type="checkbox" prop:checked=move || show_seeds.get()
+                on:change=move |ev| show_seeds.set(event_target_checked(&ev))/>" each seed"</label>
+            <span class="hint">"Curves keep each bucket's min, max and last point; smoothing is never applied to the LR, and the raw curve stays faintly behind; click a legend entry to hide a series."</span>
         </div>
         <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
             {move || Suspend::new(async move {
                 let (s, m) = (sweep.await, metrics.await);
                 match (s, m) {
-                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts/> }.into_any(),
+                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts add_seeds/> }.into_any(),
                     (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                 }
@@ -104,32 +123,36 @@ fn SweepView(
     sweep: SweepSummary,
     metrics: Vec<RunMetrics>,
     opts: Signal<ChartOptions>,
+    add_seeds: ServerAction<AddSweepSeeds>,
 ) -> impl IntoView {
-    let results = branch_results(&sweep, &metrics);
+    let report = sweep_report(&sweep, &metrics);
     let u = sweep.unit();
-    let text = conclusion(&results, u);
-    let r = decay_loss_pearson(&results);
     let done = sweep
         .runs
         .iter()
         .filter(|r| r.run.status.is_terminal())
         .count();
+    let seeds = sweep.seeds();
     {
-        let (sweep, metrics, results) = (sweep.clone(), metrics.clone(), results.clone());
-        Effect::new(move |_| crate::chart::draw_sweep(&sweep, &metrics, &results, opts.get()));
+        let (sweep, metrics, report) = (sweep.clone(), metrics.clone(), report.clone());
+        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts.get()));
     }
     view! {
         <section class="card">
             <h1>"Sweep " {sweep.id} " · " {sweep.name.clone()}</h1>
             <p class="meta">
-                {format!("{} of {} runs finished · created {}", done, sweep.runs.len(), format_ms(sweep.created_at_ms))}
+                {format!("{} of {} runs finished · {} · created {}", done, sweep.runs.len(),
+                    seed_list(&seeds), format_ms(sweep.created_at_ms))}
             </p>
-            <p class="conclusion" id="sweep-conclusion">{text}</p>
+            <p class="conclusion" id="sweep-conclusion">{report.conclusion.clone()}</p>
             <p class="meta" id="sweep-pearson">
-                {pearson_line(r, u)}
+                {pearson_line(&report.pearson, u)}
             </p>
+            <p class="meta method" id="sweep-method">{format!("How: {}.", report.method)}</p>
+            <BranchStats report=report.clone()/>
+            <AddSeeds id=sweep.id seeds=seeds.clone() action=add_seeds/>
             <p class="exports">
-                "Export the summary: "
+                "Export the summary (per-seed rows and the aggregates): "
                 <a href=format!("/api/sweeps/{}/summary?format=csv", sweep.id) download>"CSV"</a>
                 " · "
                 <a href=format!("/api/sweeps/{}/summary", sweep.id) download>"JSON"</a>
@@ -143,7 +166,7 @@ fn SweepView(
                 <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Sweep { id: sweep.id }/>
             })}
             <table class="runs" id="lineage">
-                <thead><tr><th>"run"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
+                <thead><tr><th>"run"</th><th>"seed"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
                 <tbody>
                     {sweep.runs.iter().map(|r| {
                         let m = metrics.iter().find(|m| m.run_id == r.run.id);
@@ -156,6 +179,7 @@ fn SweepView(
                         view! {
                             <tr>
                                 <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
+                                <td>{r.seed}</td>
                                 <td>{role}</td>
                                 <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
                                 <td>{loss}</td>
@@ -177,5 +201,110 @@ fn SweepView(
                 <div class="card chart-card"><h2>"test accuracy, all runs"</h2><div class="chart" id="sweep-test-acc"></div></div>
             })}
         </section>
+    }
+}
+
+/// "seed 0" or "seeds 0, 1, 2".
+pub fn seed_list(seeds: &[u64]) -> String {
+    let list = seeds
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if seeds.len() == 1 {
+        format!("seed {list}")
+    } else {
+        format!("{} seeds ({list})", seeds.len())
+    }
+}
+
+/// A number with its 95% interval, or the number alone with one seed.
+pub fn with_interval(s: Option<&domain::stats::Stat>, scale: f64, digits: usize) -> String {
+    match s {
+        None => "—".into(),
+        Some(s) => match s.ci95 {
+            Some([lo, hi]) => format!(
+                "{:.digits$} [{:.digits$}, {:.digits$}]",
+                s.mean * scale,
+                lo * scale,
+                hi * scale
+            ),
+            None => format!("{:.digits$}", s.mean * scale),
+        },
+    }
+}
+
+/// The final metrics per decay point over seeds: mean, 95% interval and n.
+#[component]
+pub fn BranchStats(report: SweepReport) -> impl IntoView {
+    let u = report.unit.clone();
+    let acc = report.branches.iter().any(|b| b.test_acc.is_some());
+    let dist = report.branches.iter().any(|b| b.dist_mn.is_some());
+    (!report.branches.is_empty()).then(|| view! {
+        <table class="runs" id="branch-stats">
+            <thead><tr>
+                <th>{format!("decay {u} k")}</th><th>"seeds"</th>
+                <th>"final test loss (mean [95% CI])"</th>
+                {acc.then(|| view! { <th>"final test acc, % (mean [95% CI])"</th> })}
+                {dist.then(|| view! { <th>"final ‖α − α_mn‖ (mean [95% CI])"</th> })}
+                <th>"final train loss (mean)"</th>
+            </tr></thead>
+            <tbody>
+                {report.branches.iter().map(|b| view! {
+                    <tr>
+                        <td>{b.k}</td>
+                        <td>{b.n}</td>
+                        <td>{with_interval(b.stat(Metric::TestLoss), 1.0, 4)}</td>
+                        {acc.then(|| view! { <td>{with_interval(b.stat(Metric::TestAcc), 100.0, 2)}</td> })}
+                        {dist.then(|| view! { <td>{with_interval(b.stat(Metric::DistMn), 1.0, 3)}</td> })}
+                        <td>{b.stat(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    })
+}
+
+/// Adds seeds to the sweep: each a new main path and its branches; the existing runs stay.
+#[component]
+fn AddSeeds(id: i64, seeds: Vec<u64>, action: ServerAction<AddSweepSeeds>) -> impl IntoView {
+    let next = seeds.iter().max().map_or(0, |m| m + 1);
+    let text = RwSignal::new(format!("{next}:{}:1", next + 2));
+    let unreadable = RwSignal::new(None::<String>);
+    let error = move || {
+        unreadable.get().or_else(|| match action.value().get() {
+            Some(Err(e)) if !e.0.field_errors().is_empty() => Some(
+                e.0.field_errors()
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        })
+    };
+    let add = move |_| match spec::parse_points(&text.get_untracked()) {
+        Ok(seeds) => {
+            unreadable.set(None);
+            action.dispatch(AddSweepSeeds { id, seeds });
+        }
+        Err(m) => unreadable.set(Some(format!("seeds: {m}"))),
+    };
+    view! {
+        <div class="add-seeds">
+            <label>"add seeds (a list or start:stop:step) "
+                <input id="add-seeds" type="text" prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))/>
+            </label>
+            " "
+            <button type="button" class="secondary" id="add-seeds-go" on:click=add
+                disabled=move || action.pending().get()>"Add seeds"</button>
+            <span class="hint">" Each new seed trains its own main path and branches on the same data; the summary updates as they finish."</span>
+            {move || error().map(|e| view! { <p class="form-error" id="add-seeds-error">{e}</p> })}
+            {move || action.value().get().and_then(Result::ok).map(|c| view! {
+                <p class="meta" id="add-seeds-done">{format!("Queued {} more runs.", c.runs.len())}</p>
+            })}
+        </div>
     }
 }

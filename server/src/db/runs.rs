@@ -18,9 +18,13 @@ pub(super) struct RunRow {
     created_at_ms: i64,
     finished_at_ms: Option<i64>,
     last_step: Option<i64>,
+    sweep_id: Option<i64>,
+    parent_id: Option<i64>,
+    branch_step: Option<i64>,
 }
 
 pub(super) const RUN_COLUMNS: &str = "id, name, spec, status, message, backend, device, created_at_ms, finished_at_ms, \
+     sweep_id, parent_id, branch_step, \
      (SELECT MAX(step) FROM run_events e WHERE e.run_id = runs.id AND e.kind = 'metric') AS last_step";
 
 impl RunRow {
@@ -40,22 +44,39 @@ impl RunRow {
             created_at_ms: self.created_at_ms,
             finished_at_ms: self.finished_at_ms,
             last_step: self.last_step.and_then(|s| u64::try_from(s).ok()),
+            lineage: domain::wire::Lineage {
+                sweep_id: self.sweep_id,
+                parent_id: self.parent_id,
+                branch_at: self.branch_step.and_then(|s| u64::try_from(s).ok()),
+            },
         })
     }
 }
 
 impl Db {
     pub async fn insert_run(&self, spec: &RunSpec) -> Result<i64, DbError> {
-        let spec_json = serde_json::to_string(spec).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
-            "INSERT INTO runs (name, spec, status, created_at_ms) VALUES ($1, $2, 'queued', $3) RETURNING id",
-        )
-        .bind(&spec.name)
-        .bind(spec_json)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("id")?)
+        Ok(self.insert_runs(std::slice::from_ref(spec)).await?[0])
+    }
+
+    /// Queues several runs (the replicates of one spec) atomically: all or none.
+    pub async fn insert_runs(&self, specs: &[RunSpec]) -> Result<Vec<i64>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let spec_json =
+                serde_json::to_string(spec).map_err(|e| DbError::Corrupt(e.to_string()))?;
+            let row = sqlx::query(
+                "INSERT INTO runs (name, spec, status, created_at_ms) VALUES ($1, $2, 'queued', $3) RETURNING id",
+            )
+            .bind(&spec.name)
+            .bind(spec_json)
+            .bind(now_ms())
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get("id")?);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     pub async fn get_run(&self, id: i64) -> Result<Option<RunSummary>, DbError> {

@@ -3,54 +3,73 @@
 
 use domain::wire::{SweepRun, SweepSummary};
 use spec::SweepSpec;
+use sqlx::{Any, Transaction};
 
 use super::runs::{RUN_COLUMNS, RunRow};
 use super::{Db, DbError, now_ms, to_json};
 
 impl Db {
-    /// Stores a sweep, its main run and one queued branch per decay point, atomically.
-    /// Returns the sweep id and every run id (main first).
+    /// Stores a sweep and, for each of its seeds, a main run and one queued branch per decay
+    /// point, atomically. Returns the sweep id and every run id (each seed's main first).
     pub async fn insert_sweep(&self, sweep: &SweepSpec) -> Result<(i64, Vec<i64>), DbError> {
         let mut tx = self.pool.begin().await?;
-        let now = now_ms();
         let sweep_id: i64 = sqlx::query_scalar(
             "INSERT INTO sweeps (name, spec, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(&sweep.name)
         .bind(to_json(sweep)?)
-        .bind(now)
+        .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
-        let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
-                      VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
-        let main_id: i64 = sqlx::query_scalar(insert)
-            .bind(format!("{} · main", sweep.name))
-            .bind(to_json(&sweep.main)?)
-            .bind(now)
-            .bind(sweep_id)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut ids = vec![main_id];
-        let checkpointed = matches!(sweep.main.experiment, spec::Experiment::Net(_));
-        for &k in &sweep.branch_at {
-            let k_i = i64::try_from(k).unwrap_or(i64::MAX);
-            let id: i64 = sqlx::query_scalar(insert)
-                .bind(sweep.branch(k).name.clone())
-                .bind(to_json(&sweep.branch(k))?)
-                .bind(now)
-                .bind(sweep_id)
-                .bind(main_id)
-                .bind(k_i)
-                .bind(checkpointed.then_some(k_i))
-                .fetch_one(&mut *tx)
-                .await?;
-            ids.push(id);
-        }
+        let ids = insert_replicates(&mut tx, sweep_id, sweep, &sweep.seeds()).await?;
         tx.commit().await?;
         Ok((sweep_id, ids))
+    }
+
+    /// Adds replicates to a stored sweep, atomically: `plan` turns its stored spec into the
+    /// new one (which lists every seed) or refuses; the runs of the seeds that are new are
+    /// inserted. Ok(None) when the sweep does not exist.
+    pub async fn add_sweep_seeds<E>(
+        &self,
+        sweep_id: i64,
+        plan: impl FnOnce(&SweepSpec) -> Result<SweepSpec, E>,
+    ) -> Result<Option<Result<Vec<i64>, E>>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(raw): Option<String> = sqlx::query_scalar("SELECT spec FROM sweeps WHERE id = $1")
+            .bind(sweep_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let old: SweepSpec = serde_json::from_str(&raw)
+            .map_err(|e| DbError::Corrupt(format!("sweep {sweep_id}: {e}")))?;
+        let new = match plan(&old) {
+            Ok(new) => new,
+            Err(e) => return Ok(Some(Err(e))),
+        };
+        // Compare-and-set on the text just read: of two concurrent additions, one stores.
+        let updated = sqlx::query("UPDATE sweeps SET spec = $1 WHERE id = $2 AND spec = $3")
+            .bind(to_json(&new)?)
+            .bind(sweep_id)
+            .bind(&raw)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated != 1 {
+            return Err(DbError::Conflict(format!(
+                "sweep {sweep_id} changed while seeds were being added; try again"
+            )));
+        }
+        let old_seeds = old.seeds();
+        let fresh: Vec<u64> = new
+            .seeds()
+            .into_iter()
+            .filter(|s| !old_seeds.contains(s))
+            .collect();
+        let ids = insert_replicates(&mut tx, sweep_id, &new, &fresh).await?;
+        tx.commit().await?;
+        Ok(Some(Ok(ids)))
     }
 
     pub async fn get_sweep(&self, id: i64) -> Result<Option<SweepSummary>, DbError> {
@@ -79,9 +98,11 @@ impl Db {
             .into_iter()
             .zip(steps)
             .map(|(r, (_, k))| {
+                let run = r.into_summary()?;
                 Ok(SweepRun {
                     branch_at: k.and_then(|k| u64::try_from(k).ok()),
-                    run: r.into_summary()?,
+                    seed: run.spec.seed,
+                    run,
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()?;
@@ -102,4 +123,48 @@ impl Db {
                 .await?,
         )
     }
+}
+
+/// One main run and its queued branches per seed, inside the caller's transaction.
+async fn insert_replicates(
+    tx: &mut Transaction<'_, Any>,
+    sweep_id: i64,
+    sweep: &SweepSpec,
+    seeds: &[u64],
+) -> Result<Vec<i64>, DbError> {
+    let now = now_ms();
+    let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
+                  VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
+    let checkpointed = matches!(sweep.main.experiment, spec::Experiment::Net(_));
+    let mut ids = Vec::new();
+    for &seed in seeds {
+        let main = sweep.main_for(seed);
+        let main_id: i64 = sqlx::query_scalar(insert)
+            .bind(&main.name)
+            .bind(to_json(&main)?)
+            .bind(now)
+            .bind(sweep_id)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .fetch_one(&mut **tx)
+            .await?;
+        ids.push(main_id);
+        for &k in &sweep.branch_at {
+            let k_i = i64::try_from(k).unwrap_or(i64::MAX);
+            let branch = sweep.branch_for(seed, k);
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(&branch.name)
+                .bind(to_json(&branch)?)
+                .bind(now)
+                .bind(sweep_id)
+                .bind(main_id)
+                .bind(k_i)
+                .bind(checkpointed.then_some(k_i))
+                .fetch_one(&mut **tx)
+                .await?;
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::Failure;
 use domain::Lab;
-use domain::analysis::BranchResult;
 use domain::wire::{
     Cancelled, Created, MetricRow, Resumed, RunMetrics, RunSpec, RunSummary, SweepCreated,
     SweepItem, SweepSummary,
@@ -80,6 +79,18 @@ pub async fn create_run(
     Ok((StatusCode::CREATED, Json(s.lab.create_run(spec).await?)))
 }
 
+/// One spec under several seeds: `{"spec": {...}, "seeds": [0, 1, 2]}`; answers the runs.
+pub async fn create_replicates(
+    State(s): State<AppState>,
+    body: Body<domain::wire::ReplicateRequest>,
+) -> Result<(StatusCode, Json<domain::wire::RunsCreated>), ApiError> {
+    let Json(req) = body.map_err(rejection_to_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.lab.create_replicates(req).await?),
+    ))
+}
+
 pub async fn list_runs(State(s): State<AppState>) -> Result<Json<Vec<RunSummary>>, ApiError> {
     Ok(Json(s.lab.list_runs().await?))
 }
@@ -143,28 +154,90 @@ pub async fn sweep_summary(
     let report = s.lab.sweep_summary(id).await?;
     Ok(match format {
         csv::Format::Json => Json(report).into_response(),
-        csv::Format::Csv => summary_csv(&format!("sweep-{id}-summary.csv"), &report.branches),
+        csv::Format::Csv => summary_csv(&format!("sweep-{id}-summary.csv"), &report),
     })
 }
 
-/// One row per finished branch: the sweep summary as a spreadsheet.
-pub fn summary_csv(filename: &str, results: &[BranchResult]) -> Response {
-    let header = ["k", "length", "seconds", "test_loss", "test_acc", "dist_mn"]
+/// The sweep summary as a spreadsheet, in long form: one `seed` row per finished (seed, decay
+/// point); per decay point its `mean`, `sd`, `ci95_lo` and `ci95_hi` rows over seeds; and the
+/// paired `effect_mean`, `effect_ci95_lo` and `effect_ci95_hi` rows (latest k against `vs_k`).
+pub fn summary_csv(filename: &str, report: &domain::wire::SweepReport) -> Response {
+    use domain::Metric;
+    use domain::analysis::FINAL_METRICS;
+    let mut header: Vec<String> = ["row", "seed", "k", "vs_k", "n", "length", "seconds"]
         .map(str::to_owned)
         .to_vec();
-    let body = results
-        .iter()
-        .map(|r| {
-            vec![
-                r.k.to_string(),
-                r.length.to_string(),
-                num(r.seconds),
-                r.test_loss.to_string(),
-                num(r.test_acc),
-                num(r.dist_mn),
-            ]
-        })
-        .collect();
+    header.extend(FINAL_METRICS.iter().map(|m| m.key().to_owned()));
+    let mut body: Vec<Vec<String>> = Vec::new();
+    for r in &report.per_seed {
+        let mut row = vec![
+            "seed".to_owned(),
+            r.seed.to_string(),
+            r.k.to_string(),
+            String::new(),
+            "1".to_owned(),
+            r.length.to_string(),
+            num(r.seconds),
+        ];
+        row.extend(FINAL_METRICS.iter().map(|&m| num(r.get(m))));
+        body.push(row);
+    }
+    type Pick = fn(&domain::stats::Stat) -> Option<f64>;
+    let picks: [(&str, Pick); 4] = [
+        ("mean", |s| Some(s.mean)),
+        ("sd", |s| s.sd),
+        ("ci95_lo", |s| s.ci95.map(|c| c[0])),
+        ("ci95_hi", |s| s.ci95.map(|c| c[1])),
+    ];
+    for b in &report.branches {
+        for (name, pick) in picks {
+            let mut row = vec![
+                name.to_owned(),
+                String::new(),
+                b.k.to_string(),
+                String::new(),
+                b.n.to_string(),
+                b.length.to_string(),
+                if name == "mean" {
+                    num(b.seconds)
+                } else {
+                    String::new()
+                },
+            ];
+            row.extend(FINAL_METRICS.iter().map(|&m| num(b.stat(m).and_then(pick))));
+            body.push(row);
+        }
+    }
+    let any = report.effect.values().next();
+    if let Some(first) = any {
+        type EPick = fn(&domain::stats::Effect) -> Option<f64>;
+        let picks: [(&str, EPick); 3] = [
+            ("effect_mean", |e| Some(e.mean)),
+            ("effect_ci95_lo", |e| e.ci95.map(|c| c[0])),
+            ("effect_ci95_hi", |e| e.ci95.map(|c| c[1])),
+        ];
+        for (name, pick) in picks {
+            let n = report
+                .effect
+                .get(Metric::TestLoss.key())
+                .map_or(first.n, |e| e.n);
+            let mut row = vec![
+                name.to_owned(),
+                String::new(),
+                first.to_k.to_string(),
+                first.from_k.to_string(),
+                n.to_string(),
+                String::new(),
+                String::new(),
+            ];
+            row.extend(
+                FINAL_METRICS
+                    .iter()
+                    .map(|m| num(report.effect.get(m.key()).and_then(pick))),
+            );
+            body.push(row);
+        }
+    }
     csv::response(filename, &header, body)
 }
 
@@ -174,6 +247,19 @@ pub async fn create_sweep(
 ) -> Result<(StatusCode, Json<SweepCreated>), ApiError> {
     let Json(sweep) = body.map_err(rejection_to_error)?;
     Ok((StatusCode::CREATED, Json(s.lab.create_sweep(sweep).await?)))
+}
+
+/// More seeds for a sweep: `{"seeds": [3, 4]}`; answers the new runs.
+pub async fn add_sweep_seeds(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Body<domain::wire::AddSeeds>,
+) -> Result<(StatusCode, Json<SweepCreated>), ApiError> {
+    let Json(req) = body.map_err(rejection_to_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.lab.add_sweep_seeds(id, req).await?),
+    ))
 }
 
 pub async fn get_sweep(

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/login", get(auth::login))
         .route("/api/runs", post(api::create_run).get(api::list_runs))
+        .route("/api/runs/replicates", post(api::create_replicates))
         .route("/api/runs/{id}", get(api::get_run))
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
         .route("/api/runs/{id}/resume", post(api::resume_run))
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(sse::run_events))
         .route("/api/sweeps", post(api::create_sweep).get(api::list_sweeps))
         .route("/api/sweeps/{id}", get(api::get_sweep))
+        .route("/api/sweeps/{id}/seeds", post(api::add_sweep_seeds))
         .route("/api/sweeps/{id}/summary", get(api::sweep_summary))
         .route("/api/sweeps/{id}/metrics", get(api::sweep_metrics))
         .route(

@@ -125,7 +125,7 @@ fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
     };
     Ok(super::api::summary_csv(
         "shared-summary.csv",
-        &domain::analysis::branch_results(sweep, metrics),
+        &domain::analysis::sweep_report(sweep, metrics),
     ))
 }
 

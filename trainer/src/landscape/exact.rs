@@ -14,7 +14,7 @@ use crate::{StopFlag, TrainError};
 /// raised.
 pub fn toy_landscape(
     toy: &ToySpec,
-    seed: u64,
+    data_seed: u64,
     ls: &LandscapeSpec,
     paths: &[ToyPathInput],
     progress: &mut dyn FnMut(LandscapeProgress),
@@ -28,8 +28,8 @@ pub fn toy_landscape(
         ));
     }
     let mut report = Reporter { progress, stop };
-    // The same problem the run trained on (crate::toy::ToyJob draws it from the run's seed).
-    let problem = ToyProblem::generate(2, toy.n as usize, toy.gamma, seed)?;
+    // The same problem the run trained on (crate::toy::ToyJob draws it from the data seed).
+    let problem = ToyProblem::generate(2, toy.n as usize, toy.gamma, data_seed)?;
     let w_mn = problem.w_mn();
     let w_mn = [w_mn[0], w_mn[1]];
     // w_mn is the manifold's point nearest the origin, so covering it keeps the closest part of

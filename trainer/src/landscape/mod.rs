@@ -102,7 +102,7 @@ fn invalid(spec: &LandscapeSpec) -> Result<(), TrainError> {
 pub fn net_landscape(
     net: &NetSpec,
     backend: BackendChoice,
-    seed: u64,
+    data_seed: u64,
     ls: &LandscapeSpec,
     paths: &[PathInput],
     data_root: &Path,
@@ -118,7 +118,7 @@ pub fn net_landscape(
     }
     let job = NetLandscapeJob {
         net,
-        seed,
+        data_seed,
         ls,
         paths,
         data_root,
@@ -130,7 +130,8 @@ pub fn net_landscape(
 
 struct NetLandscapeJob<'a> {
     net: &'a NetSpec,
-    seed: u64,
+    /// The run's data seed: the landscape is measured on the subset it trained on.
+    data_seed: u64,
     ls: &'a LandscapeSpec,
     paths: &'a [PathInput],
     data_root: &'a Path,
@@ -231,7 +232,7 @@ fn net_landscape_on<B: Backend>(
     let started = Instant::now();
     let NetLandscapeJob {
         net,
-        seed,
+        data_seed,
         ls,
         paths,
         data_root,
@@ -243,7 +244,7 @@ fn net_landscape_on<B: Backend>(
     if !report.tick("loading", 0, total) {
         return Ok(None);
     }
-    let prepared = data::prepare(net, data_root, seed)?;
+    let prepared = data::prepare(net, data_root, data_seed)?;
     let shape = prepared.train.shape;
     let skeleton: model::Net<B> =
         model::build(&net.model, shape, prepared.train.num_classes, device);
@@ -386,6 +387,7 @@ mod tests {
                 experiment: Experiment::Net(tiny_net()),
                 schedule: Schedule::Constant { lr },
                 seed: SEED,
+                data_seed: None,
                 backend: BackendChoice::Cpu,
             };
             let ctx = TrainContext {

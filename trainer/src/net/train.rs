@@ -30,7 +30,10 @@ pub const EVAL_BATCH: usize = 1000;
 pub struct NetJob<'a> {
     pub spec: &'a NetSpec,
     pub schedule: &'a Schedule,
+    /// Init, data order, augmentation and dropout.
     pub seed: u64,
+    /// The training subset (`train_per_class`).
+    pub data_seed: u64,
     pub ctx: &'a TrainContext,
     pub sink: &'a mut dyn Sink,
     pub stop: &'a StopFlag,
@@ -185,11 +188,12 @@ impl BackendJob for NetJob<'_> {
             spec,
             schedule,
             seed,
+            data_seed,
             ctx,
             sink,
             stop,
         } = self;
-        let Prepared { train, test } = data::prepare(spec, &ctx.data_root, seed)?;
+        let Prepared { train, test } = data::prepare(spec, &ctx.data_root, data_seed)?;
         let classes = train.num_classes;
         let steps_per_epoch = (train.labels.len().div_ceil(spec.batch as usize)).max(1) as u64;
         let total_steps = steps_per_epoch * u64::from(spec.epochs);

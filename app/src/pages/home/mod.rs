@@ -13,7 +13,7 @@ use schedule::Schedule;
 
 use super::schedule_editor::ScheduleEditor;
 use super::{answered, format_ms};
-use crate::api::{CreateRun, list_runs};
+use crate::api::{CreateReplicates, CreateRun, list_runs};
 use fields::ChoiceField;
 use net::{NetFields, NetForm};
 use sweep::SweepLauncher;
@@ -56,6 +56,9 @@ pub fn HomePage() -> impl IntoView {
         }
     });
     let start = ServerAction::<CreateRun>::new();
+    let start_many = ServerAction::<CreateReplicates>::new();
+    // Empty: one run under the form's seed; a list: one run per seed, on the form seed's data.
+    let replicate_seeds = RwSignal::new(String::new());
     // Shared with the sweep launcher: its server failures show under this form too.
     let failure = RwSignal::new(None::<String>);
     let navigate = use_navigate();
@@ -66,18 +69,62 @@ pub fn HomePage() -> impl IntoView {
             navigate(&format!("/runs/{}", created.id), Default::default());
         }
     });
+    let navigate_many = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start_many.value().get()
+            && let Some(created) = answered(
+                result,
+                // The sweep launcher's seeds field is `seeds`; this form's is its own.
+                |es: Vec<FieldError>| {
+                    errors.set(
+                        es.into_iter()
+                            .map(|mut e| {
+                                if e.field == "seeds" {
+                                    e.field = "replicate_seeds".into();
+                                }
+                                e
+                            })
+                            .collect(),
+                    )
+                },
+                failure,
+            )
+        {
+            let ids: Vec<String> = created.runs.iter().map(i64::to_string).collect();
+            navigate_many(
+                &format!("/compare?runs={}", ids.join(",")),
+                Default::default(),
+            );
+        }
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         failure.set(None);
+        let seeds = replicate_seeds.get_untracked();
         match form.to_spec(net(), schedule.get_untracked()) {
-            Ok(spec) => {
+            Ok(spec) if seeds.trim().is_empty() => {
                 errors.set(Vec::new());
                 start.dispatch(CreateRun { spec });
             }
+            Ok(spec) => match spec::parse_points(&seeds) {
+                Ok(seeds) => {
+                    errors.set(Vec::new());
+                    start_many.dispatch(CreateReplicates {
+                        req: domain::wire::ReplicateRequest { spec, seeds },
+                    });
+                }
+                Err(message) => errors.set(vec![FieldError {
+                    field: "replicate_seeds".into(),
+                    message,
+                }]),
+            },
             Err(es) => errors.set(es),
         }
     };
-    let runs = Resource::new(move || start.version().get(), |_| list_runs());
+    let runs = Resource::new(
+        move || (start.version().get(), start_many.version().get()),
+        |_| list_runs(),
+    );
 
     view! {
         <section class="card launch">
@@ -100,7 +147,11 @@ pub fn HomePage() -> impl IntoView {
                 </Show>
                 <h2>"Learning-rate schedule"</h2>
                 <ScheduleEditor schedule errors total_steps steps_per_epoch/>
-                <button type="submit" id="start" disabled=move || start.pending().get()>
+                <div class="grid">
+                    <fields::NumField label="replicate over seeds (optional: a list or start:stop:step, 1–16)" field="replicate_seeds" value=replicate_seeds errors/>
+                </div>
+                <p class="hint">"With seeds, one run per seed is started on the same data (drawn from the seed above), and the compare view opens on them."</p>
+                <button type="submit" id="start" disabled=move || start.pending().get() || start_many.pending().get()>
                     {move || if start.pending().get() { "Starting…" } else { "Start" }}
                 </button>
                 <Show when=move || failure.get().is_some()>
@@ -111,6 +162,7 @@ pub fn HomePage() -> impl IntoView {
         <SweepLauncher form net_form is_net schedule errors failure steps_per_epoch/>
         <section class="card">
             <h2>"Runs"</h2>
+            <p class="meta"><a href="/compare" id="compare-link">"Compare runs →"</a></p>
             <Suspense fallback=|| view! { <p>"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
                     match runs.await {

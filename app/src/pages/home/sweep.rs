@@ -14,26 +14,7 @@ use super::whole_or;
 use crate::api::{CreateSweep, list_sweeps};
 use crate::pages::schedule_editor::ScheduleEditor;
 use crate::pages::{answered, format_ms};
-
-/// Decay points as a list ("5, 15, 30") and/or ranges ("10:60:10" = 10, 20, …, 60).
-fn parse_points(text: &str) -> Result<Vec<u64>, String> {
-    let bad = || "give whole numbers separated by commas, or a range start:stop:step".to_owned();
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let nums: Vec<u64> = part
-            .split(':')
-            .map(|n| n.trim().parse().map_err(|_| bad()))
-            .collect::<Result<_, _>>()?;
-        match nums[..] {
-            [k] => out.push(k),
-            [a, b, step] if step > 0 && a <= b && (b - a) / step < 1000 => {
-                out.extend((a..=b).step_by(step as usize))
-            }
-            _ => return Err(bad()),
-        }
-    }
-    Ok(out)
-}
+use spec::parse_points;
 
 /// The sweep card. The launch form above is the main path, so its signals come in as props;
 /// a refusal the branches' fields can't show goes to the form's `failure`.
@@ -52,6 +33,10 @@ pub(super) fn SweepLauncher(
 
     let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
     let sweep_len = RwSignal::new("10000".to_owned());
+    let sweep_seeds = RwSignal::new("0".to_owned());
+    // The seeds field as the presets use it; an unreadable field leaves a preset as it stands.
+    let seeds_for_presets =
+        Signal::derive(move || parse_points(&sweep_seeds.get()).unwrap_or_default());
     // The schedule every branch follows from its decay point on (its clock starts at k).
     let after = RwSignal::new(None::<Schedule>);
     let after_errors = RwSignal::new(Vec::<FieldError>::new());
@@ -119,6 +104,13 @@ pub(super) fn SweepLauncher(
                 });
                 0
             });
+        let seeds = parse_points(&sweep_seeds.get_untracked()).unwrap_or_else(|message| {
+            errs.push(FieldError {
+                field: "seeds".into(),
+                message,
+            });
+            Vec::new()
+        });
         let Some(after_schedule) = after.get_untracked() else {
             errs.push(FieldError {
                 field: "after".into(),
@@ -137,6 +129,7 @@ pub(super) fn SweepLauncher(
             branch_at,
             after: after_schedule,
             branch_length,
+            seeds,
         };
         if let Err(es) = spec.validate() {
             errs.extend(es);
@@ -160,18 +153,26 @@ pub(super) fn SweepLauncher(
             <div class="grid">
                 <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
                 <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
+                <NumField label="training seeds (1–16: a list or start:stop:step)" field="seeds" value=sweep_seeds errors=sweep_errors/>
             </div>
+            <p class="hint" id="seeds-hint">
+                "Each seed trains its own main path and branches, and sets the initialisation, the data order, "
+                "augmentation, dropout and (toy model) the label noise. The data itself (the training subset; the toy "
+                "model's samples) comes from the run's seed above, the same for every replicate, so replicates measure "
+                "training noise. With two or more seeds the verdict compares decay points within each seed and gives "
+                "95% intervals."
+            </p>
             <h2>"Branches' schedule after k"</h2>
             <ScheduleEditor schedule=after errors=after_errors total_steps=after_steps steps_per_epoch
                 id_prefix="after-" error_key="after" preview_div="after-lr-preview" initial_lr="0.005"/>
-            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length"].contains(&e.field.as_str())))>
+            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length", "seeds"].contains(&e.field.as_str())))>
                 <p class="form-error" id="sweep-errors">
                     {move || sweep_errors.get().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}
                 </p>
             </Show>
             <button type="button" id="start-sweep" on:click=launch_sweep disabled=move || start_sweep.pending().get()>"Launch sweep"</button>
             " "
-            <Presets start_sweep/>
+            <Presets start_sweep seeds=seeds_for_presets/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let list = sweeps.await.unwrap_or_default();

@@ -81,6 +81,7 @@ impl ToyForm {
             experiment,
             schedule,
             seed,
+            data_seed: None,
             backend: BackendChoice::Cpu,
         };
         if let Err(more) = spec.validate() {

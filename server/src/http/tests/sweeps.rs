@@ -95,3 +95,220 @@ async fn sweeps_run_and_export_their_verdict() {
         "{fields:?}"
     );
 }
+
+impl TestApp {
+    /// Waits until each run's stream reports `done`, and returns the final statuses.
+    async fn finish_all(&self, runs: &[i64]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for id in runs {
+            let events = self
+                .stream(&format!("/api/runs/{id}/events"), None, 100_000)
+                .await;
+            out.push(
+                events
+                    .last()
+                    .map_or(Value::Null, |e| e.data["status"].clone()),
+            );
+        }
+        out
+    }
+}
+
+fn ids(body: &Value) -> Vec<i64> {
+    body["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect()
+}
+
+#[tokio::test]
+async fn replicated_sweeps_pair_seeds_and_take_more_later() {
+    let app = TestApp::new().await;
+    let sweep = json!({
+        "name": "reps",
+        "main": serde_json::from_str::<Value>(&toy_body(2000, 100)).expect("json"),
+        "branch_at": [300, 1000, 2000],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 400,
+        "seeds": [1, 7, 9]
+    });
+    let (code, body) = app.post_json("/api/sweeps", &sweep.to_string()).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let runs = ids(&body);
+    assert_eq!(runs.len(), 12, "3 seeds × (main + 3 branches)");
+    let statuses = app.finish_all(&runs).await;
+    assert!(statuses.iter().all(|s| s == "completed"), "{statuses:?}");
+
+    // Replicates share the data (the main run's seed draws it) and differ in their seed.
+    let (_, s) = app.get(&format!("/api/sweeps/{id}")).await;
+    let by_seed = |seed: u64| -> Vec<&Value> {
+        s["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter(|r| r["seed"] == seed)
+            .collect()
+    };
+    assert_eq!(by_seed(7).len(), 4);
+    let b7 = by_seed(7)[2];
+    assert_eq!(b7["run"]["spec"]["data_seed"], 1, "{b7}");
+    assert_eq!(b7["run"]["spec"]["seed"], 7);
+    assert!(
+        b7["run"]["name"]
+            .as_str()
+            .is_some_and(|n| n.contains("seed 7"))
+    );
+    assert!(by_seed(1)[0]["run"]["spec"].get("data_seed").is_none());
+
+    let (code, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(summary["seeds"], json!([1, 7, 9]));
+    let first = &summary["branches"][0];
+    assert_eq!(
+        (first["k"].clone(), first["n"].clone()),
+        (json!(300), json!(3))
+    );
+    let stat = &first["stats"]["test_loss"];
+    let values: Vec<f64> = stat["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(values.len(), 3);
+    assert!(
+        values[0] != values[1],
+        "seeds train differently: {values:?}"
+    );
+    let mean = values.iter().sum::<f64>() / 3.0;
+    assert!((stat["mean"].as_f64().unwrap_or(0.0) - mean).abs() < 1e-12);
+    let ci = stat["ci95"].as_array().expect("an interval with 3 seeds");
+    assert!(ci[0].as_f64() < Some(mean) && ci[1].as_f64() > Some(mean));
+    let effect = &summary["effect"]["test_loss"];
+    assert_eq!(
+        (
+            effect["from_k"].clone(),
+            effect["to_k"].clone(),
+            effect["n"].clone()
+        ),
+        (json!(300), json!(2000), json!(3))
+    );
+    assert!(
+        effect["distinguishable"].is_boolean() && effect["ci95"].is_array(),
+        "{effect}"
+    );
+    assert_eq!(summary["per_seed"].as_array().map(Vec::len), Some(9));
+    assert_eq!(
+        summary["pearson"]["per_seed"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let text = summary["conclusion"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("95% CI") && text.contains("3 seeds"),
+        "{text}"
+    );
+    assert!(!text.contains("no uncertainty"), "{text}");
+
+    // The CSV holds the per-seed rows, four aggregate rows per decay point and the effect.
+    let (_, _, csv) = app
+        .get_text(&format!("/api/sweeps/{id}/summary?format=csv"))
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "row,seed,k,vs_k,n,length,seconds,test_loss,test_acc,train_loss,dist_mn"
+    );
+    assert_eq!(lines.len(), 1 + 9 + 3 * 4 + 3, "{csv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("ci95_lo,,300,,3,")),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("effect_mean,,2000,300,3,")),
+        "{csv}"
+    );
+
+    // More seeds later: the old runs stay, the new ones join the summary.
+    let (code, body) = app
+        .post_json(&format!("/api/sweeps/{id}/seeds"), r#"{"seeds": [11]}"#)
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let more = ids(&body);
+    assert_eq!(more.len(), 4);
+    assert!(more.iter().all(|r| !runs.contains(r)));
+    assert!(app.finish_all(&more).await.iter().all(|s| s == "completed"));
+    let (_, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
+    assert_eq!(summary["seeds"], json!([1, 7, 9, 11]));
+    assert_eq!(summary["branches"][2]["n"], 4);
+    let (_, again) = app.get(&format!("/api/sweeps/{id}")).await;
+    assert_eq!(again["runs"].as_array().map(Vec::len), Some(16));
+    assert_eq!(again["spec"]["seeds"], json!([1, 7, 9, 11]));
+
+    // Refusals name the field; an unknown sweep is a 404.
+    let (code, body) = app
+        .post_json(&format!("/api/sweeps/{id}/seeds"), r#"{"seeds": [7]}"#)
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "seeds");
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("seed 7 is given twice"))
+    );
+    let (code, _) = app
+        .post_json(&format!("/api/sweeps/{id}/seeds"), r#"{"seeds": []}"#)
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, _) = app
+        .post_json("/api/sweeps/999999/seeds", r#"{"seeds": [2]}"#)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = app
+        .post_json(&format!("/api/sweeps/{id}/seeds"), r#"{"seeds": [-1]}"#)
+        .await;
+    assert!(code.is_client_error(), "{code}");
+    let too_many: Vec<u64> = (100..113).collect();
+    let (code, body) = app
+        .post_json(
+            &format!("/api/sweeps/{id}/seeds"),
+            &json!({ "seeds": too_many }).to_string(),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 16")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_one_seed_sweep_says_it_has_no_uncertainty() {
+    let app = TestApp::new().await;
+    let sweep = json!({
+        "name": "one",
+        "main": serde_json::from_str::<Value>(&toy_body(1000, 100)).expect("json"),
+        "branch_at": [200, 1000],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 200
+    });
+    let (code, body) = app.post_json("/api/sweeps", &sweep.to_string()).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    app.finish_all(&ids(&body)).await;
+    let (_, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
+    assert_eq!(summary["seeds"], json!([1]));
+    assert!(summary["branches"][0]["stats"]["test_loss"]["ci95"].is_null());
+    assert_eq!(summary["effect"]["test_loss"]["distinguishable"], false);
+    let text = summary["conclusion"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("no uncertainty can be given") && text.contains("add seeds"),
+        "{text}"
+    );
+}
