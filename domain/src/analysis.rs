@@ -373,9 +373,16 @@ pub fn conclusion(report: &crate::wire::SweepReport) -> String {
              path) and summarised over the seeds with a Student-t 95% interval.",
         );
         if let Some(e) = report.effect.get(Metric::TrainLoss.key()) {
+            let ci = e.ci95.map_or(String::new(), |[lo, hi]| {
+                format!(
+                    ", 95% CI {} to {}",
+                    fmt_signed(Metric::TrainLoss, lo),
+                    fmt_signed(Metric::TrainLoss, hi)
+                )
+            });
             s.push_str(&format!(
-                " For comparison, {}.",
-                effect_clause(Metric::TrainLoss, e)
+                " For comparison, the final train loss moved by {}{ci}.",
+                fmt_signed(Metric::TrainLoss, e.mean)
             ));
         }
         s

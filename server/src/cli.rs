@@ -18,7 +18,8 @@ pub struct Cli {
 const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejected)
 
   name = "optional label"
-  seed = 0                       # every random choice derives from it; CPU runs repeat bit for bit
+  seed = 0                       # init, data order, augmentation, dropout; CPU runs repeat bit for bit
+  data_seed = 0                  # optional: draws the data (training subset, toy samples); default: seed
   backend = "cpu"                # "cpu" (Burn flex) or "cuda" (binaries built with --features cuda)
 
   [schedule]                     # the LR at every step; see schedule/SPEC.md for every kind
@@ -29,7 +30,7 @@ const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejec
   kind = "net"
   dataset = "fashion_mnist"      # fashion_mnist | mnist | cifar10
   data_dir = "fashion"           # optional, relative to ANNEAL_DATA_DIR (default: the apt or fetch location)
-  train_per_class = 500          # optional subset: k images per class, chosen with the seed
+  train_per_class = 500          # optional subset: k images per class, chosen with the data seed
   test_limit = 10000             # optional: evaluate on the first N test images
   augment = false                # random crop (padding 4) + horizontal flip
   loss = "cross_entropy"         # cross_entropy | mse (on one-hot targets)

@@ -297,18 +297,19 @@ pub async fn sweep(
 
 /// The verdict and a table of the final metrics per decay point, with 95% intervals.
 fn print_report(report: &domain::wire::SweepReport) {
-    let cell = |s: Option<&domain::stats::Stat>, scale: f64| match s {
+    let cell = |s: Option<&domain::stats::Stat>, scale: f64, d: usize| match s {
         None => "—".to_owned(),
         Some(s) => match s.ci95 {
             Some([lo, hi]) => format!(
-                "{:.4} [{:.4}, {:.4}]",
+                "{:.d$} [{:.d$}, {:.d$}]",
                 s.mean * scale,
                 lo * scale,
                 hi * scale
             ),
-            None => format!("{:.4}", s.mean * scale),
+            None => format!("{:.d$}", s.mean * scale),
         },
     };
+
     println!(
         "\n{:>8}  {:>5}  {:<34}  {:<34}",
         format!("k ({})", report.unit),
@@ -321,8 +322,8 @@ fn print_report(report: &domain::wire::SweepReport) {
             "{:>8}  {:>5}  {:<34}  {:<34}",
             b.k,
             b.n,
-            cell(b.stat(Metric::TestLoss), 1.0),
-            cell(b.stat(Metric::TestAcc), 100.0)
+            cell(b.stat(Metric::TestLoss), 1.0, 4),
+            cell(b.stat(Metric::TestAcc), 100.0, 2)
         );
     }
     println!("\n{}\n\nHow: {}.", report.conclusion, report.method);

@@ -88,6 +88,16 @@ fn metrics_csv(page: &SharedPage) -> Response {
                 let role = sweep
                     .branch_at(m.run_id)
                     .map_or("main".into(), |k| format!("decay at {k}"));
+                // Replicates carry their seed in the role, so the rows stay apart.
+                let seed = sweep
+                    .runs
+                    .iter()
+                    .find(|r| r.run.id == m.run_id)
+                    .map(|r| r.seed);
+                let role = match seed {
+                    Some(s) if sweep.seeds().len() > 1 => format!("{role} · seed {s}"),
+                    _ => role,
+                };
                 (m.run_id, role, m.points.as_slice())
             })
             .collect(),

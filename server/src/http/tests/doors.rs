@@ -101,6 +101,45 @@ async fn every_operation_answers_the_same_through_both_doors() {
             &["id"],
         ),
         (
+            "create_replicates",
+            Call::Json(
+                "/api/runs/replicates".into(),
+                json!({"spec": run_spec, "seeds": [4, 5]}),
+            ),
+            Call::Json(
+                f("create_replicates"),
+                json!({"req": {"spec": run_spec, "seeds": [4, 5]}}),
+            ),
+            &["runs"],
+        ),
+        (
+            "create_replicates repeated seed",
+            Call::Json(
+                "/api/runs/replicates".into(),
+                json!({"spec": run_spec, "seeds": [4, 4]}),
+            ),
+            Call::Json(
+                f("create_replicates"),
+                json!({"req": {"spec": run_spec, "seeds": [4, 4]}}),
+            ),
+            &[],
+        ),
+        (
+            "add_sweep_seeds repeated seed",
+            Call::Json(format!("/api/sweeps/{sweep}/seeds"), json!({"seeds": [1]})),
+            Call::Json(f("add_sweep_seeds"), json!({"id": sweep, "seeds": [1]})),
+            &[],
+        ),
+        (
+            "add_sweep_seeds missing",
+            Call::Json(
+                format!("/api/sweeps/{missing}/seeds"),
+                json!({"seeds": [3]}),
+            ),
+            Call::Json(f("add_sweep_seeds"), json!({"id": missing, "seeds": [3]})),
+            &[],
+        ),
+        (
             "create_run invalid",
             Call::Json("/api/runs".into(), bad_spec.clone()),
             Call::Json(f("create_run"), json!({"spec": bad_spec})),

@@ -428,3 +428,77 @@ async fn a_run_too_large_for_memory_is_refused_at_validation() {
     let (_, list) = app.get("/api/runs").await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "nothing was queued");
 }
+
+#[tokio::test]
+async fn replicates_train_one_run_per_seed_on_the_same_data() {
+    let app = TestApp::new().await;
+    let spec: Value = serde_json::from_str(&toy_body(300, 100)).expect("json");
+    let (code, body) = app
+        .post_json(
+            "/api/runs/replicates",
+            &json!({"spec": spec, "seeds": [1, 2, 3]}).to_string(),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let ids: Vec<i64> = body["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let mut finals = Vec::new();
+    for id in &ids {
+        app.stream(&format!("/api/runs/{id}/events"), None, 100_000)
+            .await;
+        let (_, run) = app.get(&format!("/api/runs/{id}")).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        assert!(
+            run["name"].as_str().is_some_and(|n| n.contains("seed")),
+            "{run}"
+        );
+        let (_, rows) = app.get(&format!("/api/runs/{id}/metrics")).await;
+        finals.push(
+            rows.as_array()
+                .and_then(|r| r.last())
+                .map(|r| r["values"]["test_loss"].clone()),
+        );
+    }
+    let (_, two) = app.get(&format!("/api/runs/{}", ids[1])).await;
+    assert_eq!(
+        (
+            two["spec"]["seed"].clone(),
+            two["spec"]["data_seed"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    assert!(finals[0] != finals[1], "{finals:?}");
+
+    for (body, why) in [
+        (json!({"spec": spec, "seeds": []}), "at least one"),
+        (
+            json!({"spec": spec, "seeds": (0..17).collect::<Vec<u64>>()}),
+            "at most 16",
+        ),
+        (json!({"spec": spec, "seeds": [2, 2]}), "given twice"),
+    ] {
+        let (code, res) = app
+            .post_json("/api/runs/replicates", &body.to_string())
+            .await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{res}");
+        assert_eq!(res["fields"][0]["field"], "seeds");
+        assert!(
+            res["fields"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(why)),
+            "{res}"
+        );
+    }
+    let (code, _) = app
+        .post_json(
+            "/api/runs/replicates",
+            &json!({"spec": spec, "seeds": [1], "x": 1}).to_string(),
+        )
+        .await;
+    assert!(code.is_client_error());
+}

@@ -264,3 +264,65 @@ async fn a_share_token_opens_nothing_that_mutates() {
     assert_eq!(code, StatusCode::OK, "the link itself still reads");
     app.runs.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shared_replicated_sweep_shows_bands_and_its_uncertainty_without_javascript() {
+    let app = TestApp::new().await;
+    let sweep = json!({
+        "name": "shared reps",
+        "main": serde_json::from_str::<Value>(&toy_body(600, 100)).expect("json"),
+        "branch_at": [200, 600],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 200,
+        "seeds": [1, 2, 3]
+    });
+    let (code, body) = app.post_json("/api/sweeps", &sweep.to_string()).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    for run in body["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(Value::as_i64)
+    {
+        app.stream(&format!("/api/runs/{run}/events"), None, 100_000)
+            .await;
+    }
+    let (code, created) = app
+        .post_json(
+            "/api/shares",
+            &json!({"kind": "sweep", "id": id}).to_string(),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().expect("token").to_owned();
+    let (code, _, html) = app.get_text(&format!("/s/{token}")).await;
+    assert_eq!(code, StatusCode::OK);
+    // Rendered on the server: the verdict with its interval, the per-k table with intervals,
+    // the bands under the mean curves and the error bars on the final metrics.
+    assert!(
+        html.contains("95% CI") && html.contains("3 seeds"),
+        "{html}"
+    );
+    assert!(
+        html.contains("branch-stats") && html.contains("share-seeds"),
+        "{html}"
+    );
+    assert!(html.contains(r#"class="band""#), "mean curves carry a band");
+    assert!(
+        html.contains(r#"class="error-bar""#),
+        "final metrics carry intervals"
+    );
+    assert!(html.contains("mean ± sd of 3"), "{html}");
+    let (_, _, csv) = app
+        .get_text(&format!("/s/{token}/export?format=csv&table=summary"))
+        .await;
+    assert!(csv.lines().any(|l| l.starts_with("effect_mean,")), "{csv}");
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("seed,")).count(),
+        6,
+        "{csv}"
+    );
+    let (_, _, rows) = app.get_text(&format!("/s/{token}/export?format=csv")).await;
+    assert!(rows.contains("decay at 600 · seed 2"), "{rows}");
+}
