@@ -534,12 +534,17 @@ pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<Branc
                 seed: r.seed,
                 k,
                 length: k + sweep.spec.branch_length,
+                // Only networks record training seconds; the toy model has none to sum.
                 seconds: m
                     .points
                     .iter()
-                    .map(|p| p.get(Metric::EpochSeconds).unwrap_or(0.0))
-                    .sum::<f64>()
-                    .into(),
+                    .any(|p| p.get(Metric::EpochSeconds).is_some())
+                    .then(|| {
+                        m.points
+                            .iter()
+                            .filter_map(|p| p.get(Metric::EpochSeconds))
+                            .sum::<f64>()
+                    }),
                 test_loss: last_value(m, Metric::TestLoss)?,
                 test_acc: last_value(m, Metric::TestAcc),
                 dist_mn: last_value(m, Metric::DistMn),

@@ -47,7 +47,7 @@ test("a shared sweep reads without JavaScript, gains charts with it, and dies wh
   expect(await reader.locator("#share").count()).toBe(0); // nothing to act on
   await reader.screenshot({ path: "test-results/share-nojs.png", fullPage: true });
   const csv = await reader.request.get(`${url}/export?format=csv&table=summary`);
-  expect(await csv.text()).toMatch(/^k,length,seconds,test_loss/);
+  expect(await csv.text()).toMatch(/^row,seed,k,vs_k,n,length,seconds,test_loss/);
   await noJs.close();
 
   // With JavaScript the same page hydrates into Plotly charts.

@@ -27,6 +27,12 @@ async fn open_service(
     settings: &Settings,
     workers: usize,
 ) -> Result<std::sync::Arc<RunService>, BoxError> {
+    let db = open_db(settings).await?;
+    Ok(RunService::start(db, settings.data_dir.clone(), workers).await?)
+}
+
+/// Opens the database the settings name (creating the data directory).
+async fn open_db(settings: &Settings) -> Result<Db, BoxError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         format!(
             "cannot create data directory {}: {e}",
@@ -37,7 +43,7 @@ async fn open_service(
         Some(url) => Db::connect(url).await?,
         None => Db::open(&settings.db_path).await?,
     };
-    Ok(RunService::start(db, settings.data_dir.clone(), workers).await?)
+    Ok(db)
 }
 
 /// Reads a spec file as JSON or TOML, by extension.
@@ -395,14 +401,22 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     })?;
     // Before anything touches the database: a second server must not mark the first's runs.
     let _owner = crate::ownership::claim(&settings.data_dir)?;
-    let runs = open_service(&settings, settings.max_concurrent).await?;
+    let db = open_db(&settings).await?;
+    // The same for a Postgres database that several data directories might point at.
+    let _db_owner = db.claim_ownership().await?;
+    let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
     let admin_token = crate::http::auth::token_for(
         settings.addr,
         settings.admin_token.clone(),
         &settings.data_dir,
+        settings.private,
     )
     .map_err(|e| format!("cannot create the admin token file: {e}"))?;
-    if admin_token.is_some() {
+    if settings.private {
+        tracing::warn!(
+            "private mode: every read needs the admin token too; share links stay public"
+        );
+    } else if admin_token.is_some() {
         tracing::warn!(addr = %settings.addr, "listening beyond loopback: mutating requests need the admin token \
             (ANNEAL_ADMIN_TOKEN, or the admin-token file in the data directory); browsers: GET /login?token=...");
     }
@@ -411,6 +425,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
         lab: crate::service::Service::new(runs.clone(), landscapes.clone()),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
+        private: settings.private,
         hosts: crate::http::auth::Hosts::new(settings.allowed_hosts.clone()),
     };
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;

@@ -66,6 +66,11 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
 
 pub use domain::clock::now_ms;
 
+/// Holds a Postgres database for this server while it lives (see `Db::claim_ownership`).
+pub struct DbOwner {
+    _conn: sqlx::AnyConnection,
+}
+
 impl Db {
     /// Opens (creating if needed) the SQLite database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, DbError> {
@@ -122,8 +127,14 @@ impl Db {
     /// same tests cover the second backend; `scripts/test.sh` runs them both ways).
     #[cfg(test)]
     pub async fn testing(dir: &Path) -> Result<Self, DbError> {
+        Self::connect(&Self::testing_url(dir).await?).await
+    }
+
+    /// The URL `testing` connects to (a new Postgres database is created for it).
+    #[cfg(test)]
+    pub async fn testing_url(dir: &Path) -> Result<String, DbError> {
         let Ok(base) = std::env::var("ANNEAL_TEST_POSTGRES_URL") else {
-            return Self::open(&dir.join("t.db")).await;
+            return Ok(format!("sqlite://{}?mode=rwc", dir.join("t.db").display()));
         };
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
@@ -140,7 +151,33 @@ impl Db {
         admin.close().await;
         let (before, after) = base.split_once('?').unwrap_or((&base, ""));
         let root = before.rsplit_once('/').map_or(before, |(r, _)| r);
-        Self::connect(&format!("{root}/{name}?{after}")).await
+        Ok(format!("{root}/{name}?{after}"))
+    }
+
+    /// Takes a Postgres database for this server, or says that another server has it: two
+    /// servers on one database would mark each other's live runs interrupted. The session-level
+    /// advisory lock lives on a connection of its own and ends with it, however the process
+    /// ends. A SQLite file is guarded by the data directory's lock (`ownership`): None.
+    pub async fn claim_ownership(&self) -> Result<Option<DbOwner>, DbError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        // Keyed by the database, so servers on other databases of one cluster do not collide.
+        let got: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(1634628197, hashtext(current_database()))",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        if got {
+            Ok(Some(DbOwner { _conn: conn }))
+        } else {
+            Err(DbError::Conflict(
+                "another Anneal server is using this Postgres database; stop it, or give this \
+                 one its own ANNEAL_DATABASE_URL"
+                    .into(),
+            ))
+        }
     }
 
     /// Runs one statement with two integer arguments: tests use it to fake the passage of time.
@@ -164,6 +201,44 @@ mod tests {
     use super::*;
     use crate::testing::TempDir;
     use domain::wire::RunSpec;
+
+    #[tokio::test]
+    async fn one_server_per_postgres_database() {
+        let dir = TempDir::new("owner-db");
+        let url = Db::testing_url(dir.path()).await.expect("url");
+        let (a, b) = (
+            Db::connect(&url).await.expect("a"),
+            Db::connect(&url).await.expect("b"),
+        );
+        let first = a.claim_ownership().await.expect("first claim");
+        if a.backend() != Backend::Postgres {
+            assert!(
+                first.is_none(),
+                "SQLite is guarded by the data directory's lock"
+            );
+            return;
+        }
+        let refused = b.claim_ownership().await.map(|_| ()).expect_err("refused");
+        assert!(
+            refused.to_string().contains("another Anneal server"),
+            "{refused}"
+        );
+        drop(first);
+        // The lock ends with its session; the server notices the closed connection at once or
+        // within moments.
+        let mut again = b.claim_ownership().await;
+        for _ in 0..50 {
+            if again.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            again = b.claim_ownership().await;
+        }
+        assert!(
+            again.is_ok_and(|o| o.is_some()),
+            "free again once the first owner is gone"
+        );
+    }
 
     #[tokio::test]
     async fn data_survives_reopen() {

@@ -273,9 +273,10 @@ impl LandscapeService {
         let tag = |id: i64| Some(id.to_string());
         Ok(Ok(match &main.spec.experiment {
             Experiment::Net(net) => {
+                let runs = &self.runs;
                 let ckpts = |rows: Vec<(u32, String)>| -> Vec<(f64, PathBuf)> {
                     rows.into_iter()
-                        .map(|(e, p)| (f64::from(e), PathBuf::from(p)))
+                        .map(|(e, p)| (f64::from(e), runs.checkpoint_path(&p)))
                         .collect()
                 };
                 let mut paths = vec![PathInput {
@@ -289,7 +290,7 @@ impl LandscapeService {
                         .checkpoint_at(main.id, u32::try_from(k).unwrap_or(u32::MAX))
                         .await?
                     {
-                        checkpoints.push((k as f64, PathBuf::from(p)));
+                        checkpoints.push((k as f64, self.runs.checkpoint_path(&p)));
                     }
                     checkpoints.extend(ckpts(db.checkpoints_of(run.id).await?));
                     paths.push(PathInput {

@@ -406,6 +406,17 @@ impl RunService {
         Ok(self.db.get_run(id).await?.map(|r| r.status))
     }
 
+    /// Where a stored checkpoint path points: relative to the data directory (so the directory
+    /// can be moved), or absolute as rows written before relative paths were.
+    pub fn checkpoint_path(&self, stored: &str) -> PathBuf {
+        let p = PathBuf::from(stored);
+        if p.is_absolute() {
+            p
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
     /// Where a run starts from: its own newest checkpoint (a resumed run), else its parent's at
     /// the branch point; and the last step it already stored.
     async fn starting_point(&self, id: i64) -> Result<(Option<PathBuf>, Option<u64>), DbError> {
@@ -413,7 +424,7 @@ impl RunService {
             .db
             .latest_checkpoint(id)
             .await?
-            .map(|(_, p)| PathBuf::from(p));
+            .map(|(_, p)| self.checkpoint_path(&p));
         if resume_from.is_none()
             && let Some((parent, epoch)) = self.db.branch_origin(id).await?
         {
@@ -421,7 +432,7 @@ impl RunService {
                 .db
                 .checkpoint_at(parent, epoch)
                 .await?
-                .map(PathBuf::from);
+                .map(|p| self.checkpoint_path(&p));
         }
         Ok((resume_from, self.db.last_metric_step(id).await?))
     }
@@ -724,7 +735,12 @@ impl DbSink {
                         .map_err(|e| {
                             SinkError(format!("storing the checkpoint of epoch {epoch}: {e}"))
                         })?;
-                let path = stored.to_string_lossy().into_owned();
+                // Stored relative to the data directory, so that the directory can be moved.
+                let path = stored
+                    .strip_prefix(&svc.data_dir)
+                    .unwrap_or(&stored)
+                    .to_string_lossy()
+                    .into_owned();
                 self.handle
                     .block_on(svc.db.insert_checkpoint(id, epoch, step, &path))
                     .map_err(db_err)

@@ -15,6 +15,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_DATABASE_URL` | unset | `postgres://…` (or `sqlite://…`) instead of the SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
 /// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
+/// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
 /// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
 /// | `LEPTOS_ENV` | `PROD` | `DEV` turns on cargo-leptos live reload |
@@ -27,6 +28,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub max_concurrent: usize,
     pub admin_token: Option<String>,
+    /// Reads need the admin token too; share pages stay public.
+    pub private: bool,
     /// Host names, besides `localhost` and IP literals, that requests may name.
     pub allowed_hosts: Vec<String>,
     pub site_root: String,
@@ -89,6 +92,16 @@ impl Settings {
             database_url: var("ANNEAL_DATABASE_URL"),
             max_concurrent,
             admin_token: var("ANNEAL_ADMIN_TOKEN"),
+            private: match var("ANNEAL_PRIVATE").as_deref() {
+                None | Some("0" | "false" | "") => false,
+                Some("1" | "true") => true,
+                Some(other) => {
+                    return Err(SettingsError {
+                        var: "ANNEAL_PRIVATE",
+                        problem: format!("{other:?} is not 0 or 1"),
+                    });
+                }
+            },
             allowed_hosts: var("ANNEAL_ALLOWED_HOSTS")
                 .map(|v| {
                     v.split(',')

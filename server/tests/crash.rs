@@ -186,6 +186,15 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
         std::thread::sleep(Duration::from_millis(20));
     }
     s.kill9();
+    // The data directory moves while the server is down: checkpoints are found by their
+    // place inside it, not by where it used to be.
+    let moved = data.with_file_name(format!(
+        "{}-moved",
+        data.file_name().and_then(|n| n.to_str()).unwrap_or("data")
+    ));
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(&data, &moved).expect("data directory moved");
+    let data = moved;
     let s = Server::start(&data);
     let run = s.get(&format!("/api/runs/{id}"));
     assert_eq!(run["status"], "interrupted", "{run}");

@@ -113,18 +113,43 @@ pub async fn same_origin(State(s): State<AppState>, req: Request, next: Next) ->
     next.run(req).await
 }
 
+/// What anyone may read in private mode: share pages (and their exports), the files they load,
+/// the health check and the login.
+fn public_in_private_mode(path: &str) -> bool {
+    path == "/healthz"
+        || path == "/login"
+        || path.starts_with("/s/")
+        || path.starts_with("/pkg/")
+        || path == "/plotly.min.js"
+        || path == "/favicon.ico"
+}
+
 pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(expected) = s.admin_token.as_deref() else {
         return next.run(req).await;
     };
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if read && (!s.private || public_in_private_mode(req.uri().path())) {
         return next.run(req).await;
     }
     match presented(req.headers()) {
         Some(t) if same(&t, expected) => next.run(req).await,
+        // A page a browser asked for: say how to get in, as a page.
+        _ if read && !req.uri().path().starts_with("/api/") => (
+            StatusCode::UNAUTHORIZED,
+            axum::response::Html(
+                "<!DOCTYPE html><title>Anneal · private</title><h1>This Anneal is private</h1>\
+                 <p>Open <code>/login?token=…</code> with the admin token (ANNEAL_ADMIN_TOKEN, or \
+                 the admin-token file in the server's data directory). Share links work without it.</p>",
+            ),
+        )
+            .into_response(),
         _ => (
             StatusCode::UNAUTHORIZED,
-            axum::Json(serde_json::json!({"error": "admin token required"})),
+            axum::Json(serde_json::json!({
+                "status": 401,
+                "error": if read { "admin token required: this server is private" } else { "admin token required" },
+            })),
         )
             .into_response(),
     }
@@ -155,14 +180,16 @@ pub async fn login(
     }
 }
 
-/// The token to require on `addr`: none on loopback; else `ANNEAL_ADMIN_TOKEN`, or one
+/// The token to require on `addr`: none on loopback unless private; else `ANNEAL_ADMIN_TOKEN`, or one
 /// generated once into `<data dir>/admin-token` (mode 0600).
 pub fn token_for(
     addr: std::net::SocketAddr,
     from_env: Option<String>,
     data_dir: &std::path::Path,
+    private: bool,
 ) -> std::io::Result<Option<String>> {
-    if addr.ip().is_loopback() {
+    // A private server guards its reads on loopback too (another user of the machine).
+    if addr.ip().is_loopback() && !private {
         return Ok(None);
     }
     if let Some(t) = from_env {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Required on mutating requests when set (the server listens beyond loopback).
     pub admin_token: Option<Arc<str>>,
+    /// Private mode: reads need the admin token too, except share pages and what they load.
+    pub private: bool,
     /// The host names requests may name.
     pub hosts: auth::Hosts,
 }

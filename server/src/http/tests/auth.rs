@@ -204,15 +204,87 @@ fn the_generated_admin_token_file_is_private_from_its_creation() {
     use std::os::unix::fs::PermissionsExt;
     let dir = crate::testing::TempDir::new("token");
     let addr: std::net::SocketAddr = ([0, 0, 0, 0], 3000).into();
-    let token = crate::http::auth::token_for(addr, None, dir.path())
+    let token = crate::http::auth::token_for(addr, None, dir.path(), false)
         .expect("written")
         .expect("a token beyond loopback");
     let meta = std::fs::metadata(dir.path().join("admin-token")).expect("file");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    let again = crate::http::auth::token_for(addr, None, dir.path()).expect("read");
+    let again = crate::http::auth::token_for(addr, None, dir.path(), false).expect("read");
     assert_eq!(
         again.as_deref(),
         Some(token.as_str()),
         "the same token after a restart"
+    );
+}
+
+#[tokio::test]
+async fn a_private_server_shows_nothing_without_the_token_but_its_share_links() {
+    let app = TestApp::new().await;
+    let run = app.finished_run().await;
+    let app = app.guard("s3cret", true);
+    let authed =
+        |req: axum::http::request::Builder| req.header(header::AUTHORIZATION, "Bearer s3cret");
+    let (code, share) = app
+        .call(
+            authed(Request::post("/api/shares"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({"kind": "run", "id": run}).to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{share}");
+    let token = share["token"].as_str().expect("token").to_owned();
+    for path in [
+        "/api/runs",
+        &format!("/api/runs/{run}"),
+        &format!("/api/runs/{run}/metrics"),
+        "/api/sweeps",
+        "/api/fn/list_runs",
+    ] {
+        let (code, body) = app.get(path).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("private")),
+            "{body}"
+        );
+    }
+    let (code, _, html) = app.get_text(&format!("/runs/{run}")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("/login?token="), "{html}");
+    assert!(!html.contains("test_loss"), "no data on the refusal page");
+    // With the token, reads work; share pages and the health check never need it.
+    let (code, _) = app
+        .call(
+            authed(Request::get("/api/runs"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(app.get_text(&format!("/s/{token}")).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/s/{token}/export?format=json")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
+    // A server that is not private keeps its reads open.
+    let open = TestApp::with_token("s3cret").await;
+    assert_eq!(open.get("/api/runs").await.0, StatusCode::OK);
+}
+
+#[test]
+fn a_private_server_wants_a_token_on_loopback_too() {
+    let dir = crate::testing::TempDir::new("private-token");
+    let lo: std::net::SocketAddr = ([127, 0, 0, 1], 3000).into();
+    assert_eq!(
+        crate::http::auth::token_for(lo, None, dir.path(), false).expect("ok"),
+        None
+    );
+    assert!(
+        crate::http::auth::token_for(lo, None, dir.path(), true)
+            .expect("ok")
+            .is_some()
     );
 }

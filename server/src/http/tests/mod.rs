@@ -56,6 +56,7 @@ impl TestApp {
                 lab: lab.clone(),
                 leptos: leptos_options(),
                 admin_token: None,
+                private: false,
                 hosts: Default::default(),
             }),
             lab,
@@ -66,14 +67,20 @@ impl TestApp {
     }
 
     async fn with_token(token: &str) -> Self {
-        let mut app = Self::new().await;
-        app.router = router(AppState {
-            lab: app.lab.clone(),
+        Self::new().await.guard(token, false)
+    }
+
+    /// The same lab behind a router that needs `token` for mutations, and in private mode for
+    /// reads too.
+    fn guard(mut self, token: &str, private: bool) -> Self {
+        self.router = router(AppState {
+            lab: self.lab.clone(),
             leptos: leptos_options(),
             admin_token: Some(token.into()),
+            private,
             hosts: Default::default(),
         });
-        app
+        self
     }
 
     async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
