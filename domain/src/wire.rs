@@ -74,6 +74,10 @@ pub struct RunSummary {
     pub last_step: Option<u64>,
     #[serde(default)]
     pub lineage: Lineage,
+    /// Where it trained: "local" (in the server), "process" (a worker process); none before
+    /// it started.
+    #[serde(default)]
+    pub executor: Option<String>,
 }
 
 /// Where a run comes from: its sweep, and for a branch its parent and decay point.

@@ -93,6 +93,16 @@ pub enum Command {
         #[arg(long, value_name = "SWEEP_ID")]
         add_to: Option<i64>,
     },
+    /// Train one job for a server (started by its executor, or a cluster's batch system): the
+    /// job's token comes in ANNEAL_WORKER_TOKEN; datasets are read under ANNEAL_DATA_DIR.
+    Worker {
+        /// The server as this machine reaches it, e.g. http://10.0.0.5:3000.
+        #[arg(long)]
+        server: String,
+        /// The run to train.
+        #[arg(long)]
+        run: i64,
+    },
     /// Datasets: download CIFAR-10, or check that a dataset loads.
     Data {
         #[command(subcommand)]

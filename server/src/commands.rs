@@ -404,7 +404,17 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     let db = open_db(&settings).await?;
     // The same for a Postgres database that several data directories might point at.
     let _db_owner = db.claim_ownership().await?;
-    let runs = RunService::start(db, settings.data_dir.clone(), settings.max_concurrent).await?;
+    let runs = RunService::start_with(
+        db,
+        settings.data_dir.clone(),
+        settings.max_concurrent,
+        settings.executor.clone(),
+    )
+    .await?;
+    tracing::info!(
+        executor = settings.executor.name(),
+        "runs train through this executor"
+    );
     let admin_token = crate::http::auth::token_for(
         settings.addr,
         settings.admin_token.clone(),

@@ -21,6 +21,9 @@ mod landscapes;
 mod runs;
 mod shares;
 mod sweeps;
+mod workers;
+
+pub use workers::WorkerJobRow;
 
 pub use events::{EventKind, StoredEvent};
 

@@ -6,7 +6,9 @@
 mod cli;
 mod commands;
 mod db;
+mod executor;
 mod http;
+mod ingest;
 mod landscapes;
 mod ownership;
 mod queue;
@@ -16,6 +18,7 @@ mod settings;
 mod shares;
 #[cfg(test)]
 mod testing;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -54,6 +57,18 @@ fn main() -> ExitCode {
                     ))
                 })
             }),
+        cli::Command::Worker { server, run } => match std::env::var(worker::protocol::TOKEN_ENV) {
+            Ok(token) if !token.trim().is_empty() => {
+                let data_dir = std::env::var_os("ANNEAL_DATA_DIR")
+                    .map_or_else(|| std::path::PathBuf::from("data"), Into::into);
+                worker::run(&server, run, token.trim().to_owned(), &data_dir)
+            }
+            _ => Err(format!(
+                "{} is not set: the worker needs its job's token",
+                worker::protocol::TOKEN_ENV
+            )
+            .into()),
+        },
         cli::Command::Data { action } => settings::Settings::from_environment()
             .map_err(Into::into)
             .and_then(|s| commands::data(&s, action)),

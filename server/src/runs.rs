@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, broadcast};
 use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
 
 use crate::db::{Db, DbError, EventKind};
+use crate::executor::{Executor, Workers};
 use crate::queue::{Claim, Ended, Finished, JobKind, JobQueue};
 
 /// An event on its way to live followers. `seq` is `None` for progress heartbeats,
@@ -43,11 +44,15 @@ pub struct RunService {
     /// Compute slots shared by training and landscape jobs: together they never run more
     /// jobs at once than the configured concurrency.
     slots: Arc<Semaphore>,
+    /// Where claimed runs train.
+    executor: Executor,
+    /// Worker jobs in flight (the `process` executor).
+    workers: Workers,
 }
 
 /// A claimed run, and who else watches its events (the CLI's progress bar).
 pub struct RunJob {
-    run: RunSummary,
+    pub(crate) run: RunSummary,
     observer: Option<Observer>,
 }
 
@@ -59,6 +64,16 @@ impl RunService {
         data_dir: PathBuf,
         max_concurrent: usize,
     ) -> Result<Arc<Self>, DbError> {
+        Self::start_with(db, data_dir, max_concurrent, Executor::Local).await
+    }
+
+    /// As `start`, training claimed runs with `executor`.
+    pub async fn start_with(
+        db: Db,
+        data_dir: PathBuf,
+        max_concurrent: usize,
+        executor: Executor,
+    ) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
         let slots = Arc::new(Semaphore::new(max_concurrent));
         let svc = Arc::new(Self {
@@ -67,6 +82,8 @@ impl RunService {
             live,
             queue: JobQueue::new(slots.clone()),
             slots,
+            executor,
+            workers: Workers::default(),
         });
         let orphans = if max_concurrent > 0 {
             svc.db.interrupt_orphans().await?
@@ -112,6 +129,24 @@ impl RunService {
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.live.subscribe()
+    }
+
+    /// Sends an event, already committed, to live followers (none listening is fine).
+    pub(crate) fn publish(&self, event: LiveEvent) {
+        let _ = self.live.send(event);
+    }
+
+    pub(crate) fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    /// Whether the worker of `run` should stop (cancelled, shutting down, or not ours).
+    pub(crate) fn worker_should_stop(&self, run: i64) -> bool {
+        self.queue.is_shutting_down() || self.workers.should_stop(run)
+    }
+
+    pub(crate) fn note_worker_end(&self, run: i64, end: crate::worker::protocol::End) {
+        self.workers.ended(run, end);
     }
 
     /// What this server cannot run of `spec` (backend, data), as field errors under `prefix`.
@@ -419,7 +454,10 @@ impl RunService {
 
     /// Where a run starts from: its own newest checkpoint (a resumed run), else its parent's at
     /// the branch point; and the last step it already stored.
-    async fn starting_point(&self, id: i64) -> Result<(Option<PathBuf>, Option<u64>), DbError> {
+    pub(crate) async fn starting_point(
+        &self,
+        id: i64,
+    ) -> Result<(Option<PathBuf>, Option<u64>), DbError> {
         let mut resume_from = self
             .db
             .latest_checkpoint(id)
@@ -603,7 +641,16 @@ impl JobKind for RunService {
         job: RunJob,
         stop: StopFlag,
     ) -> BoxFut<'static, Result<Finished<()>, String>> {
-        Box::pin(self.train_here(job, stop))
+        Box::pin(async move {
+            let id = job.run.id;
+            if let Err(e) = self.db.set_executor(id, self.executor.name()).await {
+                tracing::warn!(run.id = id, error = %e, "recording the executor failed");
+            }
+            match self.executor.clone() {
+                Executor::Local => self.train_here(job, stop).await,
+                Executor::Process(cfg) => self.train_in_worker(job, stop, &cfg).await,
+            }
+        })
     }
 
     fn finish(&self, id: i64, ended: Ended<()>) -> BoxFut<'_, Result<(), DbError>> {
@@ -632,32 +679,39 @@ struct DbSink {
 /// and returns where it now lives. Identical checkpoints (a branch's copy of its parent's
 /// state, say) are stored once.
 fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io::Result<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
-    let mut hash = Sha256::new();
-    for path in &names {
-        // Name and length first, so two files can't run together into the same digest.
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let bytes = std::fs::read(path)?;
-        hash.update(name.as_bytes());
-        hash.update((bytes.len() as u64).to_le_bytes());
-        hash.update(&bytes);
-    }
-    let hex = domain::hex::encode(&hash.finalize());
+    let files = crate::worker::protocol::read_files(dir)?;
     std::fs::create_dir_all(objects)?;
-    let target = objects.join(hex);
+    let target = objects.join(crate::worker::protocol::object_id(&files));
     if target.exists() {
         std::fs::remove_dir_all(dir)?;
     } else {
         std::fs::rename(dir, &target)?;
     }
     Ok(target)
+}
+
+/// Stores files that arrived over the network under `id` (already checked against them):
+/// written beside the store, then renamed into place, so no reader sees half an object.
+pub(crate) fn store_files(
+    files: &crate::worker::protocol::Files,
+    id: &str,
+    objects: &std::path::Path,
+) -> std::io::Result<PathBuf> {
+    let target = objects.join(id);
+    if target.exists() {
+        return Ok(target);
+    }
+    let incoming = objects.join(format!(".incoming-{id}-{}", crate::shares::new_token()));
+    crate::worker::protocol::write_files(&incoming, files)?;
+    match std::fs::rename(&incoming, &target) {
+        Ok(()) => Ok(target),
+        // Another upload of the same object won the race: it is the same content.
+        Err(_) if target.exists() => {
+            let _ = std::fs::remove_dir_all(&incoming);
+            Ok(target)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Replaces the data directory's absolute location in a user-facing message, so errors never

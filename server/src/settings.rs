@@ -15,6 +15,9 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_DATABASE_URL` | unset | `postgres://…` (or `sqlite://…`) instead of the SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
 /// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
+/// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server) or `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) |
+/// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
+/// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
 /// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
 /// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
@@ -30,6 +33,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Reads need the admin token too; share pages stay public.
     pub private: bool,
+    /// Where claimed runs train.
+    pub executor: crate::executor::Executor,
     /// Host names, besides `localhost` and IP literals, that requests may name.
     pub allowed_hosts: Vec<String>,
     pub site_root: String,
@@ -92,6 +97,7 @@ impl Settings {
             database_url: var("ANNEAL_DATABASE_URL"),
             max_concurrent,
             admin_token: var("ANNEAL_ADMIN_TOKEN"),
+            executor: executor(addr)?,
             private: match var("ANNEAL_PRIVATE").as_deref() {
                 None | Some("0" | "false" | "") => false,
                 Some("1" | "true") => true,
@@ -125,5 +131,51 @@ impl Settings {
             .reload_port(self.reload_port)
             .env(if self.dev_reload { Env::DEV } else { Env::PROD })
             .build()
+    }
+}
+
+/// The executor the environment names, with its settings.
+fn executor(addr: SocketAddr) -> Result<crate::executor::Executor, SettingsError> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    match var("ANNEAL_EXECUTOR").as_deref() {
+        None | Some("local") => Ok(crate::executor::Executor::Local),
+        Some("process") => {
+            let server_url = var("ANNEAL_WORKER_SERVER_URL").unwrap_or_else(|| {
+                let ip = if addr.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    addr.ip()
+                };
+                format!("http://{}", SocketAddr::new(ip, addr.port()))
+            });
+            let memory_limit = match var("ANNEAL_WORKER_MEMORY_BYTES") {
+                None => None,
+                Some(v) => Some(
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&b| b >= 1 << 24)
+                        .ok_or(SettingsError {
+                            var: "ANNEAL_WORKER_MEMORY_BYTES",
+                            problem: format!("{v:?} is not a number of bytes of at least 16 MiB"),
+                        })?,
+                ),
+            };
+            let program = std::env::current_exe().map_err(|e| SettingsError {
+                var: "ANNEAL_EXECUTOR",
+                problem: format!("cannot find this binary to start workers with: {e}"),
+            })?;
+            Ok(crate::executor::Executor::Process(
+                crate::executor::ProcessConfig {
+                    server_url,
+                    program,
+                    memory_limit,
+                },
+            ))
+        }
+        Some(other) => Err(SettingsError {
+            var: "ANNEAL_EXECUTOR",
+            problem: format!("{other:?}: use local or process"),
+        }),
     }
 }

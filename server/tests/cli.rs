@@ -17,7 +17,7 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 fn help_lists_every_subcommand() {
     let out = anneal().arg("--help").output().expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "run", "schedule", "data"] {
+    for cmd in ["serve", "run", "sweep", "worker", "schedule", "data"] {
         assert!(text.contains(cmd), "`{cmd}` missing from:\n{text}");
     }
     let run_help = anneal().args(["run", "--help"]).output().expect("runs");
@@ -157,4 +157,68 @@ fn data_check_loads_or_says_what_is_missing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("anneal data fetch cifar10"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sweep_trains_replicates_headless_and_prints_the_verdict() {
+    let data = std::env::temp_dir().join(format!("anneal-cli-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("dir");
+    let spec = data.join("sweep.toml");
+    std::fs::write(
+        &spec,
+        r#"
+name = "cli sweep"
+branch_at = [200, 600]
+branch_length = 200
+seeds = [1, 2, 3]
+[main]
+seed = 1
+[main.experiment]
+kind = "toy"
+d = 20
+n = 5
+gamma = 1.0
+label_noise = 0.3
+batch = 1
+steps = 600
+[main.schedule]
+kind = "constant"
+lr = 0.05
+[after]
+kind = "constant"
+lr = 0.005
+"#,
+    )
+    .expect("spec");
+    let out = anneal()
+        .args(["sweep"])
+        .arg(&spec)
+        .env("ANNEAL_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("9 runs queued"), "{text}");
+    assert!(text.contains("95% CI") && text.contains("3 seeds"), "{text}");
+    // More seeds later, into the same sweep.
+    let out = anneal()
+        .args(["sweep", "--add-to", "1", "--seeds", "4:5:1"])
+        .env("ANNEAL_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("6 runs queued") && text.contains("5 seeds"), "{text}");
+    // A repeated seed is refused by field, and nothing is queued.
+    let out = anneal()
+        .args(["sweep", "--add-to", "1", "--seeds", "2"])
+        .env("ANNEAL_DATA_DIR", &data)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("seeds: seed 2 is given twice"));
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -3,110 +3,14 @@
 //! from its last checkpoint into the same id, and ends with every epoch exactly once and the
 //! same numbers as a run that was never interrupted.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Server, metric_rows, prepare, strip_timings, wait_status};
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(data: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
-            .arg("serve")
-            .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
-            .env("ANNEAL_DATA_DIR", data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let s = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while s.request("GET", "/healthz", None).map(|(c, _)| c) != Some(200) {
-            assert!(Instant::now() < deadline, "server never became ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s
-    }
-
-    /// A minimal HTTP/1.1 client: the test needs nothing beyond std.
-    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .ok()?;
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(req.as_bytes()).ok()?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).ok()?;
-        let text = String::from_utf8_lossy(&raw);
-        let code = text.split_whitespace().nth(1)?.parse().ok()?;
-        let (head, rest) = text.split_once("\r\n\r\n")?;
-        let payload = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(rest)
-        } else {
-            rest.to_owned()
-        };
-        Some((code, serde_json::from_str(&payload).unwrap_or(Value::Null)))
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.request("GET", path, None).expect("GET answers").1
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dechunk(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some((len, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("anneal-crash-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 const EPOCHS: u64 = 12;
 
@@ -123,35 +27,6 @@ fn spec() -> Value {
             "batch": 20, "epochs": EPOCHS, "checkpoint_every": 1
         }
     })
-}
-
-fn wait_status(s: &Server, id: i64, want: &[&str], secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let st = s.get(&format!("/api/runs/{id}"))["status"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        if want.contains(&st.as_str()) {
-            return st;
-        }
-        assert!(Instant::now() < deadline, "run {id} stuck in {st}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn metric_rows(s: &Server, id: i64) -> Vec<Value> {
-    s.get(&format!("/api/runs/{id}/metrics"))
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn prepare(tag: &str) -> PathBuf {
-    let data = temp_dir(tag);
-    datasets::testgen::write_idx(&data.join("tiny"), 2000, 200, true, 11)
-        .expect("test data written");
-    data
 }
 
 #[test]
@@ -226,19 +101,7 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
     let seqs: Vec<i64> = rows.iter().filter_map(|r| r["seq"].as_i64()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq keeps increasing");
     // Deterministic training: the resumed run's numbers equal the uninterrupted one's.
-    let strip = |rows: &[Value]| -> Vec<Value> {
-        rows.iter()
-            .map(|r| {
-                let mut v = r["values"].clone();
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("samples_per_sec");
-                    o.remove("epoch_seconds");
-                }
-                json!({"step": r["step"], "values": v})
-            })
-            .collect()
-    };
-    assert_eq!(strip(&rows), strip(&reference));
+    assert_eq!(strip_timings(&rows), strip_timings(&reference));
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&ref_data);
 }

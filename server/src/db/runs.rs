@@ -21,10 +21,11 @@ pub(super) struct RunRow {
     sweep_id: Option<i64>,
     parent_id: Option<i64>,
     branch_step: Option<i64>,
+    executor: Option<String>,
 }
 
 pub(super) const RUN_COLUMNS: &str = "id, name, spec, status, message, backend, device, created_at_ms, finished_at_ms, \
-     sweep_id, parent_id, branch_step, \
+     sweep_id, parent_id, branch_step, executor, \
      (SELECT MAX(step) FROM run_events e WHERE e.run_id = runs.id AND e.kind = 'metric') AS last_step";
 
 impl RunRow {
@@ -49,6 +50,7 @@ impl RunRow {
                 parent_id: self.parent_id,
                 branch_at: self.branch_step.and_then(|s| u64::try_from(s).ok()),
             },
+            executor: self.executor,
         })
     }
 }

@@ -128,6 +128,10 @@ pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) 
     let Some(expected) = s.admin_token.as_deref() else {
         return next.run(req).await;
     };
+    // Workers carry their job's own token, checked by the ingest; an admin token is not one.
+    if req.uri().path().starts_with("/api/worker/") {
+        return next.run(req).await;
+    }
     let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if read && (!s.private || public_in_private_mode(req.uri().path())) {
         return next.run(req).await;

@@ -8,6 +8,7 @@ mod error;
 mod landscape;
 mod share;
 mod sse;
+mod worker;
 
 use std::sync::Arc;
 
@@ -82,7 +83,20 @@ pub fn router(state: AppState) -> Router {
             post(share::create_share).get(share::list_shares),
         )
         .route("/api/shares/{id}/revoke", post(share::revoke_share))
-        .route("/s/{token}/export", get(share::export));
+        .route("/s/{token}/export", get(share::export))
+        .route("/api/worker/runs/{id}/job", get(worker::job))
+        .route(
+            "/api/worker/runs/{id}/objects/{object}",
+            get(worker::get_object)
+                .put(worker::put_object)
+                .layer(DefaultBodyLimit::max(worker::OBJECT_LIMIT_BYTES)),
+        )
+        .route(
+            "/api/worker/runs/{id}/events",
+            post(worker::events).layer(DefaultBodyLimit::max(worker::EVENTS_LIMIT_BYTES)),
+        )
+        .route("/api/worker/runs/{id}/heartbeat", post(worker::heartbeat))
+        .route("/api/worker/runs/{id}/end", post(worker::end));
     api.leptos_routes_with_context(&state, routes, move || provide_context(lab.clone()), {
         let leptos = leptos.clone();
         move || app::shell(leptos.clone())

@@ -7,6 +7,7 @@ mod landscapes;
 mod runs;
 mod shares;
 mod sweeps;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +43,14 @@ fn leptos_options() -> LeptosOptions {
 
 impl TestApp {
     async fn new() -> Self {
+        Self::with_workers(1).await
+    }
+
+    /// With `n` training workers (0: queued runs stay queued, for tests that play a worker).
+    async fn with_workers(n: usize) -> Self {
         let dir = TempDir::new("http");
         let db = Db::testing(dir.path()).await.expect("db opens");
-        let runs = RunService::start(db, dir.path().to_owned(), 1)
+        let runs = RunService::start(db, dir.path().to_owned(), n)
             .await
             .expect("service starts");
         let landscapes = LandscapeService::start(runs.clone(), true)

@@ -1,0 +1,148 @@
+//! Storage for out-of-process workers: a job's hashed token, the executor that ran a run, and
+//! the ingest counter that makes a worker's event batches idempotent.
+
+use super::{Db, DbError, EventKind, now_ms};
+
+/// What the server knows of a run's worker job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerJobRow {
+    pub status: String,
+    pub token_hash: Option<String>,
+    /// Events of this job stored so far: the seq the worker's next event must have.
+    pub acked: i64,
+}
+
+impl Db {
+    /// Hands a running run to a worker job: its executor, the hash of the job's token, and a
+    /// fresh ingest counter.
+    pub async fn dispatch_worker(
+        &self,
+        run_id: i64,
+        executor: &str,
+        token_hash: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE runs SET executor = $1, worker_token_hash = $2, worker_acked = 0, heartbeat_ms = $3 WHERE id = $4",
+        )
+        .bind(executor)
+        .bind(token_hash)
+        .bind(now_ms())
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a run trained in this process.
+    pub async fn set_executor(&self, run_id: i64, executor: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET executor = $1 WHERE id = $2")
+            .bind(executor)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn worker_job(&self, run_id: i64) -> Result<Option<WorkerJobRow>, DbError> {
+        let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT status, worker_token_hash, worker_acked FROM runs WHERE id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(status, token_hash, acked)| WorkerJobRow {
+            status,
+            token_hash,
+            acked,
+        }))
+    }
+
+    /// The job's token dies with the job.
+    pub async fn revoke_worker(&self, run_id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET worker_token_hash = NULL WHERE id = $1")
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the worker's event number `seq` (its count of events before this one) and
+    /// returns its run-event seq; None when `seq` is not the next one expected (a repeat of a
+    /// stored event, or a gap), in which case nothing is written. The counter and the event
+    /// move together in one transaction, so a crash between them cannot lose or repeat a row.
+    pub async fn ingest_event(
+        &self,
+        run_id: i64,
+        seq: i64,
+        kind: EventKind,
+        step: Option<u64>,
+        data: &str,
+    ) -> Result<Option<i64>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET worker_acked = worker_acked + 1, heartbeat_ms = $1 WHERE id = $2 AND worker_acked = $3",
+        )
+        .bind(now_ms())
+        .bind(run_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(None);
+        }
+        let step = step.and_then(|s| i64::try_from(s).ok());
+        // The UPDATE above holds the run's row, so this run's event seqs cannot race.
+        let event_seq: i64 = sqlx::query_scalar(
+            "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_events WHERE run_id = $1
+             RETURNING seq",
+        )
+        .bind(run_id)
+        .bind(kind.as_str())
+        .bind(step)
+        .bind(data)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(event_seq))
+    }
+
+    /// Like `ingest_event`, for a checkpoint record: the counter and the record move together.
+    pub async fn ingest_checkpoint(
+        &self,
+        run_id: i64,
+        seq: i64,
+        epoch: u32,
+        step: u64,
+        path: &str,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET worker_acked = worker_acked + 1, heartbeat_ms = $1 WHERE id = $2 AND worker_acked = $3",
+        )
+        .bind(now_ms())
+        .bind(run_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
+        )
+        .bind(run_id)
+        .bind(i64::from(epoch))
+        .bind(i64::try_from(step).unwrap_or(i64::MAX))
+        .bind(path)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,109 @@
+//! The worker protocol's routes (`/api/worker/runs/{id}/…`): thin doors onto the run service's
+//! ingest. Each call carries its job's own token, never the admin token; see `crate::ingest`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::api::{Body, rejection_to_error};
+use super::error::ApiError;
+use crate::worker::protocol::{Acked, Batch, Beat, BeatAnswer, End, Job};
+
+/// Event batches may be larger than other requests; checkpoints much larger.
+pub const EVENTS_LIMIT_BYTES: usize = 1 << 20;
+pub const OBJECT_LIMIT_BYTES: usize = crate::worker::protocol::MAX_OBJECT_BYTES;
+
+/// The bearer token of a request (the scheme is case-insensitive).
+fn token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, t) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| t.trim().to_owned())
+}
+
+pub async fn job(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(
+        s.lab
+            .runs()
+            .worker_job(id, token(&headers).as_deref())
+            .await?,
+    ))
+}
+
+pub async fn get_object(
+    State(s): State<AppState>,
+    Path((id, object)): Path<(i64, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let bytes = s
+        .lab
+        .runs()
+        .worker_object(id, token(&headers).as_deref(), &object)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+pub async fn put_object(
+    State(s): State<AppState>,
+    Path((id, object)): Path<(i64, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    s.lab
+        .runs()
+        .worker_upload(id, token(&headers).as_deref(), &object, &body)
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+pub async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Body<Batch>,
+) -> Result<Json<Acked>, ApiError> {
+    let Json(batch) = body.map_err(rejection_to_error)?;
+    Ok(Json(
+        s.lab
+            .runs()
+            .worker_events(id, token(&headers).as_deref(), batch)
+            .await?,
+    ))
+}
+
+pub async fn heartbeat(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Body<Beat>,
+) -> Result<Json<BeatAnswer>, ApiError> {
+    let Json(beat) = body.map_err(rejection_to_error)?;
+    Ok(Json(
+        s.lab
+            .runs()
+            .worker_beat(id, token(&headers).as_deref(), beat)
+            .await?,
+    ))
+}
+
+pub async fn end(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Body<End>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(end) = body.map_err(rejection_to_error)?;
+    s.lab
+        .runs()
+        .worker_end(id, token(&headers).as_deref(), end)
+        .await?;
+    Ok(Json(serde_json::json!({"ok": true})))
+}

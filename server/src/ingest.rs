@@ -1,0 +1,259 @@
+//! The server's half of the worker protocol: a job's token checked on every call, its spec and
+//! starting checkpoint handed out, and its events, checkpoints, heartbeats and end taken in.
+//! Events are stored through the same records as in-process training, so SSE followers see a
+//! worker's run exactly as a local one; the server stays the only writer of the database.
+
+use domain::Failure;
+use domain::wire::{RunStatus, StatusChange};
+
+use crate::db::{DbError, EventKind, WorkerJobRow};
+use crate::runs::{LiveEvent, RunService};
+use crate::worker::protocol::{
+    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, object_id, pack, read_files,
+    unpack,
+};
+
+fn storage(e: DbError) -> Failure {
+    tracing::error!(error = %e, "worker ingest: storage error");
+    Failure::internal()
+}
+
+fn unauthorized() -> Failure {
+    Failure::new(401, "this worker token is not valid for this job")
+}
+
+/// A content address: 64 lowercase hex digits.
+fn is_object_id(id: &str) -> bool {
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl RunService {
+    /// The job `run` is, if `token` is its token and it is still running.
+    async fn authorize(&self, run: i64, token: Option<&str>) -> Result<WorkerJobRow, Failure> {
+        let token = token.ok_or_else(unauthorized)?;
+        let row = self
+            .db()
+            .worker_job(run)
+            .await
+            .map_err(storage)?
+            .ok_or_else(unauthorized)?;
+        let expected = row.token_hash.as_deref().ok_or_else(unauthorized)?;
+        // Both sides are hashes, so comparing them tells an attacker nothing about the token.
+        if crate::shares::hash_token(token) != expected {
+            return Err(unauthorized());
+        }
+        if row.status != RunStatus::Running.as_str() {
+            return Err(Failure::conflict(format!(
+                "the run is {}, not running: stop",
+                row.status
+            )));
+        }
+        Ok(row)
+    }
+
+    fn objects_dir(&self) -> std::path::PathBuf {
+        self.data_dir().join("checkpoints").join("objects")
+    }
+
+    /// What the worker trains: the spec, the checkpoint to start from and what is stored.
+    pub async fn worker_job(&self, run: i64, token: Option<&str>) -> Result<Job, Failure> {
+        let row = self.authorize(run, token).await?;
+        let summary = self
+            .db()
+            .get_run(run)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Failure::not_found("run"))?;
+        let (resume_from, skip_through) = self.starting_point(run).await.map_err(storage)?;
+        Ok(Job {
+            run_id: run,
+            spec: summary.spec,
+            resume: resume_from
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+            skip_through,
+            next_seq: row.acked,
+        })
+    }
+
+    /// The packed checkpoint the job starts from (no other object is handed out).
+    pub async fn worker_object(
+        &self,
+        run: i64,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Vec<u8>, Failure> {
+        let job = self.worker_job(run, token).await?;
+        if job.resume.as_deref() != Some(id) {
+            return Err(Failure::not_found("checkpoint object for this job"));
+        }
+        let files = read_files(&self.objects_dir().join(id)).map_err(|e| {
+            tracing::error!(run.id = run, error = %e, "reading a checkpoint object");
+            Failure::internal()
+        })?;
+        Ok(pack(&files))
+    }
+
+    /// Stores an uploaded checkpoint after checking that its content is what its name says.
+    pub async fn worker_upload(
+        &self,
+        run: i64,
+        token: Option<&str>,
+        id: &str,
+        body: &[u8],
+    ) -> Result<(), Failure> {
+        self.authorize(run, token).await?;
+        if !is_object_id(id) {
+            return Err(Failure::field("object", "must be 64 lowercase hex digits"));
+        }
+        let files = unpack(body).map_err(|e| Failure::field("body", e))?;
+        let actual = object_id(&files);
+        if actual != id {
+            return Err(Failure::field(
+                "object",
+                format!("the content's SHA-256 is {actual}, not the id it was sent as"),
+            ));
+        }
+        crate::runs::store_files(&files, id, &self.objects_dir()).map_err(|e| {
+            tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
+            Failure::internal()
+        })?;
+        Ok(())
+    }
+
+    /// Takes a batch of events. Idempotent on (run, seq): what is already stored is skipped,
+    /// a gap refuses the whole batch, and a batch is checked whole before any of it is stored.
+    pub async fn worker_events(
+        &self,
+        run: i64,
+        token: Option<&str>,
+        batch: Batch,
+    ) -> Result<Acked, Failure> {
+        let row = self.authorize(run, token).await?;
+        if batch.events.len() > MAX_BATCH {
+            return Err(Failure::new(
+                413,
+                format!("at most {MAX_BATCH} events per batch"),
+            ));
+        }
+        if batch.first < 0 || batch.first > row.acked {
+            return Err(Failure::conflict(format!(
+                "the batch starts at seq {}, but the next expected is {}",
+                batch.first, row.acked
+            )));
+        }
+        for ev in &batch.events {
+            match ev {
+                WorkerEvent::Checkpoint { object, .. }
+                    if !is_object_id(object) || !self.objects_dir().join(object).is_dir() =>
+                {
+                    return Err(Failure::conflict(format!(
+                        "checkpoint object {object} has not been uploaded"
+                    )));
+                }
+                WorkerEvent::Metric { point } if point.values.is_empty() => {
+                    return Err(Failure::field("events", "a metric row has no values"));
+                }
+                _ => {}
+            }
+        }
+        let mut acked = row.acked;
+        for (i, ev) in batch.events.into_iter().enumerate() {
+            let seq = batch.first + i as i64;
+            if seq < acked {
+                continue;
+            }
+            let stored = self
+                .store_worker_event(run, seq, ev)
+                .await
+                .map_err(storage)?;
+            if !stored {
+                return Err(Failure::conflict(
+                    "another request stored this seq first; fetch the job to resynchronise",
+                ));
+            }
+            acked = seq + 1;
+        }
+        Ok(Acked { acked })
+    }
+
+    async fn store_worker_event(
+        &self,
+        run: i64,
+        seq: i64,
+        ev: WorkerEvent,
+    ) -> Result<bool, DbError> {
+        let (kind, step, data) = match ev {
+            WorkerEvent::Checkpoint {
+                epoch,
+                step,
+                object,
+            } => {
+                let path = format!("checkpoints/objects/{object}");
+                return self
+                    .db()
+                    .ingest_checkpoint(run, seq, epoch, step, &path)
+                    .await;
+            }
+            WorkerEvent::Started { backend, device } => {
+                self.db().set_device(run, &backend, &device).await?;
+                let change = StatusChange {
+                    status: RunStatus::Running,
+                    message: None,
+                    backend: Some(backend),
+                    device: Some(device),
+                };
+                (EventKind::Status, None, json(&change))
+            }
+            WorkerEvent::Metric { point } => (EventKind::Metric, Some(point.step), json(&point)),
+        };
+        let Some(event_seq) = self.db().ingest_event(run, seq, kind, step, &data).await? else {
+            return Ok(false);
+        };
+        self.publish(LiveEvent {
+            run_id: run,
+            seq: Some(event_seq),
+            kind: kind.as_str(),
+            data: data.into(),
+        });
+        Ok(true)
+    }
+
+    /// A heartbeat: progress for the live charts, and whether the worker should stop.
+    pub async fn worker_beat(
+        &self,
+        run: i64,
+        token: Option<&str>,
+        beat: Beat,
+    ) -> Result<BeatAnswer, Failure> {
+        self.authorize(run, token).await?;
+        self.db().set_heartbeat(run).await.map_err(storage)?;
+        let progress = domain::wire::Progress {
+            step: beat.step,
+            total_steps: beat.total_steps,
+            samples_per_sec: beat.samples_per_sec,
+        };
+        self.publish(LiveEvent {
+            run_id: run,
+            seq: None,
+            kind: "progress",
+            data: json(&progress).into(),
+        });
+        Ok(BeatAnswer {
+            stop: self.worker_should_stop(run),
+        })
+    }
+
+    /// How the worker says the job ended; the executor turns it into the run's status.
+    pub async fn worker_end(&self, run: i64, token: Option<&str>, end: End) -> Result<(), Failure> {
+        self.authorize(run, token).await?;
+        self.note_worker_end(run, end);
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("wire types serialise to JSON")
+}

@@ -1,0 +1,158 @@
+//! What the end-to-end tests on the real binary share: a server started on a data directory
+//! (with extra environment), a minimal HTTP client, and helpers to wait for runs.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// A server with these environment variables set as well.
+    pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+            .arg("serve")
+            .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
+            .env("ANNEAL_DATA_DIR", data)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let s = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.request("GET", "/healthz", None).map(|(c, _)| c) != Some(200) {
+            assert!(Instant::now() < deadline, "server never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    /// A minimal HTTP/1.1 client: the test needs nothing beyond std.
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).ok()?;
+        let text = String::from_utf8_lossy(&raw);
+        let code = text.split_whitespace().nth(1)?.parse().ok()?;
+        let (head, rest) = text.split_once("\r\n\r\n")?;
+        let payload = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        };
+        Some((code, serde_json::from_str(&payload).unwrap_or(Value::Null)))
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.request("GET", path, None).expect("GET answers").1
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((len, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("anneal-crash-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub fn wait_status(s: &Server, id: i64, want: &[&str], secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let st = s.get(&format!("/api/runs/{id}"))["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if want.contains(&st.as_str()) {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "run {id} stuck in {st}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn metric_rows(s: &Server, id: i64) -> Vec<Value> {
+    s.get(&format!("/api/runs/{id}/metrics"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn prepare(tag: &str) -> PathBuf {
+    let data = temp_dir(tag);
+    datasets::testgen::write_idx(&data.join("tiny"), 2000, 200, true, 11)
+        .expect("test data written");
+    data
+}
+
+/// Metric rows without what differs between two identical runs (their timings).
+pub fn strip_timings(rows: &[Value]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            let mut v = r["values"].clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("samples_per_sec");
+                o.remove("epoch_seconds");
+            }
+            json!({"step": r["step"], "values": v})
+        })
+        .collect()
+}

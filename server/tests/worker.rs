@@ -1,0 +1,182 @@
+//! The `process` executor end to end on the real binary: runs train in `anneal worker` child
+//! processes that speak the worker protocol, with the same rows as in-process training; a run
+//! that exhausts its worker's memory fails alone while the server goes on serving.
+
+mod common;
+
+use common::{Server, metric_rows, prepare, strip_timings, wait_status};
+use serde_json::{Value, json};
+
+fn net_sweep() -> Value {
+    json!({
+        "name": "worker sweep",
+        "main": {
+            "seed": 4,
+            "schedule": {"kind": "constant", "lr": 0.05},
+            "experiment": {
+                "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+                "model": {"kind": "mlp", "hidden": [64]},
+                "loss": "cross_entropy",
+                "optimizer": {"kind": "sgd", "momentum": 0.9},
+                "batch": 50, "epochs": 4, "checkpoint_every": 1
+            }
+        },
+        "branch_at": [2, 4],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 2
+    })
+}
+
+fn toy() -> Value {
+    json!({
+        "experiment": {"kind": "toy", "d": 20, "n": 5, "gamma": 1.0, "label_noise": 0.3, "batch": 1,
+                       "steps": 2000, "eval_every": 100},
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "seed": 1
+    })
+}
+
+/// Runs the toy run and the sweep on `s`, and answers every run's rows in order.
+fn train_all(s: &Server) -> Vec<Vec<Value>> {
+    let (code, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
+    assert_eq!(code, 201, "{body}");
+    let mut ids = vec![body["id"].as_i64().expect("id")];
+    let (code, body) = s
+        .request("POST", "/api/sweeps", Some(&net_sweep()))
+        .expect("POST");
+    assert_eq!(code, 201, "{body}");
+    ids.extend(
+        body["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter_map(Value::as_i64),
+    );
+    ids.iter()
+        .map(|&id| {
+            let status = wait_status(s, id, &["completed", "failed", "cancelled"], 300);
+            let run = s.get(&format!("/api/runs/{id}"));
+            assert_eq!(status, "completed", "{run}");
+            metric_rows(s, id)
+        })
+        .collect()
+}
+
+#[test]
+fn workers_train_what_the_server_would_row_for_row() {
+    let local_data = prepare("worker-local");
+    let local = train_all(&Server::start(&local_data));
+    let data = prepare("worker-process");
+    let s = Server::start_with(&data, &[("ANNEAL_EXECUTOR", "process")]);
+    let remote = train_all(&s);
+    assert_eq!(local.len(), remote.len());
+    for (a, b) in local.iter().zip(&remote) {
+        assert!(!a.is_empty());
+        assert_eq!(
+            strip_timings(a),
+            strip_timings(b),
+            "a run differs between executors"
+        );
+    }
+    // Where it ran is on record, and the workers left nothing behind but stored checkpoints.
+    let (_, run) = s.request("GET", "/api/runs/2", None).expect("GET");
+    assert_eq!(run["executor"], "process");
+    let scratch = data.join("scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|n| !n.to_string_lossy().starts_with("worker-")),
+        "{left:?}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&local_data);
+}
+
+#[test]
+fn a_run_that_exhausts_its_worker_fails_alone() {
+    let data = prepare("worker-oom");
+    // 600 MiB of address space per worker; the server itself is not limited.
+    let s = Server::start_with(
+        &data,
+        &[
+            ("ANNEAL_EXECUTOR", "process"),
+            ("ANNEAL_WORKER_MEMORY_BYTES", "629145600"),
+        ],
+    );
+    // Valid (well under the 4 GiB a run may plan for), but ~1.3 GB to train here.
+    let big = json!({
+        "seed": 1,
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "experiment": {
+            "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+            "model": {"kind": "mlp", "hidden": [8192, 8192]},
+            "loss": "cross_entropy",
+            "optimizer": {"kind": "sgd", "momentum": 0.9},
+            "batch": 50, "epochs": 1, "checkpoint_every": 0
+        }
+    });
+    let (code, body) = s.request("POST", "/api/runs", Some(&big)).expect("POST");
+    assert_eq!(code, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    assert_eq!(wait_status(&s, id, &["completed", "failed"], 300), "failed");
+    let run = s.get(&format!("/api/runs/{id}"));
+    let message = run["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("memory"), "says why: {run}");
+    eprintln!("the failed run says: {message}");
+    // The server is untouched: it answers, and trains the next run.
+    assert_eq!(
+        s.request("GET", "/healthz", None).map(|(c, _)| c),
+        Some(200)
+    );
+    let (_, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
+    let next = body["id"].as_i64().expect("id");
+    assert_eq!(
+        wait_status(&s, next, &["completed", "failed"], 300),
+        "completed"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_cancelled_worker_stops_and_the_run_says_cancelled() {
+    let data = prepare("worker-cancel");
+    let s = Server::start_with(&data, &[("ANNEAL_EXECUTOR", "process")]);
+    let mut long = toy();
+    long["experiment"]["steps"] = json!(5_000_000);
+    long["experiment"]["eval_every"] = json!(1000);
+    let (_, body) = s.request("POST", "/api/runs", Some(&long)).expect("POST");
+    let id = body["id"].as_i64().expect("id");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while metric_rows(&s, id).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker sent no rows"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let asked = std::time::Instant::now();
+    let (code, body) = s
+        .request("POST", &format!("/api/runs/{id}/cancel"), None)
+        .expect("cancel answers");
+    assert_eq!(
+        (code, body["cancelled"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(
+        wait_status(&s, id, &["cancelled", "failed", "completed"], 60),
+        "cancelled"
+    );
+    // The worker hears it at its next heartbeat (every 2 s), well before the kill deadline.
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+}
