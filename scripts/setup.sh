@@ -5,7 +5,8 @@
 #                           version Cargo.lock pins, plotly.js and binaryen from npm
 #   scripts/setup.sh test   all of that, plus what only the tests need (scripts/test.sh):
 #                           Chromium and Playwright for the journeys, PostgreSQL for the second
-#                           storage backend
+#                           storage backend, Slurm (with slurmrestd and munge) for the cluster
+#                           executor
 # WITH_CARGO_LEPTOS=1 also installs cargo-leptos 0.3.10 (about 18 minutes on 2 cores; only
 # `cargo leptos watch` needs it).
 set -euo pipefail
@@ -32,6 +33,8 @@ if command -v apt-get >/dev/null; then
     apt_install chromium
     # Postgres is only the storage tests' second backend: without it they run on SQLite alone.
     apt_install postgresql || say "could not install postgresql: the Postgres storage tests will be skipped"
+    # A single-node Slurm cluster for the Slurm executor's tests (scripts/slurm.sh).
+    apt_install slurmctld slurmd slurmrestd munge slurm-client || say "could not install Slurm: the Slurm executor tests will be skipped"
   fi
 else
   say "no apt-get: install Fashion-MNIST (and, for the tests, Chromium) yourself (see README)"

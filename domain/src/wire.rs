@@ -78,6 +78,11 @@ pub struct RunSummary {
     /// it started.
     #[serde(default)]
     pub executor: Option<String>,
+    /// The batch system's job id (Slurm), and the node the job ran on.
+    #[serde(default)]
+    pub executor_job_id: Option<String>,
+    #[serde(default)]
+    pub executor_node: Option<String>,
 }
 
 /// Where a run comes from: its sweep, and for a branch its parent and decay point.

@@ -24,6 +24,8 @@ pub enum Executor {
     Local,
     /// One `anneal worker` child process per run.
     Process(ProcessConfig),
+    /// One Slurm batch job per run, through slurmrestd.
+    Slurm(crate::slurm::SlurmConfig),
 }
 
 impl Executor {
@@ -31,6 +33,7 @@ impl Executor {
         match self {
             Self::Local => "local",
             Self::Process(_) => "process",
+            Self::Slurm(_) => "slurm",
         }
     }
 }
@@ -52,7 +55,7 @@ pub struct Workers {
 }
 
 impl Workers {
-    fn start(&self, run: i64, stop: StopFlag) {
+    pub(crate) fn start(&self, run: i64, stop: StopFlag) {
         lock(&self.jobs).insert(run, (stop, None));
     }
 
@@ -69,7 +72,7 @@ impl Workers {
         }
     }
 
-    fn finish(&self, run: i64) -> Option<End> {
+    pub(crate) fn finish(&self, run: i64) -> Option<End> {
         lock(&self.jobs).remove(&run).and_then(|(_, end)| end)
     }
 }

@@ -16,6 +16,7 @@ mod runs;
 mod service;
 mod settings;
 mod shares;
+mod slurm;
 #[cfg(test)]
 mod testing;
 mod worker;

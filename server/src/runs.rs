@@ -649,6 +649,10 @@ impl JobKind for RunService {
             match self.executor.clone() {
                 Executor::Local => self.train_here(job, stop).await,
                 Executor::Process(cfg) => self.train_in_worker(job, stop, &cfg).await,
+                Executor::Slurm(cfg) => {
+                    self.train_in_slurm(job, stop, &crate::slurm::Slurm::new(cfg))
+                        .await
+                }
             }
         })
     }

@@ -18,6 +18,15 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server) or `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) |
 /// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
 /// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
+/// | `ANNEAL_WORKER_PROGRAM` | this binary | the `anneal` binary workers run (its path on the cluster's nodes for `slurm`) |
+/// | `ANNEAL_SLURM_URL` | (needed for `slurm`) | slurmrestd, e.g. `http://head:6820` |
+/// | `ANNEAL_SLURM_API` | `v0.0.38` | slurmrestd's API version (Slurm 22.05: v0.0.38; 24.05+: v0.0.40 or later) |
+/// | `ANNEAL_SLURM_USER`, `ANNEAL_SLURM_TOKEN` | (needed for `slurm`) | the user jobs run as, and its JWT (`scontrol token`) |
+/// | `ANNEAL_SLURM_PARTITION` | the cluster's default | partition jobs go to |
+/// | `ANNEAL_SLURM_CPUS` | `1` | CPUs per job |
+/// | `ANNEAL_SLURM_MEMORY_MB` | unset | memory per job (MB) |
+/// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
+/// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
 /// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
 /// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
@@ -90,6 +99,7 @@ impl Settings {
                 problem: "must be between 1 and 64".into(),
             });
         }
+        let executor = executor(addr, &data_dir)?;
         Ok(Self {
             addr,
             data_dir,
@@ -97,7 +107,7 @@ impl Settings {
             database_url: var("ANNEAL_DATABASE_URL"),
             max_concurrent,
             admin_token: var("ANNEAL_ADMIN_TOKEN"),
-            executor: executor(addr)?,
+            executor,
             private: match var("ANNEAL_PRIVATE").as_deref() {
                 None | Some("0" | "false" | "") => false,
                 Some("1" | "true") => true,
@@ -134,20 +144,84 @@ impl Settings {
     }
 }
 
+/// The server as workers reach it.
+fn worker_server_url(addr: SocketAddr) -> String {
+    std::env::var("ANNEAL_WORKER_SERVER_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| {
+            let ip = if addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                addr.ip()
+            };
+            format!("http://{}", SocketAddr::new(ip, addr.port()))
+        })
+}
+
+/// The `anneal` binary workers run.
+fn worker_program() -> Result<PathBuf, SettingsError> {
+    match std::env::var_os("ANNEAL_WORKER_PROGRAM") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => std::env::current_exe().map_err(|e| SettingsError {
+            var: "ANNEAL_WORKER_PROGRAM",
+            problem: format!("cannot find this binary to start workers with: {e}"),
+        }),
+    }
+}
+
 /// The executor the environment names, with its settings.
-fn executor(addr: SocketAddr) -> Result<crate::executor::Executor, SettingsError> {
+fn executor(
+    addr: SocketAddr,
+    data_dir: &std::path::Path,
+) -> Result<crate::executor::Executor, SettingsError> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     match var("ANNEAL_EXECUTOR").as_deref() {
         None | Some("local") => Ok(crate::executor::Executor::Local),
+        Some("slurm") => {
+            let need = |k: &'static str| {
+                var(k).ok_or(SettingsError {
+                    var: k,
+                    problem: "must be set when ANNEAL_EXECUTOR=slurm (scripts/slurm.sh start prints it for a local cluster)".into(),
+                })
+            };
+            let number = |k: &'static str| -> Result<Option<u64>, SettingsError> {
+                var(k)
+                    .map(|v| {
+                        v.trim()
+                            .parse::<u64>()
+                            .ok()
+                            .filter(|&n| n > 0)
+                            .ok_or(SettingsError {
+                                var: k,
+                                problem: format!("{v:?} is not a positive whole number"),
+                            })
+                    })
+                    .transpose()
+            };
+            Ok(crate::executor::Executor::Slurm(
+                crate::slurm::SlurmConfig {
+                    url: need("ANNEAL_SLURM_URL")?,
+                    api: var("ANNEAL_SLURM_API").unwrap_or_else(|| "v0.0.38".into()),
+                    user: need("ANNEAL_SLURM_USER")?,
+                    token: need("ANNEAL_SLURM_TOKEN")?,
+                    partition: var("ANNEAL_SLURM_PARTITION"),
+                    cpus_per_job: number("ANNEAL_SLURM_CPUS")?
+                        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                    memory_mb_per_job: number("ANNEAL_SLURM_MEMORY_MB")?,
+                    worker_program: worker_program()?,
+                    server_url: worker_server_url(addr),
+                    node_data_dir: var("ANNEAL_SLURM_DATA_DIR").map_or_else(
+                        || std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
+                        PathBuf::from,
+                    ),
+                    log_dir: var("ANNEAL_SLURM_LOG_DIR")
+                        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+                },
+            ))
+        }
         Some("process") => {
-            let server_url = var("ANNEAL_WORKER_SERVER_URL").unwrap_or_else(|| {
-                let ip = if addr.ip().is_unspecified() {
-                    std::net::IpAddr::from([127, 0, 0, 1])
-                } else {
-                    addr.ip()
-                };
-                format!("http://{}", SocketAddr::new(ip, addr.port()))
-            });
+            let server_url = worker_server_url(addr);
             let memory_limit = match var("ANNEAL_WORKER_MEMORY_BYTES") {
                 None => None,
                 Some(v) => Some(
@@ -161,10 +235,7 @@ fn executor(addr: SocketAddr) -> Result<crate::executor::Executor, SettingsError
                         })?,
                 ),
             };
-            let program = std::env::current_exe().map_err(|e| SettingsError {
-                var: "ANNEAL_EXECUTOR",
-                problem: format!("cannot find this binary to start workers with: {e}"),
-            })?;
+            let program = worker_program()?;
             Ok(crate::executor::Executor::Process(
                 crate::executor::ProcessConfig {
                     server_url,
@@ -175,7 +246,7 @@ fn executor(addr: SocketAddr) -> Result<crate::executor::Executor, SettingsError
         }
         Some(other) => Err(SettingsError {
             var: "ANNEAL_EXECUTOR",
-            problem: format!("{other:?}: use local or process"),
+            problem: format!("{other:?}: use local, process or slurm"),
         }),
     }
 }

@@ -199,9 +199,16 @@ lr = 0.005
         .output()
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("9 runs queued"), "{text}");
-    assert!(text.contains("95% CI") && text.contains("3 seeds"), "{text}");
+    assert!(
+        text.contains("95% CI") && text.contains("3 seeds"),
+        "{text}"
+    );
     // More seeds later, into the same sweep.
     let out = anneal()
         .args(["sweep", "--add-to", "1", "--seeds", "4:5:1"])
@@ -211,7 +218,10 @@ lr = 0.005
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("6 runs queued") && text.contains("5 seeds"), "{text}");
+    assert!(
+        text.contains("6 runs queued") && text.contains("5 seeds"),
+        "{text}"
+    );
     // A repeated seed is refused by field, and nothing is queued.
     let out = anneal()
         .args(["sweep", "--add-to", "1", "--seeds", "2"])

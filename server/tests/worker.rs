@@ -4,63 +4,8 @@
 
 mod common;
 
-use common::{Server, metric_rows, prepare, strip_timings, wait_status};
-use serde_json::{Value, json};
-
-fn net_sweep() -> Value {
-    json!({
-        "name": "worker sweep",
-        "main": {
-            "seed": 4,
-            "schedule": {"kind": "constant", "lr": 0.05},
-            "experiment": {
-                "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
-                "model": {"kind": "mlp", "hidden": [64]},
-                "loss": "cross_entropy",
-                "optimizer": {"kind": "sgd", "momentum": 0.9},
-                "batch": 50, "epochs": 4, "checkpoint_every": 1
-            }
-        },
-        "branch_at": [2, 4],
-        "after": {"kind": "constant", "lr": 0.005},
-        "branch_length": 2
-    })
-}
-
-fn toy() -> Value {
-    json!({
-        "experiment": {"kind": "toy", "d": 20, "n": 5, "gamma": 1.0, "label_noise": 0.3, "batch": 1,
-                       "steps": 2000, "eval_every": 100},
-        "schedule": {"kind": "constant", "lr": 0.05},
-        "seed": 1
-    })
-}
-
-/// Runs the toy run and the sweep on `s`, and answers every run's rows in order.
-fn train_all(s: &Server) -> Vec<Vec<Value>> {
-    let (code, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
-    assert_eq!(code, 201, "{body}");
-    let mut ids = vec![body["id"].as_i64().expect("id")];
-    let (code, body) = s
-        .request("POST", "/api/sweeps", Some(&net_sweep()))
-        .expect("POST");
-    assert_eq!(code, 201, "{body}");
-    ids.extend(
-        body["runs"]
-            .as_array()
-            .expect("runs")
-            .iter()
-            .filter_map(Value::as_i64),
-    );
-    ids.iter()
-        .map(|&id| {
-            let status = wait_status(s, id, &["completed", "failed", "cancelled"], 300);
-            let run = s.get(&format!("/api/runs/{id}"));
-            assert_eq!(status, "completed", "{run}");
-            metric_rows(s, id)
-        })
-        .collect()
-}
+use common::{Server, metric_rows, prepare, strip_timings, toy, train_all, wait_status};
+use serde_json::json;
 
 #[test]
 fn workers_train_what_the_server_would_row_for_row() {
@@ -171,7 +116,7 @@ fn a_cancelled_worker_stops_and_the_run_says_cancelled() {
         wait_status(&s, id, &["cancelled", "failed", "completed"], 60),
         "cancelled"
     );
-    // The worker hears it at its next heartbeat (every 2 s), well before the kill deadline.
+    // The worker hears it at its next heartbeat (every second), well before the kill deadline.
     assert!(
         asked.elapsed() < std::time::Duration::from_secs(10),
         "{:?}",

@@ -191,6 +191,11 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 " on "
                 <span id="run-device">{move || device.get().unwrap_or_else(|| "—".into())}</span>
                 " · created " {format_ms(run.created_at_ms)}
+                {run.executor.clone().map(|e| {
+                    let job = run.executor_job_id.clone().map(|j| format!(", job {j}")).unwrap_or_default();
+                    let node = run.executor_node.clone().map(|n| format!(" on {n}")).unwrap_or_default();
+                    view! { " · executor " <span id="run-executor">{format!("{e}{job}{node}")}</span> }
+                })}
             </p>
             <Show when=move || message.get().is_some()>
                 <p class="form-error" id="run-message">{move || message.get()}</p>

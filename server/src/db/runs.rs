@@ -22,10 +22,12 @@ pub(super) struct RunRow {
     parent_id: Option<i64>,
     branch_step: Option<i64>,
     executor: Option<String>,
+    executor_job_id: Option<String>,
+    executor_node: Option<String>,
 }
 
 pub(super) const RUN_COLUMNS: &str = "id, name, spec, status, message, backend, device, created_at_ms, finished_at_ms, \
-     sweep_id, parent_id, branch_step, executor, \
+     sweep_id, parent_id, branch_step, executor, executor_job_id, executor_node, \
      (SELECT MAX(step) FROM run_events e WHERE e.run_id = runs.id AND e.kind = 'metric') AS last_step";
 
 impl RunRow {
@@ -51,6 +53,8 @@ impl RunRow {
                 branch_at: self.branch_step.and_then(|s| u64::try_from(s).ok()),
             },
             executor: self.executor,
+            executor_job_id: self.executor_job_id,
+            executor_node: self.executor_node,
         })
     }
 }

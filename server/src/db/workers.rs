@@ -43,6 +43,24 @@ impl Db {
         Ok(())
     }
 
+    /// Records the batch system's job id and, once known, the node it runs on.
+    pub async fn set_executor_job(
+        &self,
+        run_id: i64,
+        job_id: &str,
+        node: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE runs SET executor_job_id = $1, executor_node = COALESCE($2, executor_node) WHERE id = $3",
+        )
+        .bind(job_id)
+        .bind(node)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn worker_job(&self, run_id: i64) -> Result<Option<WorkerJobRow>, DbError> {
         let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
             "SELECT status, worker_token_hash, worker_acked FROM runs WHERE id = $1",

@@ -20,7 +20,7 @@ const RETRY_FOR: Duration = Duration::from_secs(300);
 /// Events are sent at least this often, and at once past `FLUSH_AT`.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_AT: usize = 64;
-const BEAT_EVERY: Duration = Duration::from_secs(2);
+const BEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// The server, as one job's worker talks to it.
 struct Server {

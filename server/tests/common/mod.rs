@@ -156,3 +156,58 @@ pub fn strip_timings(rows: &[Value]) -> Vec<Value> {
         })
         .collect()
 }
+
+pub fn net_sweep() -> Value {
+    json!({
+        "name": "worker sweep",
+        "main": {
+            "seed": 4,
+            "schedule": {"kind": "constant", "lr": 0.05},
+            "experiment": {
+                "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+                "model": {"kind": "mlp", "hidden": [64]},
+                "loss": "cross_entropy",
+                "optimizer": {"kind": "sgd", "momentum": 0.9},
+                "batch": 50, "epochs": 4, "checkpoint_every": 1
+            }
+        },
+        "branch_at": [2, 4],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 2
+    })
+}
+
+pub fn toy() -> Value {
+    json!({
+        "experiment": {"kind": "toy", "d": 20, "n": 5, "gamma": 1.0, "label_noise": 0.3, "batch": 1,
+                       "steps": 2000, "eval_every": 100},
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "seed": 1
+    })
+}
+
+/// Runs the toy run and the sweep on `s`, and answers every run's rows in order.
+pub fn train_all(s: &Server) -> Vec<Vec<Value>> {
+    let (code, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
+    assert_eq!(code, 201, "{body}");
+    let mut ids = vec![body["id"].as_i64().expect("id")];
+    let (code, body) = s
+        .request("POST", "/api/sweeps", Some(&net_sweep()))
+        .expect("POST");
+    assert_eq!(code, 201, "{body}");
+    ids.extend(
+        body["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter_map(Value::as_i64),
+    );
+    ids.iter()
+        .map(|&id| {
+            let status = wait_status(s, id, &["completed", "failed", "cancelled"], 300);
+            let run = s.get(&format!("/api/runs/{id}"));
+            assert_eq!(status, "completed", "{run}");
+            metric_rows(s, id)
+        })
+        .collect()
+}

@@ -1,0 +1,306 @@
+//! The Slurm executor: each run is a batch job, submitted, polled and cancelled through
+//! slurmrestd's REST API, whose job runs `anneal worker` on a node. A job that vanishes without
+//! reporting its end (scancel, a killed node) leaves the run to be resumed by a new job into
+//! the same run id, from its last checkpoint.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use trainer::StopFlag;
+
+use crate::queue::Finished;
+use crate::runs::{RunJob, RunService};
+use crate::worker::protocol::{End, TOKEN_ENV};
+
+/// How long a worker may take to stop on its own after being told to, before its job is
+/// cancelled.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+/// Jobs lost without a word are resubmitted this many times before the run is interrupted.
+const RESUBMITS: u32 = 3;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlurmConfig {
+    /// slurmrestd, e.g. `http://127.0.0.1:6820`.
+    pub url: String,
+    /// The API version in its paths, e.g. `v0.0.38` (Slurm 22.05).
+    pub api: String,
+    pub user: String,
+    pub token: String,
+    pub partition: Option<String>,
+    pub cpus_per_job: u32,
+    pub memory_mb_per_job: Option<u64>,
+    /// The `anneal` binary as the nodes see it.
+    pub worker_program: PathBuf,
+    /// The server as the nodes reach it.
+    pub server_url: String,
+    /// Where the nodes find datasets (ANNEAL_DATA_DIR of the worker).
+    pub node_data_dir: PathBuf,
+    /// Where the jobs' output goes on the nodes (`%j` is the job id).
+    pub log_dir: PathBuf,
+}
+
+/// A job as slurmrestd reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobState {
+    pub state: String,
+    pub node: Option<String>,
+}
+
+impl JobState {
+    /// No more changes will come.
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self.state.as_str(),
+            "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "SUSPENDED" | "REQUEUED"
+        )
+    }
+}
+
+/// Blocking calls to slurmrestd (run on a blocking thread).
+#[derive(Clone)]
+pub struct Slurm {
+    cfg: SlurmConfig,
+    agent: ureq::Agent,
+}
+
+impl Slurm {
+    pub fn new(cfg: SlurmConfig) -> Self {
+        Self {
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .build(),
+            cfg,
+        }
+    }
+
+    fn request(&self, method: &str, tail: &str) -> ureq::Request {
+        let c = &self.cfg;
+        self.agent
+            .request(
+                method,
+                &format!("{}/slurm/{}/{tail}", c.url.trim_end_matches('/'), c.api),
+            )
+            .set("X-SLURM-USER-NAME", &c.user)
+            .set("X-SLURM-USER-TOKEN", &c.token)
+    }
+
+    fn answer(res: Result<ureq::Response, ureq::Error>) -> Result<Value, String> {
+        let (code, body) = match res {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => return Err(format!("slurmrestd cannot be reached: {e}")),
+        };
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let errors: Vec<String> = v["errors"]
+            .as_array()
+            .map(|es| {
+                es.iter()
+                    .map(|e| {
+                        e["error"]
+                            .as_str()
+                            .or(e["description"].as_str())
+                            .unwrap_or("error")
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !(200..300).contains(&code) || !errors.is_empty() {
+            return Err(format!("slurmrestd answered {code}: {}", errors.join("; ")));
+        }
+        Ok(v)
+    }
+
+    /// Submits the worker of `run` and answers the Slurm job id.
+    pub fn submit(&self, run: i64, token: &str) -> Result<String, String> {
+        let c = &self.cfg;
+        let script = format!(
+            "#!/bin/sh\nexec '{}' worker --server '{}' --run {run}\n",
+            c.worker_program.display(),
+            c.server_url
+        );
+        let mut job = json!({
+            "name": format!("anneal-run-{run}"),
+            "current_working_directory": "/tmp",
+            "environment": {
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                TOKEN_ENV: token,
+                "ANNEAL_DATA_DIR": c.node_data_dir,
+                "RUST_LOG": "warn",
+            },
+            "standard_output": c.log_dir.join("anneal-%j.out"),
+            "standard_error": c.log_dir.join("anneal-%j.out"),
+            "cpus_per_task": c.cpus_per_job,
+        });
+        if let Some(p) = &c.partition {
+            job["partition"] = json!(p);
+        }
+        if let Some(mb) = c.memory_mb_per_job {
+            job["memory_per_node"] = json!(mb);
+        }
+        let body = json!({"script": script, "job": job});
+        let v = Self::answer(
+            self.request("POST", "job/submit")
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+        )?;
+        v["job_id"]
+            .as_u64()
+            .map(|id| id.to_string())
+            .ok_or_else(|| format!("slurmrestd gave no job id: {v}"))
+    }
+
+    pub fn state(&self, job: &str) -> Result<JobState, String> {
+        let v = Self::answer(self.request("GET", &format!("job/{job}")).call())?;
+        let j = &v["jobs"][0];
+        let state = j["job_state"]
+            .as_str()
+            .ok_or_else(|| format!("slurmrestd knows no job {job}"))?
+            .to_owned();
+        let node = j["nodes"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        Ok(JobState { state, node })
+    }
+
+    pub fn cancel(&self, job: &str) -> Result<(), String> {
+        Self::answer(self.request("DELETE", &format!("job/{job}")).call()).map(|_| ())
+    }
+}
+
+/// Runs a blocking Slurm call on a blocking thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| "a Slurm call panicked".to_owned())
+}
+
+impl RunService {
+    /// Trains a claimed run as Slurm jobs: one, or a new one into the same run each time a
+    /// job is lost without reporting its end.
+    pub(crate) async fn train_in_slurm(
+        &self,
+        job: RunJob,
+        stop: StopFlag,
+        slurm: &Slurm,
+    ) -> Result<Finished<()>, String> {
+        let id = job.run.id;
+        let mut lost = 0;
+        loop {
+            match self.one_slurm_job(id, &stop, slurm).await? {
+                Some(done) => return Ok(done),
+                None if lost < RESUBMITS => {
+                    lost += 1;
+                    tracing::warn!(
+                        run.id = id,
+                        attempt = lost,
+                        "the Slurm job ended without a report; resubmitting into the same run"
+                    );
+                }
+                // Lost again and again: leave it interrupted, for Resume.
+                None => return Ok(Finished::Stopped { at_step: None }),
+            }
+        }
+    }
+
+    /// One job; None when it ended without reporting (the run continues in a new job).
+    async fn one_slurm_job(
+        &self,
+        id: i64,
+        stop: &StopFlag,
+        slurm: &Slurm,
+    ) -> Result<Option<Finished<()>>, String> {
+        let storage = |e: crate::db::DbError| {
+            tracing::error!(run.id = id, error = %e, "dispatching to Slurm failed in storage");
+            "the server could not hand this run to Slurm".to_owned()
+        };
+        let token = crate::shares::new_token();
+        self.db()
+            .dispatch_worker(id, "slurm", &crate::shares::hash_token(&token))
+            .await
+            .map_err(storage)?;
+        self.workers().start(id, stop.clone());
+        let s = slurm.clone();
+        let submitted = blocking(move || s.submit(id, &token)).await.and_then(|r| r);
+        let job = match submitted {
+            Ok(j) => j,
+            Err(e) => {
+                self.workers().finish(id);
+                let _ = self.db().revoke_worker(id).await;
+                tracing::error!(run.id = id, error = %e, "Slurm submission failed");
+                return Err(format!("Slurm refused the job: {e}"));
+            }
+        };
+        tracing::info!(run.id = id, slurm.job = %job, "submitted to Slurm");
+        self.db()
+            .set_executor_job(id, &job, None)
+            .await
+            .map_err(storage)?;
+        let mut told_at: Option<Instant> = None;
+        let mut node_known = false;
+        let mut cancel_sent = false;
+        let last = loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (s, j) = (slurm.clone(), job.clone());
+            let state = match blocking(move || s.state(&j)).await.and_then(|r| r) {
+                Ok(st) => st,
+                Err(e) => {
+                    // slurmrestd may be restarting; the job goes on meanwhile.
+                    tracing::warn!(run.id = id, error = %e, "polling Slurm failed");
+                    continue;
+                }
+            };
+            if !node_known && let Some(n) = &state.node {
+                node_known = true;
+                let _ = self.db().set_executor_job(id, &job, Some(n)).await;
+            }
+            if state.is_final() {
+                break state;
+            }
+            if stop.is_raised()
+                && !cancel_sent
+                && told_at.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
+            {
+                cancel_sent = true;
+                let (s, j) = (slurm.clone(), job.clone());
+                let _ = blocking(move || s.cancel(&j)).await;
+            }
+        };
+        let end = self.workers().finish(id);
+        let _ = self.db().revoke_worker(id).await;
+        tracing::info!(run.id = id, slurm.job = %job, state = %last.state, "Slurm job ended");
+        Ok(match end {
+            Some(End::Completed) => Some(Finished::Completed(())),
+            Some(End::Stopped { at_step }) => Some(Finished::Stopped {
+                at_step: Some(at_step),
+            }),
+            Some(End::Failed { message }) => {
+                return Err(crate::runs::hide_paths(&message, self.data_dir()));
+            }
+            None if stop.is_raised() => Some(Finished::Stopped { at_step: None }),
+            None if last.state == "OUT_OF_MEMORY" => {
+                return Err("the Slurm job ran out of memory (OUT_OF_MEMORY): raise ANNEAL_SLURM_MEMORY_MB or shrink the run".into());
+            }
+            None => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_states_are_told_apart() {
+        let s = |st: &str| JobState {
+            state: st.into(),
+            node: None,
+        };
+        assert!(!s("PENDING").is_final() && !s("RUNNING").is_final());
+        assert!(
+            s("COMPLETED").is_final() && s("CANCELLED").is_final() && s("NODE_FAIL").is_final()
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! The Slurm executor on a real single-node cluster (`scripts/slurm.sh start`, which the test
+//! command runs and whose settings it exports): runs and a network sweep go through Slurm with
+//! the same rows as in-process training, a job killed with `scancel` is resubmitted into the
+//! same run with no gap and no duplicate, and a cancelled run ends its Slurm job.
+//! Without a cluster (ANNEAL_SLURM_URL unset) each test says so and passes vacuously; the
+//! test command refuses to go on quietly in that case (see scripts/test.sh).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, metric_rows, prepare, strip_timings, train_all, wait_status};
+use serde_json::json;
+
+/// The cluster's settings from the environment, or None (said loudly).
+fn cluster() -> Option<Vec<(&'static str, String)>> {
+    let keys = [
+        "ANNEAL_SLURM_URL",
+        "ANNEAL_SLURM_API",
+        "ANNEAL_SLURM_USER",
+        "ANNEAL_SLURM_TOKEN",
+        "ANNEAL_SLURM_PARTITION",
+    ];
+    let mut out = vec![("ANNEAL_EXECUTOR", "slurm".to_owned())];
+    for k in keys {
+        match std::env::var(k) {
+            Ok(v) => out.push((k, v)),
+            Err(_) => {
+                eprintln!(
+                    "NO SLURM CLUSTER ({k} unset): run scripts/slurm.sh start DIR and export its lines"
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn start(data: &std::path::Path, env: &[(&'static str, String)]) -> Server {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(data, &pairs)
+}
+
+/// The Slurm job's state, by `scontrol` (SLURM_CONF comes from the environment).
+fn slurm_state(job: &str) -> String {
+    let out = std::process::Command::new("scontrol")
+        .args(["show", "job", job, "-o"])
+        .output()
+        .expect("scontrol runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("JobState="))
+        .unwrap_or("UNKNOWN")
+        .to_owned()
+}
+
+#[test]
+fn runs_and_a_sweep_through_slurm_equal_the_local_executor() {
+    let Some(env) = cluster() else { return };
+    let local_data = prepare("slurm-local");
+    let local = train_all(&Server::start(&local_data));
+    let data = prepare("slurm");
+    let s = start(&data, &env);
+    let through = train_all(&s);
+    for (a, b) in local.iter().zip(&through) {
+        assert_eq!(
+            strip_timings(a),
+            strip_timings(b),
+            "a run differs through Slurm"
+        );
+    }
+    let run = s.get("/api/runs/1");
+    assert_eq!(run["executor"], "slurm", "{run}");
+    let job = run["executor_job_id"]
+        .as_str()
+        .expect("a Slurm job id")
+        .to_owned();
+    assert!(run["executor_node"].is_string(), "{run}");
+    assert_eq!(slurm_state(&job), "COMPLETED");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&local_data);
+}
+
+fn long_net_run() -> serde_json::Value {
+    json!({
+        "seed": 5,
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "experiment": {
+            "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+            "model": {"kind": "mlp", "hidden": [256, 256]},
+            "loss": "cross_entropy",
+            "optimizer": {"kind": "sgd", "momentum": 0.9},
+            "batch": 20, "epochs": 10, "checkpoint_every": 1
+        }
+    })
+}
+
+#[test]
+fn a_scancelled_job_is_resubmitted_into_the_same_run_without_gaps() {
+    let Some(env) = cluster() else { return };
+    let ref_data = prepare("slurm-ref");
+    let reference = {
+        let s = Server::start(&ref_data);
+        let (_, body) = s
+            .request("POST", "/api/runs", Some(&long_net_run()))
+            .expect("POST");
+        let id = body["id"].as_i64().expect("id");
+        assert_eq!(
+            wait_status(&s, id, &["completed", "failed"], 300),
+            "completed"
+        );
+        metric_rows(&s, id)
+    };
+    let data = prepare("slurm-kill");
+    let s = start(&data, &env);
+    let (_, body) = s
+        .request("POST", "/api/runs", Some(&long_net_run()))
+        .expect("POST");
+    let id = body["id"].as_i64().expect("id");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metric_rows(&s, id).len() < 4 {
+        assert!(Instant::now() < deadline, "no progress through Slurm");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    let killed = std::process::Command::new("scancel")
+        .arg(&first)
+        .status()
+        .expect("scancel runs");
+    assert!(killed.success());
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed", "interrupted"], 300),
+        "completed"
+    );
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_ne!(
+        run["executor_job_id"].as_str(),
+        Some(first.as_str()),
+        "a new job: {run}"
+    );
+    let rows = metric_rows(&s, id);
+    let epochs: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r["epoch"].as_f64())
+        .map(|e| e as u64)
+        .collect();
+    assert_eq!(
+        epochs,
+        (0..=10).collect::<Vec<_>>(),
+        "every epoch exactly once"
+    );
+    assert_eq!(strip_timings(&rows), strip_timings(&reference));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&ref_data);
+}
+
+#[test]
+fn a_cancelled_run_ends_its_slurm_job() {
+    let Some(env) = cluster() else { return };
+    let data = prepare("slurm-cancel");
+    let s = start(&data, &env);
+    let mut long = common::toy();
+    long["experiment"]["steps"] = json!(5_000_000);
+    long["experiment"]["eval_every"] = json!(1000);
+    let (_, body) = s.request("POST", "/api/runs", Some(&long)).expect("POST");
+    let id = body["id"].as_i64().expect("id");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metric_rows(&s, id).len() < 3 {
+        assert!(Instant::now() < deadline, "no progress through Slurm");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let job = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    let (code, _) = s
+        .request("POST", &format!("/api/runs/{id}/cancel"), None)
+        .expect("cancel");
+    assert_eq!(code, 200);
+    assert_eq!(
+        wait_status(&s, id, &["cancelled", "failed", "completed"], 60),
+        "cancelled"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(slurm_state(&job).as_str(), "COMPLETED" | "CANCELLED") {
+        assert!(
+            Instant::now() < deadline,
+            "the Slurm job is still {}",
+            slurm_state(&job)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+}
