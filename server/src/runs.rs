@@ -54,6 +54,8 @@ pub struct RunService {
 pub struct RunJob {
     pub(crate) run: RunSummary,
     observer: Option<Observer>,
+    /// A Slurm job already running this run (left by a previous server): wait for it.
+    pub(crate) adopt: Option<String>,
 }
 
 impl RunService {
@@ -85,8 +87,15 @@ impl RunService {
             executor,
             workers: Workers::default(),
         });
+        // Slurm jobs outlive the server: a restarted server adopts them and their workers
+        // carry on (they retry while it is down); everything else left running is interrupted.
+        let adopt = match (&svc.executor, max_concurrent > 0) {
+            (Executor::Slurm(_), true) => svc.db.adoptable_slurm_runs().await?,
+            _ => Vec::new(),
+        };
         let orphans = if max_concurrent > 0 {
-            svc.db.interrupt_orphans().await?
+            let keep: Vec<i64> = adopt.iter().map(|(id, _)| *id).collect();
+            svc.db.interrupt_orphans_but(&keep).await?
         } else {
             Vec::new()
         };
@@ -104,6 +113,24 @@ impl RunService {
                 ),
             )
             .await?;
+        }
+        for (id, job) in adopt {
+            let Some(run) = svc.db.get_run(id).await? else {
+                continue;
+            };
+            tracing::info!(run.id = id, slurm.job = %job, "adopting a Slurm job left by a previous server");
+            let (kind, queue_job) = (
+                svc.clone(),
+                RunJob {
+                    run,
+                    observer: None,
+                    adopt: Some(job),
+                },
+            );
+            svc.queue.attach(tokio::spawn(async move {
+                let queue = kind.queue();
+                queue.run(kind.clone(), id, queue_job).await;
+            }));
         }
         svc.queue.start_workers(&svc, max_concurrent);
         if max_concurrent > 0 {
@@ -436,6 +463,7 @@ impl RunService {
         let job = RunJob {
             run,
             observer: Some(observer),
+            adopt: None,
         };
         self.queue.run(self.clone(), id, job).await;
         Ok(self.db.get_run(id).await?.map(|r| r.status))
@@ -629,6 +657,7 @@ impl JobKind for RunService {
                     RunJob {
                         run,
                         observer: None,
+                        adopt: None,
                     },
                 )
             }))

@@ -188,8 +188,9 @@ impl RunService {
     ) -> Result<Finished<()>, String> {
         let id = job.run.id;
         let mut lost = 0;
+        let mut adopt = job.adopt;
         loop {
-            match self.one_slurm_job(id, &stop, slurm).await? {
+            match self.one_slurm_job(id, &stop, slurm, adopt.take()).await? {
                 Some(done) => return Ok(done),
                 None if lost < RESUBMITS => {
                     lost += 1;
@@ -211,7 +212,21 @@ impl RunService {
         id: i64,
         stop: &StopFlag,
         slurm: &Slurm,
+        adopt: Option<String>,
     ) -> Result<Option<Finished<()>>, String> {
+        let job = match adopt {
+            // Its worker still holds its token (stored hashed): only watch it.
+            Some(job) => {
+                self.workers().start(id, stop.clone());
+                job
+            }
+            None => self.submit_job(id, stop, slurm).await?,
+        };
+        self.watch_job(id, stop, slurm, job).await
+    }
+
+    /// Hands the run to a new Slurm job with a fresh token; answers the job id.
+    async fn submit_job(&self, id: i64, stop: &StopFlag, slurm: &Slurm) -> Result<String, String> {
         let storage = |e: crate::db::DbError| {
             tracing::error!(run.id = id, error = %e, "dispatching to Slurm failed in storage");
             "the server could not hand this run to Slurm".to_owned()
@@ -238,6 +253,18 @@ impl RunService {
             .set_executor_job(id, &job, None)
             .await
             .map_err(storage)?;
+        Ok(job)
+    }
+
+    /// Waits for a job to end, cancelling it if its worker does not stop when told, and turns
+    /// its end into the run's outcome (None: lost without a report).
+    async fn watch_job(
+        &self,
+        id: i64,
+        stop: &StopFlag,
+        slurm: &Slurm,
+        job: String,
+    ) -> Result<Option<Finished<()>>, String> {
         let mut told_at: Option<Instant> = None;
         let mut node_known = false;
         let mut cancel_sent = false;

@@ -198,3 +198,64 @@ fn a_cancelled_run_ends_its_slurm_job() {
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn a_server_killed_while_its_slurm_job_runs_adopts_it_on_restart() {
+    let Some(env) = cluster() else { return };
+    let ref_data = prepare("slurm-adopt-ref");
+    let reference = {
+        let s = Server::start(&ref_data);
+        let (_, body) = s
+            .request("POST", "/api/runs", Some(&long_net_run()))
+            .expect("POST");
+        let id = body["id"].as_i64().expect("id");
+        assert_eq!(
+            wait_status(&s, id, &["completed", "failed"], 300),
+            "completed"
+        );
+        metric_rows(&s, id)
+    };
+    let data = prepare("slurm-adopt");
+    let s = start(&data, &env);
+    let port = s.port;
+    let (_, body) = s
+        .request("POST", "/api/runs", Some(&long_net_run()))
+        .expect("POST");
+    let id = body["id"].as_i64().expect("id");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metric_rows(&s, id).len() < 3 {
+        assert!(Instant::now() < deadline, "no progress through Slurm");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let job = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    s.kill9();
+    // The worker keeps training and retries its calls while no server answers.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(slurm_state(&job), "RUNNING");
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = Server::start_on(&data, port, &pairs);
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_eq!(run["status"], "running", "adopted, not interrupted: {run}");
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed", "interrupted"], 300),
+        "completed"
+    );
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_eq!(
+        run["executor_job_id"].as_str(),
+        Some(job.as_str()),
+        "the same job finished it"
+    );
+    let rows = metric_rows(&s, id);
+    assert_eq!(
+        strip_timings(&rows),
+        strip_timings(&reference),
+        "nothing lost, nothing repeated"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&ref_data);
+}

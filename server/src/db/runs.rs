@@ -194,13 +194,29 @@ impl Db {
 
     /// Runs left `running` by a crash; returns their ids after marking them interrupted.
     pub async fn interrupt_orphans(&self) -> Result<Vec<i64>, DbError> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE runs SET status = 'interrupted', message = 'the server stopped while this run was training'
-             WHERE status = 'running' RETURNING id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids)
+        self.interrupt_orphans_but(&[]).await
+    }
+
+    /// As `interrupt_orphans`, leaving the runs in `keep` running (they are adopted).
+    pub async fn interrupt_orphans_but(&self, keep: &[i64]) -> Result<Vec<i64>, DbError> {
+        let running: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::new();
+        for id in running.into_iter().filter(|id| !keep.contains(id)) {
+            let done = sqlx::query(
+                "UPDATE runs SET status = 'interrupted', message = 'the server stopped while this run was training'
+                 WHERE id = $1 AND status = 'running'",
+            )
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 1 {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Running runs whose heartbeat is older than `stale_ms`, other than `exclude` (ours).

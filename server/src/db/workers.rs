@@ -61,6 +61,18 @@ impl Db {
         Ok(())
     }
 
+    /// Running runs whose Slurm job may still be alive (it was handed out and its token not yet
+    /// revoked): (run id, Slurm job id). A server that restarts adopts them instead of marking
+    /// them interrupted, so their workers carry on.
+    pub async fn adoptable_slurm_runs(&self) -> Result<Vec<(i64, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, executor_job_id FROM runs WHERE status = 'running' AND executor = 'slurm'
+               AND worker_token_hash IS NOT NULL AND executor_job_id IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn worker_job(&self, run_id: i64) -> Result<Option<WorkerJobRow>, DbError> {
         let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
             "SELECT status, worker_token_hash, worker_acked FROM runs WHERE id = $1",

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 pub struct Server {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Server {
@@ -27,6 +27,11 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        Self::start_on(data, port, env)
+    }
+
+    /// On a given port (a restarted server where its workers look for it).
+    pub fn start_on(data: &Path, port: u16, env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
             .arg("serve")
             .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
