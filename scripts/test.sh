@@ -29,19 +29,21 @@ if pg_url=$(scripts/pg.sh start "$pgdir"); then
 else
   echo "WARNING: could not start a throwaway Postgres cluster (see $pgdir); the Postgres backend was NOT tested" >&2
 fi
-step "Slurm executor on a throwaway single-node cluster (Debian's slurm packages)"
-sdir=$(mktemp -d -t anneal-slurm-XXXXXX)
-if senv=$(scripts/slurm.sh start "$sdir"); then
-  trap 'scripts/slurm.sh stop "$sdir"' EXIT
-  (eval "$senv"; cargo test -p server --test slurm)
-  scripts/slurm.sh stop "$sdir"; trap - EXIT
-else
-  echo "WARNING: could not start a single-node Slurm cluster (see $sdir/log); the Slurm executor was NOT tested" >&2
-fi
 step "app (ssr) tests"
 cargo test -p app --features ssr
 step "build site and binary"
 scripts/build.sh
 step "end-to-end (Playwright, Chromium)"
 scripts/e2e.sh debug
+step "Slurm executor on a throwaway single-node cluster (Debian's slurm packages)"
+sdir=$(mktemp -d -t anneal-slurm-XXXXXX)
+if senv=$(scripts/slurm.sh start "$sdir"); then
+  trap 'scripts/slurm.sh stop "$sdir"' EXIT
+  (eval "$senv"; cargo test -p server --test slurm)
+  # And from the browser: the same journeys' server, dispatching to the cluster.
+  (eval "$senv"; ANNEAL_EXPECT_EXECUTOR=slurm ANNEAL_E2E_PORT=3002 scripts/e2e.sh debug tests/slurm.spec.ts)
+  scripts/slurm.sh stop "$sdir"; trap - EXIT
+else
+  echo "WARNING: could not start a single-node Slurm cluster (see $sdir/log); the Slurm executor was NOT tested" >&2
+fi
 step "all passed"

@@ -78,11 +78,21 @@ impl RunService {
     ) -> Result<Arc<Self>, DbError> {
         let (live, _) = broadcast::channel(1024);
         let slots = Arc::new(Semaphore::new(max_concurrent));
+        // Runs on a cluster use none of this machine's compute: they get their own slots (as
+        // many jobs in flight as the cluster setting allows), and landscapes keep the local ones.
+        let run_slots = match (&executor, max_concurrent) {
+            (Executor::Slurm(cfg), n) if n > 0 => cfg.max_jobs.max(n),
+            _ => max_concurrent,
+        };
         let svc = Arc::new(Self {
             db,
             data_dir,
             live,
-            queue: JobQueue::new(slots.clone()),
+            queue: JobQueue::new(if run_slots == max_concurrent {
+                slots.clone()
+            } else {
+                Arc::new(Semaphore::new(run_slots))
+            }),
             slots,
             executor,
             workers: Workers::default(),
@@ -132,7 +142,7 @@ impl RunService {
                 queue.run(kind.clone(), id, queue_job).await;
             }));
         }
-        svc.queue.start_workers(&svc, max_concurrent);
+        svc.queue.start_workers(&svc, run_slots);
         if max_concurrent > 0 {
             let w = svc.clone();
             svc.queue

@@ -24,6 +24,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_SLURM_USER`, `ANNEAL_SLURM_TOKEN` | (needed for `slurm`) | the user jobs run as, and its JWT (`scontrol token`) |
 /// | `ANNEAL_SLURM_PARTITION` | the cluster's default | partition jobs go to |
 /// | `ANNEAL_SLURM_CPUS` | `1` | CPUs per job |
+/// | `ANNEAL_SLURM_MAX_JOBS` | `32` | runs in flight on the cluster at once (landscapes keep `ANNEAL_MAX_CONCURRENT` local slots) |
 /// | `ANNEAL_SLURM_MEMORY_MB` | unset | memory per job (MB) |
 /// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
 /// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
@@ -206,6 +207,8 @@ fn executor(
                     user: need("ANNEAL_SLURM_USER")?,
                     token: need("ANNEAL_SLURM_TOKEN")?,
                     partition: var("ANNEAL_SLURM_PARTITION"),
+                    max_jobs: number("ANNEAL_SLURM_MAX_JOBS")?
+                        .map_or(32, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                     cpus_per_job: number("ANNEAL_SLURM_CPUS")?
                         .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
                     memory_mb_per_job: number("ANNEAL_SLURM_MEMORY_MB")?,

@@ -29,6 +29,8 @@ pub struct SlurmConfig {
     pub token: String,
     pub partition: Option<String>,
     pub cpus_per_job: u32,
+    /// Runs in flight on the cluster at once (a sweep's branches fan out up to this).
+    pub max_jobs: usize,
     pub memory_mb_per_job: Option<u64>,
     /// The `anneal` binary as the nodes see it.
     pub worker_program: PathBuf,
