@@ -198,7 +198,7 @@ impl RunService {
                     .await;
             }
             WorkerEvent::Started { backend, device } => {
-                self.db().set_device(run, &backend, &device).await?;
+                self.db().set_device(run, &backend, &device, None).await?;
                 let change = StatusChange {
                     status: RunStatus::Running,
                     message: None,

@@ -680,11 +680,8 @@ impl JobKind for RunService {
         job: RunJob,
         stop: StopFlag,
     ) -> BoxFut<'static, Result<Finished<()>, String>> {
+        // Each executor records itself: `local` with the device, the others at dispatch.
         Box::pin(async move {
-            let id = job.run.id;
-            if let Err(e) = self.db.set_executor(id, self.executor.name()).await {
-                tracing::warn!(run.id = id, error = %e, "recording the executor failed");
-            }
             match self.executor.clone() {
                 Executor::Local => self.train_here(job, stop).await,
                 Executor::Process(cfg) => self.train_in_worker(job, stop, &cfg).await,
@@ -800,7 +797,7 @@ impl DbSink {
                 backend, device, ..
             } => self.handle.block_on(async {
                 svc.db
-                    .set_device(id, &backend, &device)
+                    .set_device(id, &backend, &device, Some("local"))
                     .await
                     .map_err(db_err)?;
                 let change = StatusChange {

@@ -138,11 +138,21 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_device(&self, id: i64, backend: &str, device: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE runs SET backend = $1, device = $2, heartbeat_ms = $3 WHERE id = $4")
+    /// Records the device a run trains on, and (when given) the executor training it.
+    pub async fn set_device(
+        &self,
+        id: i64,
+        backend: &str,
+        device: &str,
+        executor: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE runs SET backend = $1, device = $2, heartbeat_ms = $3, executor = COALESCE($4, executor) WHERE id = $5",
+        )
             .bind(backend)
             .bind(device)
             .bind(now_ms())
+            .bind(executor)
             .bind(id)
             .execute(&self.pool)
             .await?;

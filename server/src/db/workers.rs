@@ -33,16 +33,6 @@ impl Db {
         Ok(())
     }
 
-    /// Records that a run trained in this process.
-    pub async fn set_executor(&self, run_id: i64, executor: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE runs SET executor = $1 WHERE id = $2")
-            .bind(executor)
-            .bind(run_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Records the batch system's job id and, once known, the node it runs on.
     pub async fn set_executor_job(
         &self,
