@@ -26,6 +26,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_SLURM_CPUS` | `1` | CPUs per job |
 /// | `ANNEAL_SLURM_MAX_JOBS` | `32` | runs in flight on the cluster at once (landscapes keep `ANNEAL_MAX_CONCURRENT` local slots) |
 /// | `ANNEAL_SLURM_MEMORY_MB` | unset | memory per job (MB) |
+/// | `ANNEAL_SLURM_GPUS` | unset | GPUs per job (a `gres:gpu:N` TRES request; pair it with a CUDA build and `backend = "cuda"`) |
 /// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
 /// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
 /// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
@@ -212,6 +213,8 @@ fn executor(
                     cpus_per_job: number("ANNEAL_SLURM_CPUS")?
                         .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
                     memory_mb_per_job: number("ANNEAL_SLURM_MEMORY_MB")?,
+                    gpus_per_job: number("ANNEAL_SLURM_GPUS")?
+                        .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
                     worker_program: worker_program()?,
                     server_url: worker_server_url(addr),
                     node_data_dir: var("ANNEAL_SLURM_DATA_DIR").map_or_else(

@@ -32,6 +32,8 @@ pub struct SlurmConfig {
     /// Runs in flight on the cluster at once (a sweep's branches fan out up to this).
     pub max_jobs: usize,
     pub memory_mb_per_job: Option<u64>,
+    /// GPUs per job (`--gpus-per-node` as a TRES request).
+    pub gpus_per_job: Option<u32>,
     /// The `anneal` binary as the nodes see it.
     pub worker_program: PathBuf,
     /// The server as the nodes reach it.
@@ -114,8 +116,8 @@ impl Slurm {
         Ok(v)
     }
 
-    /// Submits the worker of `run` and answers the Slurm job id.
-    pub fn submit(&self, run: i64, token: &str) -> Result<String, String> {
+    /// What `submit` sends: the worker of `run` as a batch script, with its job's token.
+    pub fn job_request(&self, run: i64, token: &str) -> Value {
         let c = &self.cfg;
         let script = format!(
             "#!/bin/sh\nexec '{}' worker --server '{}' --run {run}\n",
@@ -141,7 +143,15 @@ impl Slurm {
         if let Some(mb) = c.memory_mb_per_job {
             job["memory_per_node"] = json!(mb);
         }
-        let body = json!({"script": script, "job": job});
+        if let Some(n) = c.gpus_per_job {
+            job["tres_per_node"] = json!(format!("gres:gpu:{n}"));
+        }
+        json!({"script": script, "job": job})
+    }
+
+    /// Submits the worker of `run` and answers the Slurm job id.
+    pub fn submit(&self, run: i64, token: &str) -> Result<String, String> {
+        let body = self.job_request(run, token);
         let v = Self::answer(
             self.request("POST", "job/submit")
                 .set("Content-Type", "application/json")
@@ -320,6 +330,43 @@ impl RunService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_request_carries_what_the_worker_needs_and_the_resources() {
+        let cfg = SlurmConfig {
+            url: "http://head:6820".into(),
+            api: "v0.0.38".into(),
+            user: "lab".into(),
+            token: "jwt".into(),
+            partition: Some("gpu".into()),
+            cpus_per_job: 4,
+            max_jobs: 8,
+            memory_mb_per_job: Some(16_000),
+            gpus_per_job: Some(1),
+            worker_program: "/opt/anneal/anneal".into(),
+            server_url: "http://head:3000".into(),
+            node_data_dir: "/data/anneal".into(),
+            log_dir: "/scratch/logs".into(),
+        };
+        let body = Slurm::new(cfg).job_request(7, "job-token");
+        let script = body["script"].as_str().unwrap_or_default();
+        assert!(
+            script.contains("'/opt/anneal/anneal' worker --server 'http://head:3000' --run 7"),
+            "{script}"
+        );
+        let job = &body["job"];
+        assert_eq!(job["environment"][TOKEN_ENV], "job-token");
+        assert_eq!(job["environment"]["ANNEAL_DATA_DIR"], "/data/anneal");
+        assert_eq!(
+            (job["cpus_per_task"].clone(), job["memory_per_node"].clone()),
+            (json!(4), json!(16_000))
+        );
+        assert_eq!(
+            (job["partition"].clone(), job["tres_per_node"].clone()),
+            (json!("gpu"), json!("gres:gpu:1"))
+        );
+        assert_eq!(job["standard_output"], "/scratch/logs/anneal-%j.out");
+    }
 
     #[test]
     fn final_states_are_told_apart() {
