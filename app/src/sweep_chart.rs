@@ -17,8 +17,9 @@ pub struct Figure {
     pub layout: Value,
 }
 
-/// Plotly's default colours, so a role keeps one colour across its band, mean and seeds.
-const PALETTE: [&str; 10] = [
+/// Plotly's default colours, so a series keeps one colour across its band, mean and seeds
+/// (or its raw and smoothed curves).
+pub(crate) const PALETTE: [&str; 10] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf",
 ];
@@ -26,20 +27,6 @@ const PALETTE: [&str; 10] = [
 fn rgba(hex: &str, alpha: f64) -> String {
     let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
     format!("rgba({}, {}, {}, {alpha})", c(1), c(3), c(5))
-}
-
-/// The roles of a sweep, main path first: None for the main path, Some(k) for each branch.
-fn roles(sweep: &SweepSummary) -> Vec<Option<u64>> {
-    let mut out: Vec<Option<u64>> = vec![None];
-    let mut ks: Vec<u64> = sweep.runs.iter().filter_map(|r| r.branch_at).collect();
-    ks.sort_unstable();
-    ks.dedup();
-    out.extend(ks.into_iter().map(Some));
-    out
-}
-
-fn role_name(role: Option<u64>) -> String {
-    role.map_or("main".into(), |k| format!("decay @ {k}"))
 }
 
 /// Every `stride`-th point and the last, so a band's three edges stay aligned.
@@ -104,9 +91,9 @@ pub fn overlay(
 ) -> Value {
     let seeds = sweep.seeds();
     let mut traces = Vec::new();
-    for (i, role) in roles(sweep).into_iter().enumerate() {
+    for (i, role) in sweep.roles().into_iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let name = role_name(role);
+        let name = SweepSummary::role_label(role);
         let width = if role.is_none() { 3.0 } else { 1.5 };
         let runs: Vec<&RunMetrics> = sweep
             .runs

@@ -48,6 +48,23 @@ impl Stat {
         })
     }
 
+    /// "mean [lo, hi]" (the 95% interval) with `digits` decimals after scaling by `scale`
+    /// (100 for percent), or the mean alone with one value; "—" without a statistic.
+    pub fn with_interval(s: Option<&Self>, scale: f64, digits: usize) -> String {
+        match s {
+            None => "—".into(),
+            Some(s) => match s.ci95 {
+                Some([lo, hi]) => format!(
+                    "{:.digits$} [{:.digits$}, {:.digits$}]",
+                    s.mean * scale,
+                    lo * scale,
+                    hi * scale
+                ),
+                None => format!("{:.digits$}", s.mean * scale),
+            },
+        }
+    }
+
     pub fn min(&self) -> f64 {
         self.values.iter().copied().fold(f64::INFINITY, f64::min)
     }
@@ -199,7 +216,13 @@ mod tests {
         let [lo, hi] = s.ci95.unwrap_or([0.0, 0.0]);
         assert!((hi - 3.0 - 1.963_243_5).abs() < 1e-6, "{hi}");
         assert!((3.0 - lo - 1.963_243_5).abs() < 1e-6, "{lo}");
+        assert_eq!(
+            Stat::with_interval(Some(&s), 100.0, 1),
+            "300.0 [103.7, 496.3]"
+        );
+        assert_eq!(Stat::with_interval(None, 1.0, 2), "—");
         let one = Stat::of(&[0.5, f64::NAN]).expect("one finite value");
+        assert_eq!(Stat::with_interval(Some(&one), 1.0, 2), "0.50");
         assert_eq!((one.n, one.sd, one.ci95), (1, None, None));
         assert!(Stat::of(&[f64::NAN]).is_none());
     }

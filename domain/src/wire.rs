@@ -134,6 +134,22 @@ impl SweepSummary {
         seeds
     }
 
+    /// The roles of its runs, main path first: None for the main path, Some(k) for each
+    /// decay point, in order of k.
+    pub fn roles(&self) -> Vec<Option<u64>> {
+        let mut ks: Vec<u64> = self.runs.iter().filter_map(|r| r.branch_at).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        std::iter::once(None)
+            .chain(ks.into_iter().map(Some))
+            .collect()
+    }
+
+    /// A role as charts name it: "main" or "decay @ k".
+    pub fn role_label(role: Option<u64>) -> String {
+        role.map_or("main".into(), |k| format!("decay @ {k}"))
+    }
+
     /// The main run of `seed`.
     pub fn main_of(&self, seed: u64) -> Option<&SweepRun> {
         self.runs

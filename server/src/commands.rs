@@ -303,18 +303,7 @@ pub async fn sweep(
 
 /// The verdict and a table of the final metrics per decay point, with 95% intervals.
 fn print_report(report: &domain::wire::SweepReport) {
-    let cell = |s: Option<&domain::stats::Stat>, scale: f64, d: usize| match s {
-        None => "—".to_owned(),
-        Some(s) => match s.ci95 {
-            Some([lo, hi]) => format!(
-                "{:.d$} [{:.d$}, {:.d$}]",
-                s.mean * scale,
-                lo * scale,
-                hi * scale
-            ),
-            None => format!("{:.d$}", s.mean * scale),
-        },
-    };
+    let cell = domain::stats::Stat::with_interval;
 
     println!(
         "\n{:>8}  {:>5}  {:<34}  {:<34}",

@@ -14,8 +14,9 @@ use crate::queue::{Finished, lock};
 use crate::runs::{RunJob, RunService};
 use crate::worker::protocol::{End, TOKEN_ENV};
 
-/// How long a worker may take to stop on its own after being told to, before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long a worker may take to stop on its own after being told to, before it is killed
+/// (or its batch job cancelled).
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Executor {
@@ -109,16 +110,7 @@ impl RunService {
         cfg: &ProcessConfig,
     ) -> Result<Finished<()>, String> {
         let id = job.run.id;
-        let storage = |e: crate::db::DbError| {
-            tracing::error!(run.id = id, error = %e, "dispatching a worker failed in storage");
-            "the server could not hand this run to a worker".to_owned()
-        };
-        let token = crate::shares::new_token();
-        self.db()
-            .dispatch_worker(id, "process", &crate::shares::hash_token(&token))
-            .await
-            .map_err(storage)?;
-        self.workers().start(id, stop.clone());
+        let token = self.hand_to_worker(id, "process", &stop).await?;
         let mut cmd = match cfg.memory_limit {
             Some(bytes) => {
                 let mut c = tokio::process::Command::new("prlimit");
@@ -139,8 +131,7 @@ impl RunService {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                self.workers().finish(id);
-                let _ = self.db().revoke_worker(id).await;
+                self.take_worker_end(id).await;
                 tracing::error!(run.id = id, error = %e, "cannot start a worker process");
                 return Err("the server could not start a worker process".into());
             }
@@ -158,16 +149,8 @@ impl RunService {
                 }
             }
         };
-        let end = self.workers().finish(id);
-        let _ = self.db().revoke_worker(id).await;
-        match (end, status) {
-            (Some(End::Completed), _) => Ok(Finished::Completed(())),
-            (Some(End::Stopped { at_step }), _) => Ok(Finished::Stopped {
-                at_step: Some(at_step),
-            }),
-            (Some(End::Failed { message }), _) => {
-                Err(crate::runs::hide_paths(&message, self.data_dir()))
-            }
+        match (self.take_worker_end(id).await, status) {
+            (Some(end), _) => self.reported(end),
             // Told to stop and killed before it could say so: stopped all the same.
             (None, _) if stop.is_raised() => Ok(Finished::Stopped { at_step: None }),
             (None, Ok(status)) => Err(describe_exit(status)),
@@ -175,6 +158,44 @@ impl RunService {
                 tracing::error!(run.id = id, error = %e, "waiting for a worker process");
                 Err("the server lost track of the worker process".into())
             }
+        }
+    }
+
+    /// Hands a claimed run to a new worker job of `executor`: a fresh token (stored hashed),
+    /// a fresh ingest counter, and the flag its heartbeats answer. Answers the token.
+    pub(crate) async fn hand_to_worker(
+        &self,
+        id: i64,
+        executor: &str,
+        stop: &StopFlag,
+    ) -> Result<String, String> {
+        let token = crate::shares::new_token();
+        self.db()
+            .dispatch_worker(id, executor, &crate::shares::hash_token(&token))
+            .await
+            .map_err(|e| {
+                tracing::error!(run.id = id, error = %e, "dispatching a worker failed in storage");
+                "the server could not hand this run to a worker".to_owned()
+            })?;
+        self.workers().start(id, stop.clone());
+        Ok(token)
+    }
+
+    /// Ends the worker job of `id`: its token dies, and how it said it ended comes back.
+    pub(crate) async fn take_worker_end(&self, id: i64) -> Option<End> {
+        let end = self.workers().finish(id);
+        let _ = self.db().revoke_worker(id).await;
+        end
+    }
+
+    /// The run's outcome from the end its worker reported.
+    pub(crate) fn reported(&self, end: End) -> Result<Finished<()>, String> {
+        match end {
+            End::Completed => Ok(Finished::Completed(())),
+            End::Stopped { at_step } => Ok(Finished::Stopped {
+                at_step: Some(at_step),
+            }),
+            End::Failed { message } => Err(crate::runs::hide_paths(&message, self.data_dir())),
         }
     }
 }

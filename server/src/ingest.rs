@@ -7,7 +7,7 @@ use domain::Failure;
 use domain::wire::{RunStatus, StatusChange};
 
 use crate::db::{DbError, EventKind, WorkerJobRow};
-use crate::runs::{LiveEvent, RunService};
+use crate::runs::{LiveEvent, RunService, json};
 use crate::worker::protocol::{
     Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, object_id, pack, read_files,
     unpack,
@@ -252,8 +252,4 @@ impl RunService {
         self.note_worker_end(run, end);
         Ok(())
     }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("wire types serialise to JSON")
 }

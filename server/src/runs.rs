@@ -246,7 +246,13 @@ impl RunService {
             })
             .collect();
         let ids = self.db.insert_runs(&specs).await?;
-        for &id in &ids {
+        self.announce_queued(&ids).await?;
+        Ok(Ok(ids))
+    }
+
+    /// Tells followers that these runs are queued, and wakes a worker for them.
+    async fn announce_queued(&self, ids: &[i64]) -> Result<(), DbError> {
+        for &id in ids {
             self.announce(
                 id,
                 EventKind::Status,
@@ -255,7 +261,7 @@ impl RunService {
             .await?;
         }
         self.queue.wake();
-        Ok(Ok(ids))
+        Ok(())
     }
 
     /// Validates and queues a sweep: its main run and every branch.
@@ -271,15 +277,7 @@ impl RunService {
             return Ok(Err(errors));
         }
         let (sweep_id, ids) = self.db.insert_sweep(&sweep).await?;
-        for &id in &ids {
-            self.announce(
-                id,
-                EventKind::Status,
-                StatusChange::new(RunStatus::Queued, None),
-            )
-            .await?;
-        }
-        self.queue.wake();
+        self.announce_queued(&ids).await?;
         Ok(Ok((sweep_id, ids)))
     }
 
@@ -308,15 +306,7 @@ impl RunService {
             })
             .await?;
         if let Some(Ok(ids)) = &added {
-            for &id in ids {
-                self.announce(
-                    id,
-                    EventKind::Status,
-                    StatusChange::new(RunStatus::Queued, None),
-                )
-                .await?;
-            }
-            self.queue.wake();
+            self.announce_queued(ids).await?;
         }
         Ok(added)
     }
@@ -698,7 +688,7 @@ impl JobKind for RunService {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("wire types serialise to JSON")
 }
 

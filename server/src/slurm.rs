@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use trainer::StopFlag;
 
+use crate::executor::STOP_GRACE;
 use crate::queue::Finished;
 use crate::runs::{RunJob, RunService};
-use crate::worker::protocol::{End, TOKEN_ENV};
+use crate::worker::protocol::TOKEN_ENV;
 
-/// How long a worker may take to stop on its own after being told to, before its job is
-/// cancelled.
-const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Jobs lost without a word are resubmitted this many times before the run is interrupted.
 const RESUBMITS: u32 = 3;
 
@@ -239,23 +237,13 @@ impl RunService {
 
     /// Hands the run to a new Slurm job with a fresh token; answers the job id.
     async fn submit_job(&self, id: i64, stop: &StopFlag, slurm: &Slurm) -> Result<String, String> {
-        let storage = |e: crate::db::DbError| {
-            tracing::error!(run.id = id, error = %e, "dispatching to Slurm failed in storage");
-            "the server could not hand this run to Slurm".to_owned()
-        };
-        let token = crate::shares::new_token();
-        self.db()
-            .dispatch_worker(id, "slurm", &crate::shares::hash_token(&token))
-            .await
-            .map_err(storage)?;
-        self.workers().start(id, stop.clone());
+        let token = self.hand_to_worker(id, "slurm", stop).await?;
         let s = slurm.clone();
         let submitted = blocking(move || s.submit(id, &token)).await.and_then(|r| r);
         let job = match submitted {
             Ok(j) => j,
             Err(e) => {
-                self.workers().finish(id);
-                let _ = self.db().revoke_worker(id).await;
+                self.take_worker_end(id).await;
                 tracing::error!(run.id = id, error = %e, "Slurm submission failed");
                 return Err(format!("Slurm refused the job: {e}"));
             }
@@ -264,7 +252,10 @@ impl RunService {
         self.db()
             .set_executor_job(id, &job, None)
             .await
-            .map_err(storage)?;
+            .map_err(|e| {
+                tracing::error!(run.id = id, error = %e, "recording a Slurm job id failed");
+                "the server could not record this run's Slurm job".to_owned()
+            })?;
         Ok(job)
     }
 
@@ -307,17 +298,10 @@ impl RunService {
                 let _ = blocking(move || s.cancel(&j)).await;
             }
         };
-        let end = self.workers().finish(id);
-        let _ = self.db().revoke_worker(id).await;
+        let end = self.take_worker_end(id).await;
         tracing::info!(run.id = id, slurm.job = %job, state = %last.state, "Slurm job ended");
         Ok(match end {
-            Some(End::Completed) => Some(Finished::Completed(())),
-            Some(End::Stopped { at_step }) => Some(Finished::Stopped {
-                at_step: Some(at_step),
-            }),
-            Some(End::Failed { message }) => {
-                return Err(crate::runs::hide_paths(&message, self.data_dir()));
-            }
+            Some(end) => Some(self.reported(end)?),
             None if stop.is_raised() => Some(Finished::Stopped { at_step: None }),
             None if last.state == "OUT_OF_MEMORY" => {
                 return Err("the Slurm job ran out of memory (OUT_OF_MEMORY): raise ANNEAL_SLURM_MEMORY_MB or shrink the run".into());

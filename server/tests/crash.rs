@@ -9,7 +9,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, metric_rows, prepare, strip_timings, wait_status};
+use common::{
+    Server, assert_every_epoch_once, metric_rows, post_run, prepare, reference_rows, strip_timings,
+    wait_rows, wait_status,
+};
 use serde_json::{Value, json};
 
 const EPOCHS: u64 = 12;
@@ -33,33 +36,14 @@ fn spec() -> Value {
 fn kill_9_then_resume_loses_and_repeats_nothing() {
     // Reference: the same run, never interrupted.
     let ref_data = prepare("ref");
-    let reference = {
-        let s = Server::start(&ref_data);
-        let (code, body) = s
-            .request("POST", "/api/runs", Some(&spec()))
-            .expect("POST answers");
-        assert_eq!(code, 201, "{body}");
-        let id = body["id"].as_i64().expect("id");
-        assert_eq!(
-            wait_status(&s, id, &["completed", "failed"], 300),
-            "completed"
-        );
-        metric_rows(&s, id)
-    };
+    let reference = reference_rows(&ref_data, &spec());
     assert_eq!(reference.len() as u64, EPOCHS + 1);
 
     let data = prepare("crash");
     let s = Server::start(&data);
-    let (_, body) = s
-        .request("POST", "/api/runs", Some(&spec()))
-        .expect("POST answers");
-    let id = body["id"].as_i64().expect("id");
+    let id = post_run(&s, &spec());
     // Let a few epochs (and their checkpoints) land, then kill without warning.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while (metric_rows(&s, id).len() as u64) < 4 {
-        assert!(Instant::now() < deadline, "run made no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_rows(&s, id, 4, 300);
     s.kill9();
     // The data directory moves while the server is down: checkpoints are found by their
     // place inside it, not by where it used to be.
@@ -88,16 +72,7 @@ fn kill_9_then_resume_loses_and_repeats_nothing() {
         "completed"
     );
     let rows = metric_rows(&s, id);
-    let epochs: Vec<u64> = rows
-        .iter()
-        .filter_map(|r| r["epoch"].as_f64())
-        .map(|e| e as u64)
-        .collect();
-    assert_eq!(
-        epochs,
-        (0..=EPOCHS).collect::<Vec<_>>(),
-        "every epoch exactly once"
-    );
+    assert_every_epoch_once(&rows, EPOCHS);
     let seqs: Vec<i64> = rows.iter().filter_map(|r| r["seq"].as_i64()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq keeps increasing");
     // Deterministic training: the resumed run's numbers equal the uninterrupted one's.

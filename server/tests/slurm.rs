@@ -9,7 +9,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, metric_rows, prepare, strip_timings, train_all, wait_status};
+use common::{
+    Server, assert_every_epoch_once, metric_rows, post_run, prepare, reference_rows, strip_timings,
+    train_all, wait_rows, wait_status,
+};
 use serde_json::json;
 
 /// The cluster's settings from the environment, or None (said loudly).
@@ -39,6 +42,14 @@ fn cluster() -> Option<Vec<(&'static str, String)>> {
 fn start(data: &std::path::Path, env: &[(&'static str, String)]) -> Server {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Server::start_with(data, &pairs)
+}
+
+/// The Slurm job that runs (or ran) run `id`.
+fn job_of(s: &Server, id: i64) -> String {
+    s.get(&format!("/api/runs/{id}"))["executor_job_id"]
+        .as_str()
+        .expect("a Slurm job id")
+        .to_owned()
 }
 
 /// The Slurm job's state, by `scontrol` (SLURM_CONF comes from the environment).
@@ -100,33 +111,12 @@ fn long_net_run() -> serde_json::Value {
 fn a_scancelled_job_is_resubmitted_into_the_same_run_without_gaps() {
     let Some(env) = cluster() else { return };
     let ref_data = prepare("slurm-ref");
-    let reference = {
-        let s = Server::start(&ref_data);
-        let (_, body) = s
-            .request("POST", "/api/runs", Some(&long_net_run()))
-            .expect("POST");
-        let id = body["id"].as_i64().expect("id");
-        assert_eq!(
-            wait_status(&s, id, &["completed", "failed"], 300),
-            "completed"
-        );
-        metric_rows(&s, id)
-    };
+    let reference = reference_rows(&ref_data, &long_net_run());
     let data = prepare("slurm-kill");
     let s = start(&data, &env);
-    let (_, body) = s
-        .request("POST", "/api/runs", Some(&long_net_run()))
-        .expect("POST");
-    let id = body["id"].as_i64().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while metric_rows(&s, id).len() < 4 {
-        assert!(Instant::now() < deadline, "no progress through Slurm");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let first = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
-        .as_str()
-        .expect("job id")
-        .to_owned();
+    let id = post_run(&s, &long_net_run());
+    wait_rows(&s, id, 4, 120);
+    let first = job_of(&s, id);
     let killed = std::process::Command::new("scancel")
         .arg(&first)
         .status()
@@ -143,16 +133,7 @@ fn a_scancelled_job_is_resubmitted_into_the_same_run_without_gaps() {
         "a new job: {run}"
     );
     let rows = metric_rows(&s, id);
-    let epochs: Vec<u64> = rows
-        .iter()
-        .filter_map(|r| r["epoch"].as_f64())
-        .map(|e| e as u64)
-        .collect();
-    assert_eq!(
-        epochs,
-        (0..=10).collect::<Vec<_>>(),
-        "every epoch exactly once"
-    );
+    assert_every_epoch_once(&rows, 10);
     assert_eq!(strip_timings(&rows), strip_timings(&reference));
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
@@ -167,17 +148,9 @@ fn a_cancelled_run_ends_its_slurm_job() {
     let mut long = common::toy();
     long["experiment"]["steps"] = json!(5_000_000);
     long["experiment"]["eval_every"] = json!(1000);
-    let (_, body) = s.request("POST", "/api/runs", Some(&long)).expect("POST");
-    let id = body["id"].as_i64().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while metric_rows(&s, id).len() < 3 {
-        assert!(Instant::now() < deadline, "no progress through Slurm");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let job = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
-        .as_str()
-        .expect("job id")
-        .to_owned();
+    let id = post_run(&s, &long);
+    wait_rows(&s, id, 3, 120);
+    let job = job_of(&s, id);
     let (code, _) = s
         .request("POST", &format!("/api/runs/{id}/cancel"), None)
         .expect("cancel");
@@ -203,34 +176,13 @@ fn a_cancelled_run_ends_its_slurm_job() {
 fn a_server_killed_while_its_slurm_job_runs_adopts_it_on_restart() {
     let Some(env) = cluster() else { return };
     let ref_data = prepare("slurm-adopt-ref");
-    let reference = {
-        let s = Server::start(&ref_data);
-        let (_, body) = s
-            .request("POST", "/api/runs", Some(&long_net_run()))
-            .expect("POST");
-        let id = body["id"].as_i64().expect("id");
-        assert_eq!(
-            wait_status(&s, id, &["completed", "failed"], 300),
-            "completed"
-        );
-        metric_rows(&s, id)
-    };
+    let reference = reference_rows(&ref_data, &long_net_run());
     let data = prepare("slurm-adopt");
     let s = start(&data, &env);
     let port = s.port;
-    let (_, body) = s
-        .request("POST", "/api/runs", Some(&long_net_run()))
-        .expect("POST");
-    let id = body["id"].as_i64().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while metric_rows(&s, id).len() < 3 {
-        assert!(Instant::now() < deadline, "no progress through Slurm");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let job = s.get(&format!("/api/runs/{id}"))["executor_job_id"]
-        .as_str()
-        .expect("job id")
-        .to_owned();
+    let id = post_run(&s, &long_net_run());
+    wait_rows(&s, id, 3, 120);
+    let job = job_of(&s, id);
     s.kill9();
     // The worker keeps training and retries its calls while no server answers.
     std::thread::sleep(Duration::from_secs(2));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, metric_rows, prepare, strip_timings, toy, train_all, wait_status};
+use common::{Server, post_run, prepare, strip_timings, toy, train_all, wait_rows, wait_status};
 use serde_json::json;
 
 #[test]
@@ -63,9 +63,7 @@ fn a_run_that_exhausts_its_worker_fails_alone() {
             "batch": 50, "epochs": 1, "checkpoint_every": 0
         }
     });
-    let (code, body) = s.request("POST", "/api/runs", Some(&big)).expect("POST");
-    assert_eq!(code, 201, "{body}");
-    let id = body["id"].as_i64().expect("id");
+    let id = post_run(&s, &big);
     assert_eq!(wait_status(&s, id, &["completed", "failed"], 300), "failed");
     let run = s.get(&format!("/api/runs/{id}"));
     let message = run["message"].as_str().unwrap_or_default().to_owned();
@@ -76,8 +74,7 @@ fn a_run_that_exhausts_its_worker_fails_alone() {
         s.request("GET", "/healthz", None).map(|(c, _)| c),
         Some(200)
     );
-    let (_, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
-    let next = body["id"].as_i64().expect("id");
+    let next = post_run(&s, &toy());
     assert_eq!(
         wait_status(&s, next, &["completed", "failed"], 300),
         "completed"
@@ -93,16 +90,8 @@ fn a_cancelled_worker_stops_and_the_run_says_cancelled() {
     let mut long = toy();
     long["experiment"]["steps"] = json!(5_000_000);
     long["experiment"]["eval_every"] = json!(1000);
-    let (_, body) = s.request("POST", "/api/runs", Some(&long)).expect("POST");
-    let id = body["id"].as_i64().expect("id");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while metric_rows(&s, id).len() < 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the worker sent no rows"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let id = post_run(&s, &long);
+    wait_rows(&s, id, 3, 120);
     let asked = std::time::Instant::now();
     let (code, body) = s
         .request("POST", &format!("/api/runs/{id}/cancel"), None)

@@ -9,15 +9,10 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use serde_json::{Value, json};
 
 use crate::api::{list_runs, run_metrics};
+use crate::sweep_chart::PALETTE;
 use domain::Metric;
 use domain::compare::{At, Axis, CompareView, curve, keys, readout};
 use domain::wire::{MetricRow, RunSummary};
-
-/// Plotly's default colours, so a run's raw and smoothed curves share one.
-const PALETTE: [&str; 10] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf",
-];
 
 /// The compare figure: per run its curve, smoothed over the faint raw one when asked.
 pub fn figure(runs: &[(RunSummary, Vec<MetricRow>)], view: &CompareView) -> (Value, Value) {
@@ -94,7 +89,18 @@ pub fn ComparePage() -> impl IntoView {
     let set_s = set.clone();
     let set_at = set.clone();
     let set_unit = set;
-    let toggle = set_runs_toggle(view_now);
+    // Adds or removes one run from the URL's selection.
+    let toggle = {
+        let set = set_unit.clone();
+        move |id: i64, on: bool| {
+            set(&|v: &mut CompareView| {
+                v.runs.retain(|&r| r != id);
+                if on && v.runs.len() < domain::compare::MAX_COMPARE {
+                    v.runs.push(id);
+                }
+            })
+        }
+    };
     view! {
         <Title text="Compare runs · Anneal"/>
         <section class="card">
@@ -233,25 +239,5 @@ pub fn ComparePage() -> impl IntoView {
                 })}}
             </Suspense>
         </section>
-    }
-}
-
-/// Adds or removes one run from the URL's selection.
-fn set_runs_toggle(view_now: Memo<CompareView>) -> impl Fn(i64, bool) + Clone + 'static {
-    let navigate = use_navigate();
-    move |id: i64, on: bool| {
-        let mut v = view_now.get_untracked();
-        v.runs.retain(|&r| r != id);
-        if on && v.runs.len() < domain::compare::MAX_COMPARE {
-            v.runs.push(id);
-        }
-        navigate(
-            &format!("/compare?{}", v.to_query()),
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
     }
 }

@@ -275,7 +275,7 @@ fn Lineage(run: RunSummary) -> impl IntoView {
                         {role}
                         " · siblings: "
                         {siblings.iter().filter(|r| r.run.id != id).map(|r| {
-                            let label = r.branch_at.map_or("main".to_owned(), |k| format!("decay @ {k}"));
+                            let label = domain::wire::SweepSummary::role_label(r.branch_at);
                             view! { <a class="sibling" href=format!("/runs/{}", r.run.id)>{label}</a>" " }
                         }).collect_view()}
                         " · "<a id="lineage-compare" href=format!("/compare?runs={}", all.join(","))>"compare them"</a>

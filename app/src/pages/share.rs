@@ -190,15 +190,10 @@ fn role_lines(sweep: &SweepSummary, metrics: &[RunMetrics], key: Metric) -> Vec<
             })
             .unwrap_or_default()
     };
-    let mut roles: Vec<Option<u64>> = vec![None];
-    for r in &sweep.runs {
-        if r.branch_at.is_some() && !roles.contains(&r.branch_at) {
-            roles.push(r.branch_at);
-        }
-    }
     let several = sweep.seeds().len() >= 2;
-    let name = |role: Option<u64>| role.map_or("main".to_owned(), |k| format!("decay @ {k}"));
-    roles
+    let name = SweepSummary::role_label;
+    sweep
+        .roles()
         .into_iter()
         .flat_map(|role| {
             let curves: Vec<Vec<(u64, f64, f64)>> = sweep

@@ -12,6 +12,7 @@ use crate::api::{AddSweepSeeds, found, get_sweep, sweep_metrics};
 use crate::chart::{ChartOptions, XAxis};
 use domain::Metric;
 use domain::analysis::{Spread, last_value, pearson_line, sweep_report};
+use domain::stats::Stat;
 use domain::wire::{RunMetrics, SweepReport, SweepSummary};
 
 #[component]
@@ -218,22 +219,6 @@ pub fn seed_list(seeds: &[u64]) -> String {
     }
 }
 
-/// A number with its 95% interval, or the number alone with one seed.
-pub fn with_interval(s: Option<&domain::stats::Stat>, scale: f64, digits: usize) -> String {
-    match s {
-        None => "—".into(),
-        Some(s) => match s.ci95 {
-            Some([lo, hi]) => format!(
-                "{:.digits$} [{:.digits$}, {:.digits$}]",
-                s.mean * scale,
-                lo * scale,
-                hi * scale
-            ),
-            None => format!("{:.digits$}", s.mean * scale),
-        },
-    }
-}
-
 /// The final metrics per decay point over seeds: mean, 95% interval and n.
 #[component]
 pub fn BranchStats(report: SweepReport) -> impl IntoView {
@@ -254,9 +239,9 @@ pub fn BranchStats(report: SweepReport) -> impl IntoView {
                     <tr>
                         <td>{b.k}</td>
                         <td>{b.n}</td>
-                        <td>{with_interval(b.stat(Metric::TestLoss), 1.0, 4)}</td>
-                        {acc.then(|| view! { <td>{with_interval(b.stat(Metric::TestAcc), 100.0, 2)}</td> })}
-                        {dist.then(|| view! { <td>{with_interval(b.stat(Metric::DistMn), 1.0, 3)}</td> })}
+                        <td>{Stat::with_interval(b.stat(Metric::TestLoss), 1.0, 4)}</td>
+                        {acc.then(|| view! { <td>{Stat::with_interval(b.stat(Metric::TestAcc), 100.0, 2)}</td> })}
+                        {dist.then(|| view! { <td>{Stat::with_interval(b.stat(Metric::DistMn), 1.0, 3)}</td> })}
                         <td>{b.stat(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
                     </tr>
                 }).collect_view()}

@@ -2,6 +2,12 @@
 
 use super::{Db, DbError, now_ms};
 
+/// Records a checkpoint ($1 run, $2 epoch, $3 step, $4 path, $5 time), replacing an earlier
+/// record for the same epoch.
+pub(super) const UPSERT_CHECKPOINT: &str =
+    "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path";
+
 impl Db {
     /// Records a checkpoint folder (replacing an earlier record for the same epoch).
     pub async fn insert_checkpoint(
@@ -11,17 +17,14 @@ impl Db {
         step: u64,
         path: &str,
     ) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
-        )
-        .bind(run_id)
-        .bind(i64::from(epoch))
-        .bind(i64::try_from(step).unwrap_or(i64::MAX))
-        .bind(path)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(UPSERT_CHECKPOINT)
+            .bind(run_id)
+            .bind(i64::from(epoch))
+            .bind(i64::try_from(step).unwrap_or(i64::MAX))
+            .bind(path)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

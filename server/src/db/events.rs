@@ -41,6 +41,13 @@ pub struct StoredEvent {
     pub data: String,
 }
 
+/// Appends a run's event with the next per-run seq: ($1 run, $2 kind, $3 step, $4 data,
+/// $5 time) → seq. The caller keeps other writers of the run's events out meanwhile.
+pub(super) const INSERT_EVENT: &str =
+    "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_events WHERE run_id = $1
+     RETURNING seq";
+
 impl Db {
     /// Appends an event with the next per-run sequence number, committed before returning.
     pub async fn append_event(
@@ -51,16 +58,12 @@ impl Db {
         data: &str,
     ) -> Result<i64, DbError> {
         let step = step.and_then(|s| i64::try_from(s).ok());
-        let insert = sqlx::query_scalar(
-            "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_events WHERE run_id = $1
-             RETURNING seq",
-        )
-        .bind(run_id)
-        .bind(kind.as_str())
-        .bind(step)
-        .bind(data)
-        .bind(now_ms());
+        let insert = sqlx::query_scalar(INSERT_EVENT)
+            .bind(run_id)
+            .bind(kind.as_str())
+            .bind(step)
+            .bind(data)
+            .bind(now_ms());
         let seq: i64 = match self.backend {
             // One statement: SQLite serialises writers, so MAX(seq)+1 cannot race.
             Backend::Sqlite => insert.fetch_one(&self.pool).await?,

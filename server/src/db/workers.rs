@@ -1,6 +1,10 @@
 //! Storage for out-of-process workers: a job's hashed token, the executor that ran a run, and
 //! the ingest counter that makes a worker's event batches idempotent.
 
+use sqlx::{Any, Transaction};
+
+use super::checkpoints::UPSERT_CHECKPOINT;
+use super::events::INSERT_EVENT;
 use super::{Db, DbError, EventKind, now_ms};
 
 /// What the server knows of a run's worker job.
@@ -99,32 +103,18 @@ impl Db {
         data: &str,
     ) -> Result<Option<i64>, DbError> {
         let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE runs SET worker_acked = worker_acked + 1, heartbeat_ms = $1 WHERE id = $2 AND worker_acked = $3",
-        )
-        .bind(now_ms())
-        .bind(run_id)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved != 1 {
+        if !advance_acked(&mut tx, run_id, seq).await? {
             return Ok(None);
         }
-        let step = step.and_then(|s| i64::try_from(s).ok());
-        // The UPDATE above holds the run's row, so this run's event seqs cannot race.
-        let event_seq: i64 = sqlx::query_scalar(
-            "INSERT INTO run_events (run_id, seq, kind, step, data, created_at_ms)
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_events WHERE run_id = $1
-             RETURNING seq",
-        )
-        .bind(run_id)
-        .bind(kind.as_str())
-        .bind(step)
-        .bind(data)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?;
+        // The counter's UPDATE holds the run's row, so this run's event seqs cannot race.
+        let event_seq: i64 = sqlx::query_scalar(INSERT_EVENT)
+            .bind(run_id)
+            .bind(kind.as_str())
+            .bind(step.and_then(|s| i64::try_from(s).ok()))
+            .bind(data)
+            .bind(now_ms())
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some(event_seq))
     }
@@ -139,30 +129,37 @@ impl Db {
         path: &str,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE runs SET worker_acked = worker_acked + 1, heartbeat_ms = $1 WHERE id = $2 AND worker_acked = $3",
-        )
-        .bind(now_ms())
-        .bind(run_id)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved != 1 {
+        if !advance_acked(&mut tx, run_id, seq).await? {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO checkpoints (run_id, epoch, step, path, created_at_ms) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, path = excluded.path",
-        )
-        .bind(run_id)
-        .bind(i64::from(epoch))
-        .bind(i64::try_from(step).unwrap_or(i64::MAX))
-        .bind(path)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(UPSERT_CHECKPOINT)
+            .bind(run_id)
+            .bind(i64::from(epoch))
+            .bind(i64::try_from(step).unwrap_or(i64::MAX))
+            .bind(path)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Moves the run's ingest counter past `seq` if `seq` is the next one expected (and counts as
+/// a heartbeat); false, changing nothing, otherwise.
+async fn advance_acked(
+    tx: &mut Transaction<'_, Any>,
+    run_id: i64,
+    seq: i64,
+) -> Result<bool, DbError> {
+    let moved = sqlx::query(
+        "UPDATE runs SET worker_acked = worker_acked + 1, heartbeat_ms = $1 WHERE id = $2 AND worker_acked = $3",
+    )
+    .bind(now_ms())
+    .bind(run_id)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
 }

@@ -19,16 +19,22 @@ fn same(given: &str, expected: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn presented(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
+/// The `Authorization: Bearer` token of a request, if it has that header.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<Option<String>> {
+    let v = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        // The scheme is case-insensitive (RFC 9110 §11.1).
-        let (scheme, token) = v.trim().split_once(' ')?;
-        return scheme
+        .and_then(|v| v.to_str().ok())?;
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    Some(v.trim().split_once(' ').and_then(|(scheme, token)| {
+        scheme
             .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+            .then(|| token.trim().to_owned())
+    }))
+}
+
+fn presented(headers: &HeaderMap) -> Option<String> {
+    if let Some(token) = bearer(headers) {
+        return token;
     }
     headers
         .get_all(header::COOKIE)

@@ -16,13 +16,9 @@ use crate::worker::protocol::{Acked, Batch, Beat, BeatAnswer, End, Job};
 pub const EVENTS_LIMIT_BYTES: usize = 1 << 20;
 pub const OBJECT_LIMIT_BYTES: usize = crate::worker::protocol::MAX_OBJECT_BYTES;
 
-/// The bearer token of a request (the scheme is case-insensitive).
+/// The job token a worker sends (never a cookie: workers are not browsers).
 fn token(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, t) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| t.trim().to_owned())
+    super::auth::bearer(headers).flatten()
 }
 
 pub async fn job(

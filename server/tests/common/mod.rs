@@ -37,6 +37,8 @@ impl Server {
             .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
             .env("ANNEAL_DATA_DIR", data)
             .env("RUST_LOG", "warn")
+            // Only what a test asks for: a shell's executor settings must not leak in.
+            .env_remove("ANNEAL_EXECUTOR")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -193,9 +195,7 @@ pub fn toy() -> Value {
 
 /// Runs the toy run and the sweep on `s`, and answers every run's rows in order.
 pub fn train_all(s: &Server) -> Vec<Vec<Value>> {
-    let (code, body) = s.request("POST", "/api/runs", Some(&toy())).expect("POST");
-    assert_eq!(code, 201, "{body}");
-    let mut ids = vec![body["id"].as_i64().expect("id")];
+    let mut ids = vec![post_run(s, &toy())];
     let (code, body) = s
         .request("POST", "/api/sweeps", Some(&net_sweep()))
         .expect("POST");
@@ -215,4 +215,47 @@ pub fn train_all(s: &Server) -> Vec<Vec<Value>> {
             metric_rows(s, id)
         })
         .collect()
+}
+
+/// Starts a run of `spec` on `s` and answers its id.
+pub fn post_run(s: &Server, spec: &Value) -> i64 {
+    let (code, body) = s
+        .request("POST", "/api/runs", Some(spec))
+        .expect("POST answers");
+    assert_eq!(code, 201, "{body}");
+    body["id"].as_i64().expect("id")
+}
+
+/// The rows of `spec` trained to completion, never interrupted, on a server of its own.
+pub fn reference_rows(data: &Path, spec: &Value) -> Vec<Value> {
+    let s = Server::start(data);
+    let id = post_run(&s, spec);
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed"], 300),
+        "completed"
+    );
+    metric_rows(&s, id)
+}
+
+/// Waits until run `id` has stored at least `n` metric rows.
+pub fn wait_rows(s: &Server, id: i64, n: usize, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while metric_rows(s, id).len() < n {
+        assert!(Instant::now() < deadline, "run {id} made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The rows are epochs 0 to `last`, each exactly once, in order.
+pub fn assert_every_epoch_once(rows: &[Value], last: u64) {
+    let epochs: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r["epoch"].as_f64())
+        .map(|e| e as u64)
+        .collect();
+    assert_eq!(
+        epochs,
+        (0..=last).collect::<Vec<_>>(),
+        "every epoch exactly once"
+    );
 }
