@@ -79,6 +79,9 @@ CONF
     echo "export ANNEAL_SLURM_PARTITION=main"
     ;;
   stop)
+    # Jobs first: a job's slurmstepd outlives the daemons that started it.
+    [[ -f "$dir/slurm.conf" ]] && SLURM_CONF="$dir/slurm.conf" scancel --full --user="$(id -un)" 2>/dev/null || true
+    sleep 1
     for f in slurmrestd slurmd slurmctld; do
       [[ -f "$dir/$f.pid" ]] && kill "$(cat "$dir/$f.pid")" 2>/dev/null || true
     done
