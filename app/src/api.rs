@@ -154,6 +154,21 @@ pub async fn sweep_summary(id: i64) -> Result<SweepReport, Refusal> {
     Ok(lab()?.sweep_summary(id).await?)
 }
 
+#[server(prefix = "/api/fn", endpoint = "sweep_prediction", input = GetUrl)]
+pub async fn sweep_prediction(id: i64) -> Result<domain::prediction::SweepPrediction, Refusal> {
+    Ok(lab()?.sweep_prediction(id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "sweep_reference", input = GetUrl)]
+pub async fn sweep_reference(id: i64) -> Result<domain::prediction::ReferenceLaw, Refusal> {
+    Ok(lab()?.sweep_reference(id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "run_reference", input = GetUrl)]
+pub async fn run_reference(id: i64) -> Result<domain::prediction::ReferenceLaw, Refusal> {
+    Ok(lab()?.run_reference(id).await?)
+}
+
 #[server(prefix = "/api/fn", endpoint = "create_share", input = Json)]
 pub async fn create_share(req: ShareRequest) -> Result<ShareCreated, Refusal> {
     Ok(created(lab()?.create_share(req).await?))

@@ -5,6 +5,8 @@
 
 use domain::Metric;
 use domain::analysis::{BandPoint, BranchResult, BranchSummary, ema_debiased, mean_band};
+use domain::law::LawKind;
+use domain::prediction::{LawPrediction, SweepPrediction};
 use domain::wire::{RunMetrics, SweepReport, SweepSummary};
 use serde_json::{Value, json};
 
@@ -310,12 +312,65 @@ pub fn final_vs_compute(report: &SweepReport) -> (Value, Value) {
     )
 }
 
+/// Each law's predicted curves, dashed in the colour of the branch they predict; laws that fit
+/// badly are left out, so no confident curve is drawn where the page says the law fails.
+pub fn predicted(
+    sweep: &SweepSummary,
+    p: &SweepPrediction,
+    key: Metric,
+    opts: ChartOptions,
+) -> Vec<Value> {
+    let roles = sweep.roles();
+    let mut traces = Vec::new();
+    let trusted = |l: &&LawPrediction| {
+        l.fit.is_some()
+            && if key == Metric::TrainLoss {
+                !l.train_poor_fit
+            } else {
+                !l.poor_fit
+            }
+    };
+    for law in p.laws.iter().filter(trusted) {
+        let dash = match law.law {
+            LawKind::Tissue => "dash",
+            LawKind::MultiPower => "dot",
+        };
+        for (j, b) in law.branches.iter().enumerate() {
+            let i = roles.iter().position(|r| *r == Some(b.k)).unwrap_or(0);
+            let (xs, ys): (Vec<f64>, Vec<f64>) = b
+                .curve
+                .iter()
+                .filter_map(|c| {
+                    let y = if key == Metric::TrainLoss {
+                        c.train_loss?
+                    } else {
+                        c.test_loss
+                    };
+                    let x = match opts.x {
+                        XAxis::Epoch => c.epoch,
+                        // Predictions have no seconds: they are drawn against steps.
+                        XAxis::Step | XAxis::Seconds => c.step as f64,
+                    };
+                    Some((x, y))
+                })
+                .unzip();
+            traces.push(json!({"x": xs, "y": ys, "mode": "lines",
+                "name": format!("{} (predicted)", law.law.key()),
+                "legendgroup": format!("prediction-{}", law.law.key()), "showlegend": j == 0,
+                "meta": "prediction",
+                "line": {"width": 2, "dash": dash, "color": PALETTE[i % PALETTE.len()]}}));
+        }
+    }
+    traces
+}
+
 /// Every figure of a sweep page.
 pub fn sweep_figures(
     sweep: &SweepSummary,
     metrics: &[RunMetrics],
     report: &SweepReport,
     opts: ChartOptions,
+    prediction: Option<&SweepPrediction>,
 ) -> Vec<Figure> {
     let x_title = match opts.x {
         XAxis::Step => "step",
@@ -342,9 +397,15 @@ pub fn sweep_figures(
         curves.push(("sweep-test-acc", Metric::TestAcc, false));
     }
     for (div, key, log) in curves {
+        let mut traces = overlay(sweep, metrics, key, opts);
+        if let (Some(p), Value::Array(ts)) = (prediction, &mut traces)
+            && matches!(key, Metric::TestLoss | Metric::TrainLoss)
+        {
+            ts.extend(predicted(sweep, p, key, opts));
+        }
         out.push(Figure {
             div,
-            traces: overlay(sweep, metrics, key, opts),
+            traces,
             layout: layout(x_title, log),
         });
     }
@@ -376,13 +437,14 @@ pub fn draw_sweep(
     metrics: &[RunMetrics],
     report: &SweepReport,
     opts: ChartOptions,
+    prediction: Option<&SweepPrediction>,
 ) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
-    for f in sweep_figures(sweep, metrics, report, opts) {
+    for f in sweep_figures(sweep, metrics, report, opts, prediction) {
         crate::chart::browser::react_when_attached(f.div, f.traces, f.layout, 120);
     }
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
-    let _ = (sweep, metrics, report, opts);
+    let _ = (sweep, metrics, report, opts, prediction);
 }
 
 #[cfg(test)]

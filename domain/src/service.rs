@@ -7,6 +7,8 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+use crate::prediction::{ReferenceLaw, SweepPrediction};
+
 use crate::wire::{
     AddSeeds, Cancelled, Created, FieldError, Landscape, LandscapeFilter, LandscapeRequest,
     LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
@@ -125,6 +127,13 @@ pub trait Lab: Send + Sync + 'static {
     fn sweep_metrics(&self, id: i64) -> Answer<'_, Vec<RunMetrics>>;
     /// Final metrics per finished branch, Pearson r and the conclusion.
     fn sweep_summary(&self, id: i64) -> Answer<'_, SweepReport>;
+    /// Each loss law fitted on the main path and earliest finished branch, and its prediction
+    /// of every other branch beside the measured one; 409 until two paths of a seed finished.
+    fn sweep_prediction(&self, id: i64) -> Answer<'_, SweepPrediction>;
+    /// A finished sweep's laws as a what-if reference for the schedule editor.
+    fn sweep_reference(&self, id: i64) -> Answer<'_, ReferenceLaw>;
+    /// A finished run's laws (fitted on its curve, validated on its tail) as a reference.
+    fn run_reference(&self, id: i64) -> Answer<'_, ReferenceLaw>;
 
     /// Freezes a run, sweep or landscape behind a new read-only link.
     fn create_share(&self, req: ShareRequest) -> Answer<'_, ShareCreated>;

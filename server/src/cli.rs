@@ -93,6 +93,12 @@ pub enum Command {
         #[arg(long, value_name = "SWEEP_ID")]
         add_to: Option<i64>,
     },
+    /// Fit each loss law to a stored sweep's main path and earliest finished branch, and print
+    /// its prediction of every other branch beside the measured one.
+    Predict {
+        #[arg(value_name = "SWEEP_ID")]
+        sweep: i64,
+    },
     /// Train one job for a server (started by its executor, or a cluster's batch system): the
     /// job's token comes in ANNEAL_WORKER_TOKEN; datasets are read under ANNEAL_DATA_DIR.
     Worker {

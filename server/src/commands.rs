@@ -298,7 +298,103 @@ pub async fn sweep(
         .await
         .map_err(|f| f.to_string())?;
     print_report(&report);
+    match lab.sweep_prediction(created.id).await {
+        Ok(p) => print_prediction(&p),
+        Err(f) => println!("\nNo loss-law prediction: {}", f.error),
+    }
     all_completed(&ended, created.runs.len())
+}
+
+/// Prints a stored sweep's loss-law prediction.
+pub async fn predict(settings: Settings, sweep: i64) -> Result<(), BoxError> {
+    let (_, lab) = headless(&settings).await?;
+    let p = lab
+        .sweep_prediction(sweep)
+        .await
+        .map_err(|f| f.to_string())?;
+    print_prediction(&p);
+    Ok(())
+}
+
+/// Per law: its fitted parameters, and per held-out branch the predicted and measured final
+/// losses with their relative errors.
+fn print_prediction(p: &domain::prediction::SweepPrediction) {
+    let pct = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:+.2}%", 100.0 * x));
+    let abs = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:.2}%", 100.0 * x));
+    for l in &p.laws {
+        println!("\n{} — {}", l.label, l.formula);
+        if let Some(e) = &l.error {
+            println!("  not fitted: {e}");
+            continue;
+        }
+        let params = |m: &std::collections::BTreeMap<String, f64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} = {v:.4e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "  fitted on runs {:?} (k = {} {}); test: {}",
+            l.fitted_on,
+            l.fitted_k,
+            p.unit,
+            params(&l.params)
+        );
+        println!("  train: {}", params(&l.train_params));
+        println!(
+            "  {:>8}  {:>5}  {:>10}  {:>10}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",
+            format!("k ({})", p.unit),
+            "seeds",
+            "test pred",
+            "test real",
+            "final",
+            "curve",
+            "train pred",
+            "train real",
+            "final"
+        );
+        for b in &l.branches {
+            let f = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.5}"));
+            println!(
+                "  {:>8}  {:>5}  {:>10.5}  {:>10.5}  {:>8}  {:>8}  {:>10}  {:>10}  {:>8}",
+                b.k,
+                b.n,
+                b.predicted_final_test_loss,
+                b.actual_final_test_loss,
+                pct(Some(b.rel_error)),
+                abs(Some(b.curve_rel_error)),
+                f(b.predicted_final_train_loss),
+                f(b.actual_final_train_loss),
+                pct(b.train_rel_error)
+            );
+        }
+        println!(
+            "  mean |error|: test final {}, test curve {}, train final {}, train curve {}",
+            abs(l.mean_abs_rel_error),
+            abs(l.mean_curve_rel_error),
+            abs(l.train_mean_abs_rel_error),
+            abs(l.train_mean_curve_rel_error)
+        );
+        if let Some(r) = &l.recommendation {
+            println!(
+                "  for a budget of {} {}s it recommends {} (predicted test loss {:.5}); \
+                 measured best k = {:?}, predicted best k = {:?}, Kendall τ = {:?}",
+                r.budget,
+                p.unit,
+                if r.k >= r.budget {
+                    "never decaying".to_owned()
+                } else {
+                    format!("decaying at {}", r.k)
+                },
+                r.predicted_final_test_loss,
+                l.best_measured_k,
+                l.best_predicted_k,
+                l.kendall_tau.map(|t| (t * 100.0).round() / 100.0)
+            );
+        }
+        println!("  {}", l.assessment);
+    }
+    println!("\nHow: {}", p.method);
 }
 
 /// The verdict and a table of the final metrics per decay point, with 95% intervals.

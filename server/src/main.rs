@@ -58,6 +58,9 @@ fn main() -> ExitCode {
                     ))
                 })
             }),
+        cli::Command::Predict { sweep } => settings::Settings::from_environment()
+            .map_err(Into::into)
+            .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::predict(s, sweep)))),
         cli::Command::Worker { server, run } => match std::env::var(worker::protocol::TOKEN_ENV) {
             Ok(token) if !token.trim().is_empty() => {
                 let data_dir = std::env::var_os("ANNEAL_DATA_DIR")

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use domain::prediction::{self, ReferenceLaw, SweepPrediction};
 use domain::wire::{
     AddSeeds, Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
     LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
@@ -74,6 +75,22 @@ impl Service {
     async fn metrics_of_sweep(&self, sweep: &SweepSummary) -> Result<Vec<RunMetrics>, Failure> {
         let ids: Vec<i64> = sweep.runs.iter().map(|r| r.run.id).collect();
         Ok(self.runs.metrics_of(ids).await?)
+    }
+
+    /// The sweep and its prediction. Fitting is seconds of arithmetic, so it runs off the
+    /// async workers.
+    async fn prediction(&self, id: i64) -> Result<(SweepSummary, SweepPrediction), Failure> {
+        let sweep = self.sweep(id).await?;
+        let metrics = self.metrics_of_sweep(&sweep).await?;
+        let s = sweep.clone();
+        let p = tokio::task::spawn_blocking(move || prediction::sweep_prediction(&s, &metrics))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "prediction task failed");
+                Failure::internal()
+            })?
+            .map_err(Failure::conflict)?;
+        Ok((sweep, p))
     }
 }
 
@@ -195,6 +212,32 @@ impl Lab for Service {
         Box::pin(async move {
             let sweep = self.sweep(id).await?;
             self.metrics_of_sweep(&sweep).await
+        })
+    }
+
+    fn sweep_prediction(&self, id: i64) -> Answer<'_, SweepPrediction> {
+        Box::pin(async move { Ok(self.prediction(id).await?.1) })
+    }
+
+    fn sweep_reference(&self, id: i64) -> Answer<'_, ReferenceLaw> {
+        Box::pin(async move {
+            let (sweep, p) = self.prediction(id).await?;
+            Ok(ReferenceLaw::of_sweep(&sweep, &p))
+        })
+    }
+
+    fn run_reference(&self, id: i64) -> Answer<'_, ReferenceLaw> {
+        Box::pin(async move {
+            let run = self.run(id).await?;
+            let mut metrics = self.runs.metrics_of(vec![id]).await?;
+            let points = metrics.pop().map(|m| m.points).unwrap_or_default();
+            tokio::task::spawn_blocking(move || prediction::run_reference(&run, &points))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "reference fit failed");
+                    Failure::internal()
+                })?
+                .map_err(Failure::conflict)
         })
     }
 

@@ -5,6 +5,9 @@ use leptos::prelude::*;
 use schedule::{FieldError, Schedule};
 use serde_json::{Map, Value};
 
+use crate::api::{list_runs, list_sweeps, run_reference, sweep_reference};
+use crate::chart::WhatIf;
+
 /// How a knob is typed in and turned into JSON.
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -286,6 +289,10 @@ pub fn ScheduleEditor(
     /// Starting value of every `lr` knob.
     #[prop(optional)]
     initial_lr: Option<&'static str>,
+    /// Offer the what-if preview: a loss law fitted on a finished run or sweep, drawn for the
+    /// schedule being designed.
+    #[prop(optional)]
+    whatif: bool,
 ) -> impl IntoView {
     let error_key = error_key.unwrap_or("schedule");
     let preview_div = preview_div.unwrap_or("lr-preview");
@@ -314,6 +321,7 @@ pub fn ScheduleEditor(
     let x_epochs = RwSignal::new(false);
     let pinned = RwSignal::new(None::<(String, Schedule)>);
     let local_errors = RwSignal::new(Vec::<FieldError>::new());
+    let reference = RwSignal::new(None::<WhatIf>);
 
     let value_of = move |name: String| {
         values.with(|v| v.iter().find(|(n, _)| *n == name).map(|(_, x)| x.clone()))
@@ -389,15 +397,16 @@ pub fn ScheduleEditor(
         }
     };
 
-    crate::chart::preview_effect(
-        preview_div,
+    crate::chart::preview_effect(crate::chart::Preview {
+        div: preview_div,
         schedule,
         pinned,
         total_steps,
         steps_per_epoch,
         log_y,
         x_epochs,
-    );
+        whatif: reference,
+    });
 
     let epochs_hint = move |steps: String| {
         let spe = steps_per_epoch.get().max(1);
@@ -510,7 +519,145 @@ pub fn ScheduleEditor(
                 </Show>
                 <span class="hint" id=format!("{id_prefix}preview-summary")>{move || schedule.get().map(|s| s.describe())}</span>
             </div>
+            {whatif.then(|| view! { <WhatIfPicker id_prefix reference steps_per_epoch/> })}
             <div class="chart preview" id=preview_div></div>
+        </div>
+    }
+}
+
+/// Picks the what-if reference: a finished sweep (its laws validated on the branches they did
+/// not see) or a finished run (validated on its last 30%), and one of its laws.
+#[component]
+fn WhatIfPicker(
+    id_prefix: &'static str,
+    reference: RwSignal<Option<WhatIf>>,
+    steps_per_epoch: Signal<u64>,
+) -> impl IntoView {
+    let choices = Resource::new(
+        || (),
+        |_| async move {
+            (
+                list_sweeps().await.unwrap_or_default(),
+                list_runs().await.unwrap_or_default(),
+            )
+        },
+    );
+    let source = RwSignal::new(String::new());
+    let law = RwSignal::new(String::new());
+    let fitted = Resource::new(
+        move || source.get(),
+        |src| async move {
+            let (kind, id) = src.split_once(':')?;
+            let id = id.parse::<i64>().ok()?;
+            Some(match kind {
+                "sweep" => sweep_reference(id).await,
+                _ => run_reference(id).await,
+            })
+        },
+    );
+    let answer = move || fitted.get().flatten();
+    Effect::new(move |_| {
+        let chosen = law.get();
+        let w = answer().and_then(Result::ok).and_then(|r| {
+            let fit = if chosen.is_empty() {
+                r.best().cloned()
+            } else {
+                r.fits
+                    .iter()
+                    .find(|f| f.law.key() == chosen && f.fit.is_some())
+                    .cloned()
+            }?;
+            Some(WhatIf {
+                source: r.label.clone(),
+                fit,
+            })
+        });
+        reference.set(w);
+    });
+    let status = move || -> Option<(bool, String)> {
+        if source.get().is_empty() {
+            return None;
+        }
+        Some(match answer() {
+            None => (false, "Fitting…".into()),
+            Some(Err(e)) => (
+                true,
+                format!("No prediction from this reference: {}.", e.0.error),
+            ),
+            Some(Ok(r)) => match reference.get() {
+                None => (
+                    true,
+                    format!(
+                        "No law could be fitted to {}: {}.",
+                        r.label,
+                        r.fits
+                            .iter()
+                            .filter_map(|f| f.error.clone())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                ),
+                Some(w) => {
+                    let err = w.fit.validation_rel_error;
+                    let poor = err.is_none_or(|e| e > domain::prediction::POOR_REL_ERROR);
+                    let scale = if r.steps_per_epoch != steps_per_epoch.get_untracked() {
+                        format!(
+                            " The reference has {} steps per epoch and this form {}: the prediction is read in steps.",
+                            r.steps_per_epoch,
+                            steps_per_epoch.get_untracked()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    (
+                        poor,
+                        format!(
+                            "A prediction, not a measurement: {} ({}), fitted on {}. Held-out error {} ({}).{}{}",
+                            w.fit.label,
+                            w.fit.formula,
+                            r.label,
+                            err.map_or("unknown".into(), |e| format!("{:.1}%", 100.0 * e)),
+                            w.fit.validation,
+                            if poor {
+                                " This law predicts its reference badly: read the curve as a rough guess."
+                            } else {
+                                ""
+                            },
+                            scale
+                        ),
+                    )
+                }
+            },
+        })
+    };
+    view! {
+        <div class="preview-controls whatif">
+            <label>"what-if: predict the test loss from "
+                <select id=format!("{id_prefix}whatif-source") on:change=move |ev| source.set(event_target_value(&ev))>
+                    <option value="">"(no reference)"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let (sweeps, runs) = choices.await;
+                            let sweeps = sweeps.into_iter().take(50).map(|s| view! {
+                                <option value=format!("sweep:{}", s.id)>{format!("sweep {} · {}", s.id, s.name)}</option>
+                            }).collect_view();
+                            let runs = runs.into_iter().filter(|r| r.status == domain::wire::RunStatus::Completed).take(50).map(|r| view! {
+                                <option value=format!("run:{}", r.id)>{format!("run {} · {}", r.id, r.name)}</option>
+                            }).collect_view();
+                            view! { {sweeps} {runs} }
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label>" law "
+                <select id=format!("{id_prefix}whatif-law") on:change=move |ev| law.set(event_target_value(&ev))>
+                    <option value="">"best on held-out data"</option>
+                    {domain::law::LawKind::ALL.iter().map(|l| view! { <option value=l.key()>{l.label()}</option> }).collect_view()}
+                </select>
+            </label>
+            {move || status().map(|(warn, text)| view! {
+                <p class=if warn { "hint whatif-warning" } else { "hint" } id=format!("{id_prefix}whatif-status")>{text}</p>
+            })}
         </div>
     }
 }

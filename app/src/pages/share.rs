@@ -244,7 +244,7 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     {
         let (sweep, metrics, report) = (sweep.clone(), metrics.clone(), report.clone());
         let opts = ChartOptions::default();
-        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts));
+        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts, None));
     }
     let overlay = |key: Metric| role_lines(&sweep, &metrics, key);
     let bs = &report.branches;

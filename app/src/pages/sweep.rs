@@ -8,12 +8,13 @@ use leptos_router::hooks::use_params_map;
 use spec::Experiment;
 
 use super::format_ms;
-use crate::api::{AddSweepSeeds, found, get_sweep, sweep_metrics};
+use crate::api::{AddSweepSeeds, Refusal, found, get_sweep, sweep_metrics, sweep_prediction};
 use crate::chart::{ChartOptions, XAxis};
 use domain::Metric;
 use domain::analysis::{Spread, last_value, pearson_line, sweep_report};
+use domain::prediction::{LawPrediction, SweepPrediction};
 use domain::stats::Stat;
-use domain::wire::{RunMetrics, SweepReport, SweepSummary};
+use domain::wire::{RunMetrics, RunStatus, SweepReport, SweepSummary};
 
 #[component]
 pub fn SweepPage() -> impl IntoView {
@@ -60,6 +61,26 @@ pub fn SweepPage() -> impl IntoView {
             on_cleanup(move || h.clear());
         }
     }
+    // Refitted only when another run finishes, not on every poll: a fit costs the server
+    // about a second.
+    let completed = Memo::new(move |_| {
+        sweep.get().and_then(Result::ok).flatten().map_or(0, |s| {
+            s.runs
+                .iter()
+                .filter(|r| r.run.status == RunStatus::Completed)
+                .count()
+        })
+    });
+    let prediction = Resource::new(
+        move || (id(), completed.get()),
+        |(id, done)| async move {
+            match id {
+                Some(id) if done >= 2 => Some(sweep_prediction(id).await),
+                _ => None,
+            }
+        },
+    );
+    let show_prediction = RwSignal::new(true);
     // Chart controls live outside the polled view so they survive every refresh.
     let log_y = RwSignal::new(true);
     let x_axis = RwSignal::new(XAxis::Step);
@@ -104,13 +125,15 @@ pub fn SweepPage() -> impl IntoView {
             </label>
             <label><input id="ctl-seeds" type="checkbox" prop:checked=move || show_seeds.get()
                 on:change=move |ev| show_seeds.set(event_target_checked(&ev))/>" each seed"</label>
+            <label><input id="ctl-predict" type="checkbox" prop:checked=move || show_prediction.get()
+                on:change=move |ev| show_prediction.set(event_target_checked(&ev))/>" loss-law predictions (dashed)"</label>
             <span class="hint">"Curves keep each bucket's min, max and last point; smoothing is never applied to the LR, and the raw curve stays faintly behind; click a legend entry to hide a series."</span>
         </div>
         <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
             {move || Suspend::new(async move {
                 let (s, m) = (sweep.await, metrics.await);
                 match (s, m) {
-                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts add_seeds/> }.into_any(),
+                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts add_seeds prediction show_prediction/> }.into_any(),
                     (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                 }
@@ -125,6 +148,8 @@ fn SweepView(
     metrics: Vec<RunMetrics>,
     opts: Signal<ChartOptions>,
     add_seeds: ServerAction<AddSweepSeeds>,
+    prediction: Resource<Option<Result<SweepPrediction, Refusal>>>,
+    show_prediction: RwSignal<bool>,
 ) -> impl IntoView {
     let report = sweep_report(&sweep, &metrics);
     let u = sweep.unit();
@@ -136,7 +161,14 @@ fn SweepView(
     let seeds = sweep.seeds();
     {
         let (sweep, metrics, report) = (sweep.clone(), metrics.clone(), report.clone());
-        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts.get()));
+        Effect::new(move |_| {
+            let p = prediction
+                .get()
+                .flatten()
+                .and_then(Result::ok)
+                .filter(|_| show_prediction.get());
+            crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts.get(), p.as_ref());
+        });
     }
     view! {
         <section class="card">
@@ -151,6 +183,17 @@ fn SweepView(
             </p>
             <p class="meta method" id="sweep-method">{format!("How: {}.", report.method)}</p>
             <BranchStats report=report.clone()/>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match prediction.await {
+                        Some(Ok(p)) => view! { <PredictionPanel p/> }.into_any(),
+                        Some(Err(e)) => view! {
+                            <p class="meta" id="prediction-none">{format!("No loss-law prediction yet: {}.", e.0.error)}</p>
+                        }.into_any(),
+                        None => ().into_any(),
+                    }
+                })}
+            </Transition>
             <AddSeeds id=sweep.id seeds=seeds.clone() action=add_seeds/>
             <p class="exports">
                 "Export the summary (per-seed rows and the aggregates): "
@@ -289,6 +332,103 @@ fn AddSeeds(id: i64, seeds: Vec<u64>, action: ServerAction<AddSweepSeeds>) -> im
             {move || error().map(|e| view! { <p class="form-error" id="add-seeds-error">{e}</p> })}
             {move || action.value().get().and_then(Result::ok).map(|c| view! {
                 <p class="meta" id="add-seeds-done">{format!("Queued {} more runs.", c.runs.len())}</p>
+            })}
+        </div>
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.filter(|x| x.is_finite())
+        .map_or("—".into(), |x| format!("{:+.2}%", 100.0 * x))
+}
+
+fn params_line(m: &std::collections::BTreeMap<String, f64>) -> String {
+    m.iter()
+        .map(|(k, v)| {
+            if *v != 0.0 && !(1e-3..1e4).contains(&v.abs()) {
+                format!("{k} = {v:.3e}")
+            } else {
+                format!("{k} = {v:.4}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each loss law: what it was fitted on, its parameters, and per held-out branch its predicted
+/// final losses beside the measured ones, with the errors that say how far to trust it.
+#[component]
+fn PredictionPanel(p: SweepPrediction) -> impl IntoView {
+    let unit = p.unit.clone();
+    view! {
+        <div id="prediction" class="prediction">
+            <h2>"Predicted from the main path and the earliest branch"</h2>
+            {p.laws.iter().map(|l| view! { <LawTable l=l.clone() unit=unit.clone()/> }).collect_view()}
+            <p class="meta method" id="prediction-method">{format!("How: {}", p.method)}</p>
+        </div>
+    }
+}
+
+#[component]
+fn LawTable(l: LawPrediction, unit: String) -> impl IntoView {
+    let key = l.law.key();
+    let class = if l.poor_fit {
+        "law-assessment poor"
+    } else {
+        "law-assessment"
+    };
+    let fitted = format!(
+        "Fitted on runs {} (main paths and decay at {unit} {}).",
+        l.fitted_on
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        l.fitted_k
+    );
+    let rec = l.recommendation.as_ref().map(|r| format!(
+        "For a budget of {} {unit}s it recommends {} (predicted final test loss {:.4}); the best measured decay point is {}.",
+        r.budget,
+        if r.k >= r.budget { "not decaying at all".to_owned() } else { format!("decaying at {unit} {}", r.k) },
+        r.predicted_final_test_loss,
+        l.best_measured_k.map_or("—".into(), |k| format!("{unit} {k}"))
+    ));
+    view! {
+        <div class="law" id=format!("law-{key}")>
+            <h3>{l.label.clone()} <span class="formula">{format!(" {}", l.formula)}</span></h3>
+            <p class=class>{l.assessment.clone()}</p>
+            {l.error.is_none().then(|| view! {
+                <p class="meta">{fitted} " Test loss: " {params_line(&l.params)} "; train loss: " {params_line(&l.train_params)} "."</p>
+                <table class="runs prediction-table" id=format!("prediction-{key}")>
+                    <thead><tr>
+                        <th>{format!("decay {unit} k")}</th><th>"seeds"</th>
+                        <th>"final test loss: predicted"</th><th>"measured"</th><th>"error"</th><th>"curve error"</th>
+                        <th>"final train loss: predicted"</th><th>"measured"</th><th>"error"</th>
+                    </tr></thead>
+                    <tbody>
+                        {l.branches.iter().map(|b| view! {
+                            <tr>
+                                <td>{b.k}</td><td>{b.n}</td>
+                                <td>{format!("{:.4}", b.predicted_final_test_loss)}</td>
+                                <td>{format!("{:.4}", b.actual_final_test_loss)}</td>
+                                <td class="rel-error">{pct(Some(b.rel_error))}</td>
+                                <td>{pct(Some(b.curve_rel_error)).trim_start_matches('+').to_owned()}</td>
+                                <td>{b.predicted_final_train_loss.map_or("—".into(), |v| format!("{v:.3e}"))}</td>
+                                <td>{b.actual_final_train_loss.map_or("—".into(), |v| format!("{v:.3e}"))}</td>
+                                <td>{pct(b.train_rel_error)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <p class="meta law-errors">{format!(
+                    "Mean |error|: final test loss {}, test curve {}, final train loss {}, train curve {}. Kendall τ (predicted vs measured order of decay points): {}.",
+                    pct(l.mean_abs_rel_error).trim_start_matches('+'),
+                    pct(l.mean_curve_rel_error).trim_start_matches('+'),
+                    pct(l.train_mean_abs_rel_error).trim_start_matches('+'),
+                    pct(l.train_mean_curve_rel_error).trim_start_matches('+'),
+                    l.kendall_tau.map_or("—".into(), |t| format!("{t:.2}"))
+                )}</p>
+                {rec.clone().map(|r| view! { <p class="meta law-recommendation">{r}</p> })}
             })}
         </div>
     }

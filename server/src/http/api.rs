@@ -144,6 +144,31 @@ pub async fn run_metrics(
     })
 }
 
+/// Each loss law's fit and its prediction of the branches it did not see; 409 until a seed's
+/// main path and one branch have finished.
+pub async fn sweep_prediction(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<domain::prediction::SweepPrediction>, ApiError> {
+    Ok(Json(s.lab.sweep_prediction(id).await?))
+}
+
+/// A sweep's fitted laws as the schedule editor's what-if reference.
+pub async fn sweep_reference(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<domain::prediction::ReferenceLaw>, ApiError> {
+    Ok(Json(s.lab.sweep_reference(id).await?))
+}
+
+/// A finished run's fitted laws as the schedule editor's what-if reference.
+pub async fn run_reference(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<domain::prediction::ReferenceLaw>, ApiError> {
+    Ok(Json(s.lab.run_reference(id).await?))
+}
+
 /// The sweep's verdict: one row per finished branch, Pearson r and the conclusion.
 pub async fn sweep_summary(
     State(s): State<AppState>,

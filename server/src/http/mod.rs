@@ -70,6 +70,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sweeps/{id}/seeds", post(api::add_sweep_seeds))
         .route("/api/sweeps/{id}/summary", get(api::sweep_summary))
         .route("/api/sweeps/{id}/metrics", get(api::sweep_metrics))
+        .route("/api/sweeps/{id}/prediction", get(api::sweep_prediction))
+        .route("/api/sweeps/{id}/reference", get(api::sweep_reference))
+        .route("/api/runs/{id}/reference", get(api::run_reference))
         .route(
             "/api/landscapes",
             post(landscape::create).get(landscape::list),

@@ -146,7 +146,7 @@ pub fn HomePage() -> impl IntoView {
                     <ToyFields form errors/>
                 </Show>
                 <h2>"Learning-rate schedule"</h2>
-                <ScheduleEditor schedule errors total_steps steps_per_epoch/>
+                <ScheduleEditor schedule errors total_steps steps_per_epoch whatif=true/>
                 <div class="grid">
                     <fields::NumField label="replicate over seeds (optional: a list or start:stop:step, 1–16)" field="replicate_seeds" value=replicate_seeds errors/>
                 </div>

@@ -206,6 +206,36 @@ async fn every_operation_answers_the_same_through_both_doors() {
             &[],
         ),
         (
+            "sweep_prediction",
+            get(format!("/api/sweeps/{sweep}/prediction")),
+            get(f(&format!("sweep_prediction?id={sweep}"))),
+            &[],
+        ),
+        (
+            "sweep_prediction missing",
+            get(format!("/api/sweeps/{missing}/prediction")),
+            get(f(&format!("sweep_prediction?id={missing}"))),
+            &[],
+        ),
+        (
+            "sweep_reference",
+            get(format!("/api/sweeps/{sweep}/reference")),
+            get(f(&format!("sweep_reference?id={sweep}"))),
+            &[],
+        ),
+        (
+            "run_reference",
+            get(format!("/api/runs/{run}/reference")),
+            get(f(&format!("run_reference?id={run}"))),
+            &[],
+        ),
+        (
+            "run_reference missing",
+            get(format!("/api/runs/{missing}/reference")),
+            get(f(&format!("run_reference?id={missing}"))),
+            &[],
+        ),
+        (
             "create_sweep invalid",
             Call::Json(
                 "/api/sweeps".into(),

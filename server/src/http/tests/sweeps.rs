@@ -312,3 +312,94 @@ async fn a_one_seed_sweep_says_it_has_no_uncertainty() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_sweep_predicts_its_branches_from_two_of_them() {
+    let app = TestApp::new().await;
+    let sweep = json!({
+        "name": "law",
+        "main": serde_json::from_str::<Value>(&toy_body(3000, 100)).expect("json"),
+        "branch_at": [500, 1500, 3000],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 500
+    });
+    let (code, body) = app.post_json("/api/sweeps", &sweep.to_string()).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let runs = ids(&body);
+    // Nothing has finished yet (or only some): the answer says why there is no fit.
+    let (code, early) = app.get(&format!("/api/sweeps/{id}/prediction")).await;
+    if code == StatusCode::CONFLICT {
+        assert!(
+            early["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("constant LR")),
+            "{early}"
+        );
+    }
+    assert!(app.finish_all(&runs).await.iter().all(|s| s == "completed"));
+    let (code, p) = app.get(&format!("/api/sweeps/{id}/prediction")).await;
+    assert_eq!(code, StatusCode::OK, "{p}");
+    let (_, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
+    let laws = p["laws"].as_array().expect("laws");
+    assert_eq!(
+        laws.iter()
+            .map(|l| l["law"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        vec!["tissue", "multi_power"]
+    );
+    for l in laws {
+        assert_eq!(
+            l["fitted_on"],
+            json!([runs[0], runs[1]]),
+            "main and k = 500"
+        );
+        if l["error"].is_string() {
+            continue;
+        }
+        assert!(
+            l["params"].as_object().is_some_and(|p| !p.is_empty()),
+            "{l}"
+        );
+        let bs = l["branches"].as_array().expect("branches");
+        assert_eq!(
+            bs.iter().map(|b| b["k"].as_u64()).collect::<Vec<_>>(),
+            vec![Some(1500), Some(3000)]
+        );
+        for (b, s) in bs
+            .iter()
+            .zip(&summary["branches"].as_array().expect("summary")[1..])
+        {
+            let (pred, actual) = (
+                b["predicted_final_test_loss"].as_f64().expect("predicted"),
+                b["actual_final_test_loss"].as_f64().expect("actual"),
+            );
+            assert_eq!(Some(actual), s["test_loss"].as_f64(), "the measured mean");
+            let rel = b["rel_error"].as_f64().expect("rel");
+            assert!((rel - (pred - actual) / actual).abs() < 1e-12);
+            assert!(b["curve"].as_array().is_some_and(|c| c.len() > 10));
+        }
+        let mean: f64 = bs
+            .iter()
+            .filter_map(|b| b["rel_error"].as_f64())
+            .map(f64::abs)
+            .sum::<f64>()
+            / 2.0;
+        assert!((l["mean_abs_rel_error"].as_f64().expect("mean") - mean).abs() < 1e-12);
+        assert!(
+            l["assessment"].as_str().is_some_and(|a| a.contains('%')),
+            "{l}"
+        );
+    }
+    let (code, r) = app.get(&format!("/api/sweeps/{id}/reference")).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    assert_eq!(r["total_steps"], 3500);
+    assert_eq!(
+        app.get("/api/sweeps/999999/prediction").await.0,
+        StatusCode::NOT_FOUND
+    );
+    // A branch is a run that decays: it can be a reference by itself.
+    let (code, r) = app.get(&format!("/api/runs/{}/reference", runs[2])).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    assert!(r["fits"].as_array().is_some_and(|f| f.len() == 2), "{r}");
+}
