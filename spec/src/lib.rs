@@ -144,6 +144,40 @@ pub enum OptimizerSpec {
         #[serde(default)]
         weight_decay: f64,
     },
+    /// Defazio et al.'s Schedule-Free SGD ("The Road Less Scheduled", 2024): the gradient is
+    /// taken at y, an interpolation between the SGD iterate z and the running average x, which
+    /// is what gets evaluated. The run's schedule supplies the per-step LR (warmup included).
+    ScheduleFreeSgd {
+        /// β: how far y sits towards x (the method needs 0 < β < 1).
+        #[serde(default = "default_sf_momentum")]
+        momentum: f64,
+        /// L2 penalty added to the gradient, evaluated at y.
+        #[serde(default)]
+        weight_decay: f64,
+        /// Polynomial weighting of the average: step k counts (k+1)^r.
+        #[serde(default)]
+        r: f64,
+        /// Step k also counts (the largest LR so far)^weight_lr_power, so that warmup steps
+        /// weigh less in x.
+        #[serde(default = "default_weight_lr_power")]
+        weight_lr_power: f64,
+    },
+    /// Schedule-Free AdamW: as `ScheduleFreeSgd`, with the z step preconditioned by Adam's
+    /// second moment and β₁ as the interpolation weight.
+    ScheduleFreeAdamW {
+        #[serde(default = "default_beta1")]
+        beta1: f64,
+        #[serde(default = "default_beta2")]
+        beta2: f64,
+        #[serde(default = "default_eps")]
+        eps: f64,
+        #[serde(default)]
+        weight_decay: f64,
+        #[serde(default)]
+        r: f64,
+        #[serde(default = "default_weight_lr_power")]
+        weight_lr_power: f64,
+    },
 }
 
 impl ModelSpec {
@@ -208,8 +242,90 @@ impl OptimizerSpec {
                 eps,
                 weight_decay,
             } => format!("AdamW, β₁ {beta1}, β₂ {beta2}, ε {eps:e}, weight decay {weight_decay}"),
+            Self::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                let mut s = format!("Schedule-Free SGD, momentum {momentum}");
+                if *weight_decay > 0.0 {
+                    s.push_str(&format!(", weight decay {weight_decay}"));
+                }
+                s + &averaging_words(*r, *weight_lr_power)
+            }
+            Self::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                format!(
+                    "Schedule-Free AdamW, β₁ {beta1}, β₂ {beta2}, ε {eps:e}, weight decay {weight_decay}"
+                ) + &averaging_words(*r, *weight_lr_power)
+            }
         }
     }
+
+    /// Whether the run evaluates an averaged iterate x rather than the weights it steps.
+    pub fn is_schedule_free(&self) -> bool {
+        matches!(
+            self,
+            Self::ScheduleFreeSgd { .. } | Self::ScheduleFreeAdamW { .. }
+        )
+    }
+
+    /// The schedule-free optimizer closest to this one, for a schedule-free baseline next to
+    /// scheduled runs: SGD keeps its momentum (0.9, the method's default, when it has none,
+    /// since schedule-free needs β > 0) and weight decay, dropping Nesterov, which has no
+    /// schedule-free form; AdamW keeps its betas, ε and weight decay. The averaging weights are
+    /// the reference's defaults. A schedule-free optimizer is its own counterpart.
+    pub fn schedule_free_counterpart(&self) -> OptimizerSpec {
+        match *self {
+            Self::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } => Self::ScheduleFreeSgd {
+                momentum: if momentum > 0.0 {
+                    momentum
+                } else {
+                    default_sf_momentum()
+                },
+                weight_decay,
+                r: 0.0,
+                weight_lr_power: default_weight_lr_power(),
+            },
+            Self::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => Self::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                r: 0.0,
+                weight_lr_power: default_weight_lr_power(),
+            },
+            Self::ScheduleFreeSgd { .. } | Self::ScheduleFreeAdamW { .. } => self.clone(),
+        }
+    }
+}
+
+/// The averaging weights in words, only where they differ from the reference's defaults.
+fn averaging_words(r: f64, weight_lr_power: f64) -> String {
+    let mut s = String::new();
+    if r != 0.0 {
+        s.push_str(&format!(", average weighted by (k+1)^{r}"));
+    }
+    if weight_lr_power != default_weight_lr_power() {
+        s.push_str(&format!(", LR weighting power {weight_lr_power}"));
+    }
+    s
 }
 
 fn default_beta1() -> f64 {
@@ -220,6 +336,12 @@ fn default_beta2() -> f64 {
 }
 fn default_eps() -> f64 {
     1e-8
+}
+fn default_sf_momentum() -> f64 {
+    0.9
+}
+fn default_weight_lr_power() -> f64 {
+    2.0
 }
 fn default_checkpoint_every() -> u32 {
     1
@@ -394,6 +516,62 @@ impl NetSpec {
                     1.0,
                 );
             }
+            OptimizerSpec::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                // x is recovered from y and z by dividing by β, so β = 0 has no average to show.
+                open_unit(errs, &format!("{p}optimizer.momentum"), *momentum);
+                finite_in(
+                    errs,
+                    &format!("{p}optimizer.weight_decay"),
+                    *weight_decay,
+                    0.0,
+                    1.0,
+                );
+                check_averaging(errs, p, *r, *weight_lr_power);
+            }
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                // β₁ plays the role of SGD's β above, so it too must be above 0.
+                open_unit(errs, &format!("{p}optimizer.beta1"), *beta1);
+                finite_in(errs, &format!("{p}optimizer.beta2"), *beta2, 0.0, 0.999_999);
+                finite_in(errs, &format!("{p}optimizer.eps"), *eps, 1e-12, 1.0);
+                finite_in(
+                    errs,
+                    &format!("{p}optimizer.weight_decay"),
+                    *weight_decay,
+                    0.0,
+                    1.0,
+                );
+                check_averaging(errs, p, *r, *weight_lr_power);
+            }
+        }
+        if self.optimizer.is_schedule_free()
+            && matches!(
+                self.model,
+                ModelSpec::Vgg11 {
+                    batch_norm: true,
+                    ..
+                }
+            )
+        {
+            errs.push(field(
+                &format!("{p}optimizer"),
+                "Schedule-Free cannot train a batch-norm model here: BatchNorm's running \
+                 statistics are gathered at y, but the model is evaluated at the average x, \
+                 where they would have to be recomputed; choose a model without batch norm or \
+                 SGD/AdamW"
+                    .into(),
+            ));
         }
         if self.batch < 1 || self.batch > limits::MAX_BATCH.min(self.train_size().max(1)) {
             errs.push(field(
@@ -651,6 +829,32 @@ fn field(name: &str, message: String) -> FieldError {
     }
 }
 
+/// A value strictly between 0 and 1.
+fn open_unit(errs: &mut Vec<FieldError>, name: &str, v: f64) {
+    if !v.is_finite() {
+        errs.push(field(name, "must be a finite number".into()));
+    } else if v <= 0.0 || v >= 1.0 {
+        errs.push(field(
+            name,
+            "must be greater than 0 and less than 1 (schedule-free needs it above 0)".into(),
+        ));
+    }
+}
+
+/// The schedule-free averaging exponents. The upper bounds keep the weights
+/// (k+1)^r · lr_max^weight_lr_power and their sum finite in f64 for any allowed run length and
+/// LR (at most 1e7^10 · 100^10 per step).
+fn check_averaging(errs: &mut Vec<FieldError>, p: &str, r: f64, weight_lr_power: f64) {
+    finite_in(errs, &format!("{p}optimizer.r"), r, 0.0, 10.0);
+    finite_in(
+        errs,
+        &format!("{p}optimizer.weight_lr_power"),
+        weight_lr_power,
+        0.0,
+        10.0,
+    );
+}
+
 fn finite_in(errs: &mut Vec<FieldError>, name: &str, v: f64, lo: f64, hi: f64) {
     if !v.is_finite() {
         errs.push(field(name, "must be a finite number".into()));
@@ -781,6 +985,253 @@ mod tests {
         ] {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
+    }
+
+    fn net_run(optimizer: OptimizerSpec) -> RunSpec {
+        RunSpec {
+            experiment: Experiment::Net(NetSpec {
+                optimizer,
+                ..NetSpec::fashion_mlp()
+            }),
+            ..RunSpec::toy_default()
+        }
+    }
+
+    fn optimizer_json(json: &str) -> OptimizerSpec {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn schedule_free_optimizers_parse_with_the_reference_defaults() {
+        assert_eq!(
+            optimizer_json(r#"{"kind": "schedule_free_sgd"}"#),
+            OptimizerSpec::ScheduleFreeSgd {
+                momentum: 0.9,
+                weight_decay: 0.0,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            }
+        );
+        assert_eq!(
+            optimizer_json(r#"{"kind": "schedule_free_adam_w", "weight_decay": 0.01, "r": 1}"#),
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                r: 1.0,
+                weight_lr_power: 2.0,
+            }
+        );
+        let sf = OptimizerSpec::ScheduleFreeSgd {
+            momentum: 0.95,
+            weight_decay: 1e-4,
+            r: 0.5,
+            weight_lr_power: 0.0,
+        };
+        let json = serde_json::to_string(&sf).expect("serialises");
+        assert!(json.contains(r#""kind":"schedule_free_sgd""#), "{json}");
+        assert_eq!(optimizer_json(&json), sf);
+        // Specs written before schedule-free still read as they did.
+        assert_eq!(
+            optimizer_json(r#"{"kind": "sgd", "momentum": 0.9}"#),
+            OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0,
+            }
+        );
+        assert_eq!(
+            optimizer_json(r#"{"kind": "adam_w"}"#),
+            OptimizerSpec::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+            }
+        );
+        assert!(
+            serde_json::from_str::<OptimizerSpec>(r#"{"kind": "sgd", "r": 1}"#).is_err(),
+            "r belongs to schedule-free only"
+        );
+        assert!(
+            !OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0
+            }
+            .is_schedule_free()
+        );
+        assert!(sf.is_schedule_free());
+    }
+
+    #[test]
+    fn schedule_free_optimizers_validate_per_field() {
+        let sgd = |momentum, weight_decay, r, weight_lr_power| {
+            net_run(OptimizerSpec::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            })
+        };
+        assert_eq!(sgd(0.9, 0.0, 0.0, 2.0).validate(), Ok(()));
+        for m in [0.0, 1.0, -0.5, f64::NAN] {
+            let errs = sgd(m, 0.0, 0.0, 2.0)
+                .validate()
+                .expect_err("momentum refused");
+            assert_eq!(errs.len(), 1, "{m}: {errs:?}");
+            assert_eq!(errs[0].field, "experiment.optimizer.momentum");
+        }
+        let errs = sgd(0.0, 0.0, 0.0, 2.0).validate().expect_err("β = 0");
+        assert!(errs[0].message.contains("greater than 0"), "{errs:?}");
+        assert_eq!(
+            fields(&sgd(0.9, -1e-3, -1.0, -2.0)),
+            vec![
+                "experiment.optimizer.weight_decay",
+                "experiment.optimizer.r",
+                "experiment.optimizer.weight_lr_power"
+            ]
+        );
+        let adam = |beta1, beta2, eps| {
+            net_run(OptimizerSpec::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay: 0.0,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            })
+        };
+        assert_eq!(adam(0.9, 0.999, 1e-8).validate(), Ok(()));
+        assert_eq!(
+            adam(0.5, 0.0, 1e-8).validate(),
+            Ok(()),
+            "β₂ = 0 is RMS-free"
+        );
+        assert_eq!(
+            fields(&adam(0.0, 1.0, 0.0)),
+            vec![
+                "experiment.optimizer.beta1",
+                "experiment.optimizer.beta2",
+                "experiment.optimizer.eps"
+            ]
+        );
+        assert_eq!(
+            fields(&adam(1.0, 0.999, 1e-8)),
+            vec!["experiment.optimizer.beta1"]
+        );
+    }
+
+    #[test]
+    fn schedule_free_refuses_batch_norm() {
+        let bn = |optimizer, batch_norm| RunSpec {
+            experiment: Experiment::Net(NetSpec {
+                dataset: DatasetChoice::Cifar10,
+                model: ModelSpec::Vgg11 {
+                    width: VggWidth::Narrow,
+                    batch_norm,
+                },
+                optimizer,
+                ..NetSpec::fashion_mlp()
+            }),
+            ..RunSpec::toy_default()
+        };
+        let sf = OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+        .schedule_free_counterpart();
+        let errs = bn(sf.clone(), true).validate().expect_err("BN refused");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "experiment.optimizer");
+        assert!(errs[0].message.contains("running statistics"), "{errs:?}");
+        assert_eq!(bn(sf, false).validate(), Ok(()));
+        let plain = OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
+        assert_eq!(bn(plain, true).validate(), Ok(()));
+    }
+
+    #[test]
+    fn schedule_free_counterparts() {
+        let sgd = |momentum, nesterov| OptimizerSpec::Sgd {
+            momentum,
+            nesterov,
+            weight_decay: 5e-4,
+        };
+        let sf_sgd = |momentum| OptimizerSpec::ScheduleFreeSgd {
+            momentum,
+            weight_decay: 5e-4,
+            r: 0.0,
+            weight_lr_power: 2.0,
+        };
+        assert_eq!(sgd(0.95, true).schedule_free_counterpart(), sf_sgd(0.95));
+        assert_eq!(sgd(0.0, false).schedule_free_counterpart(), sf_sgd(0.9));
+        let adam = OptimizerSpec::AdamW {
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.1,
+        };
+        assert_eq!(
+            adam.schedule_free_counterpart(),
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1: 0.8,
+                beta2: 0.99,
+                eps: 1e-6,
+                weight_decay: 0.1,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            }
+        );
+        let custom = OptimizerSpec::ScheduleFreeSgd {
+            momentum: 0.5,
+            weight_decay: 0.0,
+            r: 1.0,
+            weight_lr_power: 0.0,
+        };
+        assert_eq!(custom.schedule_free_counterpart(), custom);
+        let sf_adam = adam.schedule_free_counterpart();
+        assert_eq!(sf_adam.schedule_free_counterpart(), sf_adam);
+        // Every counterpart of a valid optimizer is itself valid.
+        for o in [sgd(0.0, false), sgd(0.9, true), adam] {
+            assert_eq!(
+                net_run(o.schedule_free_counterpart()).validate(),
+                Ok(()),
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn schedule_free_reads_as_words() {
+        assert_eq!(
+            OptimizerSpec::ScheduleFreeSgd {
+                momentum: 0.9,
+                weight_decay: 1e-4,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            }
+            .describe(),
+            "Schedule-Free SGD, momentum 0.9, weight decay 0.0001"
+        );
+        assert_eq!(
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                r: 1.0,
+                weight_lr_power: 0.0,
+            }
+            .describe(),
+            "Schedule-Free AdamW, β₁ 0.9, β₂ 0.999, ε 1e-8, weight decay 0, \
+             average weighted by (k+1)^1, LR weighting power 0"
+        );
     }
 
     #[test]

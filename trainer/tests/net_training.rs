@@ -1,11 +1,24 @@
-//! Network training on real files: Fashion-MNIST accuracy, and checkpoints that make resume
-//! and branch repeat an uninterrupted run exactly.
+//! Network training on real files: Fashion-MNIST accuracy, checkpoints that make resume
+//! and branch repeat an uninterrupted run exactly, and schedule-free runs reporting their
+//! averaged weights.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use schedule::Schedule;
 use spec::{Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec};
 use trainer::{Event, MetricRow, Outcome, Sink, SinkError, StopFlag, TrainContext};
+
+/// Flex keeps one random generator per process and every run reseeds it (`B::seed`) before
+/// drawing its initial weights, so two runs starting at once in this test binary would draw
+/// each other's numbers and the bit-for-bit comparisons would fail at random: the tests that
+/// train take turns.
+static TRAINING: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the others still deserve their turn.
+    TRAINING.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("anneal-trainer-{tag}-{}", std::process::id()));
@@ -48,6 +61,7 @@ fn run(spec: &RunSpec, ctx: &TrainContext) -> Vec<Event> {
 
 #[test]
 fn fashion_mnist_mlp_two_epochs_beats_80_percent() {
+    let _turn = one_at_a_time();
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     assert!(
         dir.join("train-images-idx3-ubyte.gz").exists(),
@@ -135,6 +149,7 @@ impl Sink for StopAfter {
 
 #[test]
 fn resume_and_branch_repeat_the_uninterrupted_run() {
+    let _turn = one_at_a_time();
     let root = tiny_data("resume");
     let spec = tiny_spec(4, LossKind::CrossEntropy, sgd());
     let ctx = |name: &str| TrainContext {
@@ -207,6 +222,7 @@ fn resume_and_branch_repeat_the_uninterrupted_run() {
 
 #[test]
 fn mse_and_adamw_train() {
+    let _turn = one_at_a_time();
     let root = tiny_data("mse");
     let ctx = TrainContext {
         data_root: root.clone(),
@@ -256,4 +272,125 @@ fn missing_dataset_says_what_to_install() {
     let err = trainer::train(&spec, &ctx, &mut Vec::new(), &StopFlag::new()).expect_err("no data");
     let msg = err.to_string();
     assert!(msg.contains("dataset-fashion-mnist"), "{msg}");
+}
+
+fn schedule_free_sgd() -> OptimizerSpec {
+    OptimizerSpec::ScheduleFreeSgd {
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        r: 0.0,
+        weight_lr_power: 2.0,
+    }
+}
+
+/// A warmup, so that the running maximum LR and the LR weighting of the average move.
+fn warmup(lr: f64) -> Schedule {
+    Schedule::Warmup {
+        warmup_steps: 12,
+        start_factor: 0.1,
+        inner: Box::new(Schedule::Constant { lr }),
+    }
+}
+
+#[test]
+fn schedule_free_resumes_exactly_and_reports_the_average() {
+    let _turn = one_at_a_time();
+    use burn::backend::Autodiff;
+    use burn::backend::flex::{Flex, FlexDevice};
+    use burn::module::AutodiffModule;
+    use trainer::net::optim::AnyOptim;
+    use trainer::net::{checkpoint, data, flat, model, train::evaluate};
+
+    let root = tiny_data("schedule-free");
+    let mut spec = tiny_spec(3, LossKind::CrossEntropy, schedule_free_sgd());
+    spec.schedule = warmup(0.1);
+    let ctx = |name: &str| TrainContext {
+        data_root: root.clone(),
+        checkpoint_dir: Some(root.join(name)),
+        resume_from: None,
+    };
+    let full = comparable(&rows(&run(&spec, &ctx("full"))));
+    assert_eq!(full.len(), 4);
+    assert!(
+        full[3].values["train_loss"] < full[0].values["train_loss"],
+        "{:?} -> {:?}",
+        full[0].values,
+        full[3].values
+    );
+
+    // Cut after epoch 1, resumed from that checkpoint: the same rows, bit for bit, which needs
+    // y, z and the averaging counters all restored.
+    let stop = StopFlag::new();
+    let mut sink = StopAfter {
+        epoch: 1,
+        stop: stop.clone(),
+        events: Vec::new(),
+    };
+    let out = trainer::train(&spec, &ctx("cut"), &mut sink, &stop).expect("trains");
+    assert!(matches!(out, Outcome::Stopped { .. }));
+    assert_eq!(comparable(&rows(&sink.events)), full[..2].to_vec());
+    let resumed = TrainContext {
+        resume_from: Some(root.join("cut").join("epoch-000001")),
+        ..ctx("cut")
+    };
+    assert_eq!(comparable(&rows(&run(&spec, &resumed))), full[2..].to_vec());
+
+    // The last row was taken at x, which the checkpoint keeps for landscapes; y, the weights
+    // the model trains, scores differently.
+    let Experiment::Net(net) = &spec.experiment else {
+        unreachable!()
+    };
+    let dir = checkpoint::dir_for(&root.join("full"), 3);
+    assert!(dir.join("model-eval.bin").is_file(), "x is saved");
+    let device = FlexDevice;
+    let prepared = data::prepare(net, &root, spec.data_seed()).expect("data");
+    let build = || model::build::<Autodiff<Flex>>(&net.model, prepared.train.shape, 10, &device);
+    let (y_model, optim, _) =
+        checkpoint::load(&dir, build(), AnyOptim::new(&net.optimizer), &device).expect("loads");
+    let x_model = checkpoint::load_model(&dir, build().valid(), &device).expect("loads x");
+    assert_eq!(
+        flat::flatten(&x_model),
+        flat::flatten(&optim.eval_model(&y_model)),
+        "the saved x is the one the restored state gives"
+    );
+    let last = &full[3].values;
+    let (x_loss, x_acc) = evaluate(&x_model, &prepared.train, net.loss, &device);
+    assert_eq!((x_loss, x_acc), (last["train_loss"], last["train_acc"]));
+    let (y_loss, _) = evaluate(&y_model.valid(), &prepared.train, net.loss, &device);
+    assert_ne!(y_loss, last["train_loss"], "rows come from x, not y");
+    let x_norm = flat::flatten(&x_model)
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt();
+    assert_eq!(x_norm, last["w_norm"]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn schedule_free_adamw_trains() {
+    let _turn = one_at_a_time();
+    let root = tiny_data("schedule-free-adamw");
+    let ctx = TrainContext {
+        data_root: root.clone(),
+        ..Default::default()
+    };
+    let mut spec = tiny_spec(
+        3,
+        LossKind::CrossEntropy,
+        OptimizerSpec::ScheduleFreeAdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            r: 0.0,
+            weight_lr_power: 2.0,
+        },
+    );
+    spec.schedule = warmup(0.002);
+    let r = rows(&run(&spec, &ctx));
+    let (first, last) = (r[0].values["train_loss"], r[3].values["train_loss"]);
+    assert!(last < first, "train loss {first} -> {last}");
+    assert!(r[3].values["train_acc"] > 0.3, "{:?}", r[3].values);
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,12 +1,16 @@
 //! Checkpoints: weights, optimizer state and the position in the run (epoch, step). Data order,
 //! augmentation and dropout are re-derived from (seed, epoch), so an epoch boundary is a
 //! complete RNG/data position and resuming there repeats the uninterrupted run exactly.
+//!
+//! A schedule-free run's model holds y, the point where gradients are taken, and its optimizer
+//! state holds z; both are needed to resume. What is evaluated is the average x, so such a
+//! checkpoint also keeps x as `model-eval`, which [`load_model`] (landscapes) reads instead.
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::Optimizer;
-use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
+use burn::record::{BinFileRecorder, FileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +31,8 @@ pub struct Position {
 }
 
 const MODEL: &str = "model";
+/// The weights to evaluate, where they differ from `MODEL` (schedule-free runs).
+const MODEL_EVAL: &str = "model-eval";
 const OPTIM: &str = "optim";
 const POSITION: &str = "position.json";
 
@@ -58,9 +64,17 @@ pub fn save<B: AutodiffBackend>(
         .clone()
         .save_file(tmp.join(MODEL), &recorder())
         .map_err(|e| io("cannot write model to", &tmp, e))?;
+    if optim.is_schedule_free() {
+        optim
+            .eval_model(model)
+            .save_file(tmp.join(MODEL_EVAL), &recorder())
+            .map_err(|e| io("cannot write evaluated model to", &tmp, e))?;
+    }
     match optim {
         AnyOptim::Sgd(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
         AnyOptim::AdamW(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
+        AnyOptim::ScheduleFreeSgd(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
+        AnyOptim::ScheduleFreeAdamW(o) => recorder().record(o.to_record(), tmp.join(OPTIM)),
     }
     .map_err(|e| io("cannot write optimizer state to", &tmp, e))?;
     let json =
@@ -78,16 +92,29 @@ pub fn position(dir: &Path) -> Result<Position, TrainError> {
     serde_json::from_slice(&bytes).map_err(|e| io("corrupt", &path, e))
 }
 
-/// Loads only the weights from `dir` into freshly built `model`, on any backend: for evaluating
-/// a checkpoint (landscapes), where the optimizer state would be read for nothing.
+/// Loads only the weights to evaluate from `dir` into freshly built `model`, on any backend: for
+/// evaluating a checkpoint (landscapes), where the optimizer state would be read for nothing.
+/// Those are the averaged weights x of a schedule-free run, else the trained ones.
 pub fn load_model<B: Backend>(
     dir: &Path,
     model: Net<B>,
     device: &B::Device,
 ) -> Result<Net<B>, TrainError> {
     check_params(&position(dir)?, &model)?;
+    let eval = dir.join(MODEL_EVAL);
+    // Checkpoints of other optimizers, and all written before schedule-free, have no such file.
+    let name = if eval
+        .with_extension(<BinFileRecorder<FullPrecisionSettings> as FileRecorder<
+            B,
+        >>::file_extension())
+        .is_file()
+    {
+        eval
+    } else {
+        dir.join(MODEL)
+    };
     model
-        .load_file(dir.join(MODEL), &recorder(), device)
+        .load_file(name, &recorder(), device)
         .map_err(|e| io("cannot load model from", dir, e))
 }
 
@@ -126,6 +153,18 @@ pub fn load<B: AutodiffBackend>(
                 .load(dir.join(OPTIM), device)
                 .map_err(|e| io("cannot load optimizer from", dir, e))?;
             AnyOptim::AdamW(o.load_record(rec))
+        }
+        AnyOptim::ScheduleFreeSgd(o) => {
+            let rec = recorder()
+                .load(dir.join(OPTIM), device)
+                .map_err(|e| io("cannot load optimizer from", dir, e))?;
+            AnyOptim::ScheduleFreeSgd(o.load_record(rec))
+        }
+        AnyOptim::ScheduleFreeAdamW(o) => {
+            let rec = recorder()
+                .load(dir.join(OPTIM), device)
+                .map_err(|e| io("cannot load optimizer from", dir, e))?;
+            AnyOptim::ScheduleFreeAdamW(o.load_record(rec))
         }
     };
     Ok((model, optim, pos))

@@ -5,4 +5,5 @@ pub mod data;
 pub mod flat;
 pub mod model;
 pub mod optim;
+pub mod schedule_free;
 pub mod train;

@@ -1,5 +1,6 @@
-//! The optimizers a run can choose, behind one type.
+//! The optimizers a run can choose, behind one type, and the weights each one evaluates.
 
+use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -8,10 +9,13 @@ use burn::tensor::backend::AutodiffBackend;
 use spec::OptimizerSpec;
 
 use super::model::Net;
+use super::schedule_free::{self, Averaging, ScheduleFreeAdamW, ScheduleFreeSgd};
 
 pub enum AnyOptim<B: AutodiffBackend> {
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, Net<B>, B>),
     AdamW(OptimizerAdaptor<AdamW, Net<B>, B>),
+    ScheduleFreeSgd(OptimizerAdaptor<ScheduleFreeSgd, Net<B>, B>),
+    ScheduleFreeAdamW(OptimizerAdaptor<ScheduleFreeAdamW, Net<B>, B>),
 }
 
 impl<B: AutodiffBackend> AnyOptim<B> {
@@ -51,6 +55,36 @@ impl<B: AutodiffBackend> AnyOptim<B> {
                     .with_weight_decay(weight_decay as f32)
                     .init(),
             ),
+            OptimizerSpec::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => Self::ScheduleFreeSgd(OptimizerAdaptor::from(ScheduleFreeSgd {
+                averaging: Averaging {
+                    beta: momentum,
+                    weight_decay,
+                    r,
+                    weight_lr_power,
+                },
+            })),
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => Self::ScheduleFreeAdamW(OptimizerAdaptor::from(ScheduleFreeAdamW {
+                averaging: Averaging {
+                    beta: beta1,
+                    weight_decay,
+                    r,
+                    weight_lr_power,
+                },
+                beta2,
+                eps,
+            })),
         }
     }
 
@@ -58,6 +92,24 @@ impl<B: AutodiffBackend> AnyOptim<B> {
         match self {
             Self::Sgd(o) => o.step(lr, model, grads),
             Self::AdamW(o) => o.step(lr, model, grads),
+            Self::ScheduleFreeSgd(o) => o.step(lr, model, grads),
+            Self::ScheduleFreeAdamW(o) => o.step(lr, model, grads),
+        }
+    }
+
+    /// Whether the weights the model holds (y) are not the ones to evaluate (x).
+    pub fn is_schedule_free(&self) -> bool {
+        matches!(self, Self::ScheduleFreeSgd(_) | Self::ScheduleFreeAdamW(_))
+    }
+
+    /// The model to evaluate, without a graph: `model` itself for SGD and AdamW, the averaged
+    /// iterate x for schedule-free, whose `model` holds the gradient point y.
+    pub fn eval_model(&self, model: &Net<B>) -> Net<B::InnerBackend> {
+        let valid = model.valid();
+        match self {
+            Self::Sgd(_) | Self::AdamW(_) => valid,
+            Self::ScheduleFreeSgd(o) => schedule_free::averaged(o, valid),
+            Self::ScheduleFreeAdamW(o) => schedule_free::averaged(o, valid),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -225,17 +225,20 @@ impl BackendJob for NetJob<'_> {
             total_steps,
             steps_per_epoch,
         })?;
+        // Every figure of a row is taken at the weights the optimizer evaluates: for
+        // schedule-free, the average x rather than the gradient point y the model holds.
         let emit_row = |sink: &mut dyn Sink,
                         model: &Net<B>,
+                        optim: &AnyOptim<B>,
                         epoch: u32,
                         step: u64,
                         train_secs: f64,
                         samples: usize| {
-            let valid = model.valid();
+            let eval = optim.eval_model(model);
             let inner = device.clone();
-            let (train_loss, train_acc) = evaluate(&valid, &train, spec.loss, &inner);
-            let (test_loss, test_acc) = evaluate(&valid, &test, spec.loss, &inner);
-            let w = flatten(model);
+            let (train_loss, train_acc) = evaluate(&eval, &train, spec.loss, &inner);
+            let (test_loss, test_acc) = evaluate(&eval, &test, spec.loss, &inner);
+            let w = flatten(&eval);
             let mut values = domain::metric::values([
                 (Metric::TrainLoss, train_loss),
                 (Metric::TrainAcc, train_acc),
@@ -270,7 +273,7 @@ impl BackendJob for NetJob<'_> {
             Ok(())
         };
         if start.epoch == 0 {
-            emit_row(sink, &model, 0, 0, 0.0, 0)?;
+            emit_row(sink, &model, &optim, 0, 0, 0.0, 0)?;
         }
 
         let augment = spec.augment.then_some(Augment {
@@ -312,7 +315,7 @@ impl BackendJob for NetJob<'_> {
             }
             let secs = started.elapsed().as_secs_f64();
             let done = epoch + 1;
-            emit_row(sink, &model, done, step, secs, train.labels.len())?;
+            emit_row(sink, &model, &optim, done, step, secs, train.labels.len())?;
             // After the row: a crash in between re-runs this epoch, and its identical row is skipped.
             if spec.checkpoint_every > 0
                 && done % spec.checkpoint_every == 0

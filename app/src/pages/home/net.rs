@@ -99,19 +99,33 @@ impl NetForm {
             })
         };
         let weight_decay = real(self.weight_decay, "optimizer.weight_decay", errs);
-        let optimizer = if self.optimizer.get_untracked() == "adam_w" {
-            OptimizerSpec::AdamW {
+        // Schedule-free's averaging exponents keep the reference's defaults (r 0, power 2).
+        let optimizer = match self.optimizer.get_untracked().as_str() {
+            "adam_w" => OptimizerSpec::AdamW {
                 beta1: 0.9,
                 beta2: 0.999,
                 eps: 1e-8,
                 weight_decay,
-            }
-        } else {
-            OptimizerSpec::Sgd {
+            },
+            "schedule_free_sgd" => OptimizerSpec::ScheduleFreeSgd {
+                momentum: real(self.momentum, "optimizer.momentum", errs),
+                weight_decay,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            },
+            "schedule_free_adam_w" => OptimizerSpec::ScheduleFreeAdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            },
+            _ => OptimizerSpec::Sgd {
                 momentum: real(self.momentum, "optimizer.momentum", errs),
                 nesterov: false,
                 weight_decay,
-            }
+            },
         };
         let whole = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> u32 {
             v.get_untracked().trim().parse().unwrap_or_else(|_| {
@@ -160,7 +174,7 @@ pub(super) fn NetFields(
             <ChoiceField label="loss" field="experiment.loss" value=net.loss
                 options=&[("mse", "MSE on one-hot (paper)"), ("cross_entropy", "cross-entropy")]/>
             <ChoiceField label="optimizer" field="experiment.optimizer" value=net.optimizer
-                options=&[("sgd", "SGD + momentum"), ("adam_w", "AdamW")]/>
+                options=&[("sgd", "SGD + momentum"), ("adam_w", "AdamW"), ("schedule_free_sgd", "Schedule-Free SGD"), ("schedule_free_adam_w", "Schedule-Free AdamW")]/>
             <NumField label="momentum" field="experiment.optimizer.momentum" value=net.momentum errors/>
             <NumField label="weight decay" field="experiment.optimizer.weight_decay" value=net.weight_decay errors/>
             <NumField label="batch" field="experiment.batch" value=net.batch errors/>
