@@ -7,7 +7,7 @@ use domain::Metric;
 use domain::analysis::{BandPoint, BranchResult, BranchSummary, ema_debiased, mean_band};
 use domain::law::LawKind;
 use domain::prediction::{LawPrediction, SweepPrediction};
-use domain::wire::{RunMetrics, SweepReport, SweepSummary};
+use domain::wire::{BASELINE_LABEL, RunMetrics, SweepReport, SweepRun, SweepSummary};
 use serde_json::{Value, json};
 
 use crate::chart::{CURVE_POINTS, ChartOptions, XAxis};
@@ -18,6 +18,9 @@ pub struct Figure {
     pub traces: Value,
     pub layout: Value,
 }
+
+/// The schedule-free baseline's colour: apart from the palette the roles cycle through.
+const BASELINE_COLOR: &str = "#000000";
 
 /// Plotly's default colours, so a series keeps one colour across its band, mean and seeds
 /// (or its raw and smoothed curves).
@@ -93,14 +96,27 @@ pub fn overlay(
 ) -> Value {
     let seeds = sweep.seeds();
     let mut traces = Vec::new();
-    for (i, role) in sweep.roles().into_iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let name = SweepSummary::role_label(role);
-        let width = if role.is_none() { 3.0 } else { 1.5 };
-        let runs: Vec<&RunMetrics> = sweep
-            .runs
+    // Each role (main path, decay points), then the schedule-free baseline in black.
+    let mut groups: Vec<(String, &str, f64, Vec<&SweepRun>)> = sweep
+        .roles()
+        .into_iter()
+        .enumerate()
+        .map(|(i, role)| {
+            (
+                SweepSummary::role_label(role),
+                PALETTE[i % PALETTE.len()],
+                if role.is_none() { 3.0 } else { 1.5 },
+                sweep.runs.iter().filter(|r| r.plays(role)).collect(),
+            )
+        })
+        .collect();
+    let baseline: Vec<&SweepRun> = sweep.runs.iter().filter(|r| r.baseline).collect();
+    if !baseline.is_empty() {
+        groups.push((BASELINE_LABEL.into(), BASELINE_COLOR, 2.5, baseline));
+    }
+    for (name, color, width, members) in groups {
+        let runs: Vec<&RunMetrics> = members
             .iter()
-            .filter(|r| r.branch_at == role)
             .filter_map(|r| metrics.iter().find(|m| m.run_id == r.run.id))
             .collect();
         let curves: Vec<Vec<(u64, f64, f64)>> =
@@ -133,12 +149,7 @@ pub fn overlay(
             continue;
         }
         if opts.show_seeds {
-            for (r, c) in sweep
-                .runs
-                .iter()
-                .filter(|r| r.branch_at == role)
-                .zip(&curves)
-            {
+            for (r, c) in members.iter().zip(&curves) {
                 traces.push(line(
                     c,
                     format!("{name} · seed {}", r.seed),
@@ -262,6 +273,28 @@ pub fn final_vs_k(report: &SweepReport) -> Value {
                 ));
             }
         }
+    }
+    // The schedule-free baseline never decays: a level across the decay points, with its
+    // interval as a band.
+    if let (Some(b), Some(first), Some(last)) = (&report.baseline, ks.first(), ks.last())
+        && let Some(s) = b.stats.get(Metric::TestLoss.key())
+    {
+        let x = [*first, *last];
+        if let Some([lo, hi]) = s.ci95 {
+            traces.push(
+                json!({"x": x, "y": [lo, lo], "mode": "lines", "line": {"width": 0},
+                "showlegend": false, "hoverinfo": "skip", "legendgroup": BASELINE_LABEL}),
+            );
+            traces.push(
+                json!({"x": x, "y": [hi, hi], "mode": "lines", "line": {"width": 0},
+                "fill": "tonexty", "fillcolor": "rgba(0, 0, 0, 0.12)", "showlegend": false,
+                "hoverinfo": "skip", "legendgroup": BASELINE_LABEL}),
+            );
+        }
+        traces.push(json!({"x": x, "y": [s.mean, s.mean], "mode": "lines",
+            "line": {"color": BASELINE_COLOR, "dash": "dashdot", "width": 2},
+            "legendgroup": BASELINE_LABEL,
+            "name": format!("{mean}schedule-free baseline ({} {}s)", b.length, report.unit)}));
     }
     Value::Array(traces)
 }

@@ -416,6 +416,9 @@ pub fn conclusion(report: &crate::wire::SweepReport) -> String {
             best.k
         ));
     }
+    if let Some(b) = &report.baseline {
+        s.push_str(&baseline_sentence(b, unit));
+    }
     if seeds < 2 {
         s.push_str(
             " This is one seed, so no uncertainty can be given: add seeds to tell the effect \
@@ -635,12 +638,161 @@ pub fn pearson_report(results: &[BranchResult]) -> PearsonReport {
 
 /// A sweep's whole verdict, as the summary API, the pages and the share export give it.
 pub fn sweep_report(sweep: &SweepSummary, metrics: &[RunMetrics]) -> crate::wire::SweepReport {
-    report_of(
+    let mut report = report_of(
         sweep.id,
         sweep.unit(),
         sweep.seeds(),
         branch_results(sweep, metrics),
-    )
+    );
+    if sweep.spec.schedule_free_baseline {
+        report.baseline = Some(baseline_summary(
+            sweep.spec.baseline_length(),
+            &baseline_results(sweep, metrics),
+            &report,
+        ));
+        report.conclusion = conclusion(&report);
+    }
+    report
+}
+
+/// The schedule-free baseline over seeds, beside the decay point with the lowest mean test
+/// loss.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BaselineSummary {
+    /// Its length, in the sweep's unit (that of the longest branch).
+    pub length: u64,
+    /// Seeds whose baseline finished.
+    pub n: usize,
+    pub seconds: Option<f64>,
+    /// Each final metric over those seeds, by key.
+    pub stats: BTreeMap<String, Stat>,
+    /// One row per finished seed (`k` is its length: it never decays).
+    pub per_seed: Vec<BranchResult>,
+    /// The decay point with the lowest mean final test loss.
+    pub best_k: Option<u64>,
+    /// Its length over the best branch's (compute ratio).
+    pub compute_vs_best: Option<f64>,
+    /// Baseline minus the best branch, paired by seed, per final metric.
+    pub vs_best: BTreeMap<String, Effect>,
+}
+
+/// The finished baselines' final metrics, one per seed.
+pub fn baseline_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<BranchResult> {
+    let length = sweep.spec.baseline_length();
+    sweep
+        .runs
+        .iter()
+        .filter(|r| r.baseline && r.run.status == RunStatus::Completed)
+        .filter_map(|r| {
+            let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
+            let secs: Vec<f64> = m
+                .points
+                .iter()
+                .filter_map(|p| p.get(Metric::EpochSeconds))
+                .collect();
+            Some(BranchResult {
+                seed: r.seed,
+                k: length,
+                length,
+                seconds: (!secs.is_empty()).then(|| secs.iter().sum()),
+                test_loss: last_value(m, Metric::TestLoss)?,
+                test_acc: last_value(m, Metric::TestAcc),
+                dist_mn: last_value(m, Metric::DistMn),
+                train_loss: last_value(m, Metric::TrainLoss),
+            })
+        })
+        .collect()
+}
+
+fn baseline_summary(
+    length: u64,
+    results: &[BranchResult],
+    report: &crate::wire::SweepReport,
+) -> BaselineSummary {
+    let stats = FINAL_METRICS
+        .iter()
+        .filter_map(|&m| {
+            let v: Vec<f64> = results.iter().filter_map(|r| r.get(m)).collect();
+            Some((m.key().to_owned(), Stat::of(&v)?))
+        })
+        .collect();
+    let best = report
+        .branches
+        .iter()
+        .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss));
+    let vs_best = best.map_or_else(BTreeMap::new, |b| {
+        FINAL_METRICS
+            .iter()
+            .filter_map(|&m| {
+                let pairs: Vec<(f64, f64)> = results
+                    .iter()
+                    .filter_map(|r| {
+                        let branch = report
+                            .per_seed
+                            .iter()
+                            .find(|p| p.seed == r.seed && p.k == b.k)?;
+                        Some((branch.get(m)?, r.get(m)?))
+                    })
+                    .collect();
+                Some((m.key().to_owned(), Effect::paired(b.k, length, &pairs)?))
+            })
+            .collect()
+    });
+    let secs: Vec<f64> = results.iter().filter_map(|r| r.seconds).collect();
+    BaselineSummary {
+        length,
+        n: results.len(),
+        seconds: (!secs.is_empty()).then(|| secs.iter().sum::<f64>() / secs.len() as f64),
+        stats,
+        per_seed: results.to_vec(),
+        best_k: best.map(|b| b.k),
+        compute_vs_best: best.map(|b| length as f64 / b.length.max(1) as f64),
+        vs_best,
+    }
+}
+
+/// The baseline's sentence in the verdict.
+fn baseline_sentence(b: &BaselineSummary, unit: &str) -> String {
+    let Some(loss) = b.stats.get(Metric::TestLoss.key()) else {
+        return " The schedule-free baseline has not finished yet.".into();
+    };
+    let acc = b
+        .stats
+        .get(Metric::TestAcc.key())
+        .map_or(String::new(), |a| {
+            format!(", test accuracy {}", Stat::with_interval(Some(a), 100.0, 2))
+        });
+    let mut s = format!(
+        " The schedule-free baseline (no decay, {} {unit}s) ended at test loss {}{acc}",
+        b.length,
+        Stat::with_interval(Some(loss), 1.0, 4)
+    );
+    match (b.best_k, b.vs_best.get(Metric::TestLoss.key())) {
+        (Some(k), Some(e)) => {
+            let ci = e
+                .ci95
+                .map_or(" (one seed: no interval)".to_owned(), |[lo, hi]| {
+                    format!(
+                        " (95% CI {} to {}, {} seeds{})",
+                        fmt_signed(Metric::TestLoss, lo),
+                        fmt_signed(Metric::TestLoss, hi),
+                        e.n,
+                        if e.distinguishable {
+                            ""
+                        } else {
+                            ": within seed noise"
+                        }
+                    )
+                });
+            s.push_str(&format!(
+                "; against the best decay point ({unit} {k}) its test loss differs by {}{ci}, at {:.2}× that branch's compute.",
+                fmt_signed(Metric::TestLoss, e.mean),
+                b.compute_vs_best.unwrap_or(f64::NAN)
+            ));
+        }
+        _ => s.push('.'),
+    }
+    s
 }
 
 /// The verdict over per-seed results.
@@ -662,6 +814,7 @@ pub fn report_of(
         method: crate::stats::METHOD.to_owned(),
         branches,
         per_seed: results,
+        baseline: None,
         conclusion: String::new(),
     };
     report.conclusion = conclusion(&report);

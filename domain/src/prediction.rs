@@ -810,6 +810,7 @@ mod tests {
         let s = spec(ks);
         let mut runs = vec![SweepRun {
             branch_at: None,
+            baseline: false,
             seed: s.main.seed,
             run: run(1, s.main_for(s.main.seed), finished.contains(&None)),
         }];
@@ -826,6 +827,7 @@ mod tests {
             });
             runs.push(SweepRun {
                 branch_at: Some(k),
+                baseline: false,
                 seed: s.main.seed,
                 run: run(id, b, finished.contains(&Some(k))),
             });

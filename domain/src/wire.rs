@@ -94,6 +94,9 @@ pub struct Lineage {
     pub branch_at: Option<u64>,
 }
 
+/// How charts and tables name a sweep's schedule-free baseline.
+pub const BASELINE_LABEL: &str = "schedule-free";
+
 /// One run of a sweep: the main path (`branch_at` None) or the branch that decays at k.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepRun {
@@ -101,7 +104,27 @@ pub struct SweepRun {
     /// The replicate's training seed (its run spec's `seed`).
     #[serde(default)]
     pub seed: u64,
+    /// The seed's schedule-free baseline (no decay; `branch_at` is None).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baseline: bool,
     pub run: RunSummary,
+}
+
+impl SweepRun {
+    /// Whether it plays `role` (None = the main path, Some(k) = the branch decaying at k); a
+    /// baseline plays neither.
+    pub fn plays(&self, role: Option<u64>) -> bool {
+        !self.baseline && self.branch_at == role
+    }
+
+    /// "main", "decay @ k" or "schedule-free".
+    pub fn label(&self) -> String {
+        if self.baseline {
+            BASELINE_LABEL.into()
+        } else {
+            SweepSummary::role_label(self.branch_at)
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,9 +175,7 @@ impl SweepSummary {
 
     /// The main run of `seed`.
     pub fn main_of(&self, seed: u64) -> Option<&SweepRun> {
-        self.runs
-            .iter()
-            .find(|r| r.seed == seed && r.branch_at.is_none())
+        self.runs.iter().find(|r| r.seed == seed && r.plays(None))
     }
 
     /// The decay point of `run_id`; None for the main run (or a run not in this sweep).
@@ -498,6 +519,9 @@ pub struct SweepReport {
     pub pearson: crate::analysis::PearsonReport,
     /// How the intervals are computed.
     pub method: String,
+    /// The schedule-free baseline, when the sweep has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::analysis::BaselineSummary>,
     pub conclusion: String,
 }
 

@@ -1299,6 +1299,11 @@ pub struct SweepSpec {
     /// run's data seed). Empty means the main run's seed alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
+    /// Per seed, one more run without any decay: the main path's optimizer as its
+    /// schedule-free counterpart (Defazio et al. 2024), at the main path's constant LR, for as
+    /// long as the longest branch. Networks only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schedule_free_baseline: bool,
 }
 
 /// Whole numbers (decay points, seeds) as a list ("5, 15, 30") and/or ranges ("10:60:10" =
@@ -1382,6 +1387,7 @@ impl SweepSpec {
             after: Schedule::Constant { lr: 0.005 },
             branch_length: 10_000,
             seeds: Vec::new(),
+            schedule_free_baseline: false,
         }
     }
 
@@ -1414,6 +1420,7 @@ impl SweepSpec {
             after: Schedule::Constant { lr: 0.01 },
             branch_length: 15,
             seeds: Vec::new(),
+            schedule_free_baseline: false,
         }
     }
 
@@ -1454,6 +1461,7 @@ impl SweepSpec {
             after: Schedule::Constant { lr: 0.01 },
             branch_length: 200,
             seeds: Vec::new(),
+            schedule_free_baseline: false,
         }
     }
 
@@ -1502,6 +1510,29 @@ impl SweepSpec {
                 t.eval_every = self.main_eval_every();
             }
             Experiment::Net(n) => n.epochs = u32::try_from(total).unwrap_or(u32::MAX),
+        }
+        spec
+    }
+
+    /// Length of the schedule-free baseline (and of the longest branch), in the sweep's unit.
+    pub fn baseline_length(&self) -> u64 {
+        self.branch_at.iter().max().copied().unwrap_or(0) + self.branch_length
+    }
+
+    /// The schedule-free baseline of `seed`: the main path with the schedule-free counterpart
+    /// of its optimizer, as long as the longest branch.
+    pub fn baseline_for(&self, seed: u64) -> RunSpec {
+        let mut spec = self.main.replicate(seed);
+        spec.name = format!("{}{} · schedule-free", self.name, self.seed_label(seed));
+        let total = self.baseline_length();
+        match &mut spec.experiment {
+            Experiment::Toy(t) => t.steps = total,
+            Experiment::Net(n) => {
+                n.optimizer = n.optimizer.schedule_free_counterpart();
+                n.epochs = u32::try_from(total).unwrap_or(u32::MAX);
+                // Nothing branches from it.
+                n.checkpoint_every = 1;
+            }
         }
         spec
     }
@@ -1578,6 +1609,27 @@ impl SweepSpec {
         }
         if !self.seeds.is_empty() {
             check_seeds(&[], &self.seeds, &mut errs);
+        }
+        if self.schedule_free_baseline {
+            match &self.main.experiment {
+                Experiment::Toy(_) => errs.push(field(
+                    "schedule_free_baseline",
+                    "a schedule-free baseline is for networks: the toy model trains with plain SGD"
+                        .into(),
+                )),
+                Experiment::Net(_) if errs.is_empty() => {
+                    if let Err(es) = self.baseline_for(self.main.seed).validate() {
+                        errs.extend(es.into_iter().map(|e| FieldError {
+                            field: "schedule_free_baseline".into(),
+                            message: format!(
+                                "the baseline run is invalid: {}: {}",
+                                e.field, e.message
+                            ),
+                        }));
+                    }
+                }
+                Experiment::Net(_) => {}
+            }
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }

@@ -261,7 +261,9 @@ fn Lineage(run: RunSummary) -> impl IntoView {
                 let siblings: Vec<&domain::wire::SweepRun> =
                     sweep.runs.iter().filter(|r| r.seed == seed).collect();
                 let all: Vec<String> = siblings.iter().map(|r| r.run.id.to_string()).collect();
+                let baseline = sweep.runs.iter().any(|r| r.run.id == id && r.baseline);
                 let role = match (lineage.parent_id, lineage.branch_at) {
+                    _ if baseline => " · schedule-free baseline (no decay)".into_any(),
                     (Some(p), Some(k)) => view! {
                         " · branch of "<a id="lineage-parent" href=format!("/runs/{p}")>{format!("run {p}")}</a>
                         {format!(", decayed at {unit} {k}")}
@@ -275,7 +277,7 @@ fn Lineage(run: RunSummary) -> impl IntoView {
                         {role}
                         " · siblings: "
                         {siblings.iter().filter(|r| r.run.id != id).map(|r| {
-                            let label = domain::wire::SweepSummary::role_label(r.branch_at);
+                            let label = r.label();
                             view! { <a class="sibling" href=format!("/runs/{}", r.run.id)>{label}</a>" " }
                         }).collect_view()}
                         " · "<a id="lineage-compare" href=format!("/compare?runs={}", all.join(","))>"compare them"</a>

@@ -199,7 +199,7 @@ fn role_lines(sweep: &SweepSummary, metrics: &[RunMetrics], key: Metric) -> Vec<
             let curves: Vec<Vec<(u64, f64, f64)>> = sweep
                 .runs
                 .iter()
-                .filter(|r| r.branch_at == role)
+                .filter(|r| r.plays(role))
                 .map(|r| curve(r.run.id))
                 .collect();
             if !several {

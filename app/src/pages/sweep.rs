@@ -217,6 +217,7 @@ fn SweepView(
                         let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
                         let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
                         let role = match r.branch_at {
+                            _ if r.baseline => "schedule-free baseline (no decay)".to_owned(),
                             None => "main path".to_owned(),
                             Some(k) => format!("└ branch: decay at {u} {k}"),
                         };
@@ -288,6 +289,19 @@ pub fn BranchStats(report: SweepReport) -> impl IntoView {
                         <td>{b.stat(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
                     </tr>
                 }).collect_view()}
+                {report.baseline.clone().filter(|b| b.n > 0).map(|b| {
+                    let st = |m: Metric| b.stats.get(m.key());
+                    view! {
+                        <tr id="baseline-row">
+                            <td>{format!("schedule-free (no decay, {} {u}s)", b.length)}</td>
+                            <td>{b.n}</td>
+                            <td>{Stat::with_interval(st(Metric::TestLoss), 1.0, 4)}</td>
+                            {acc.then(|| view! { <td>{Stat::with_interval(st(Metric::TestAcc), 100.0, 2)}</td> })}
+                            {dist.then(|| view! { <td>{Stat::with_interval(st(Metric::DistMn), 1.0, 3)}</td> })}
+                            <td>{st(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
+                        </tr>
+                    }
+                })}
             </tbody>
         </table>
     })

@@ -89,19 +89,21 @@ impl Db {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let steps: Vec<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT id, branch_step FROM runs WHERE sweep_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
+        let steps: Vec<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT id, branch_step, sweep_role FROM runs WHERE sweep_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let runs = runs
             .into_iter()
             .zip(steps)
-            .map(|(r, (_, k))| {
+            .map(|(r, (_, k, role))| {
                 let run = r.into_summary()?;
                 Ok(SweepRun {
                     branch_at: k.and_then(|k| u64::try_from(k).ok()),
                     seed: run.spec.seed,
+                    baseline: role.as_deref() == Some(BASELINE),
                     run,
                 })
             })
@@ -125,7 +127,11 @@ impl Db {
     }
 }
 
-/// One main run and its queued branches per seed, inside the caller's transaction.
+/// `runs.sweep_role` of a schedule-free baseline.
+const BASELINE: &str = "baseline";
+
+/// One main run and its queued branches per seed (and its schedule-free baseline when the
+/// sweep asks for one), inside the caller's transaction.
 async fn insert_replicates(
     tx: &mut Transaction<'_, Any>,
     sweep_id: i64,
@@ -163,6 +169,21 @@ async fn insert_replicates(
                 .bind(checkpointed.then_some(k_i))
                 .fetch_one(&mut **tx)
                 .await?;
+            ids.push(id);
+        }
+        if sweep.schedule_free_baseline {
+            let baseline = sweep.baseline_for(seed);
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, sweep_role)
+                 VALUES ($1, $2, 'queued', $3, $4, $5) RETURNING id",
+            )
+            .bind(&baseline.name)
+            .bind(to_json(&baseline)?)
+            .bind(now)
+            .bind(sweep_id)
+            .bind(BASELINE)
+            .fetch_one(&mut **tx)
+            .await?;
             ids.push(id);
         }
     }

@@ -263,6 +263,65 @@ pub fn summary_csv(filename: &str, report: &domain::wire::SweepReport) -> Respon
             body.push(row);
         }
     }
+    // The schedule-free baseline: its own seed rows and aggregates, `k` empty (it never
+    // decays), and its paired difference from the best decay point (`vs_k`).
+    if let Some(b) = &report.baseline {
+        for r in &b.per_seed {
+            let mut row = vec![
+                "baseline_seed".to_owned(),
+                r.seed.to_string(),
+                String::new(),
+                String::new(),
+                "1".to_owned(),
+                r.length.to_string(),
+                num(r.seconds),
+            ];
+            row.extend(FINAL_METRICS.iter().map(|&m| num(r.get(m))));
+            body.push(row);
+        }
+        for (name, pick) in picks {
+            let mut row = vec![
+                format!("baseline_{name}"),
+                String::new(),
+                String::new(),
+                String::new(),
+                b.n.to_string(),
+                b.length.to_string(),
+                String::new(),
+            ];
+            row.extend(
+                FINAL_METRICS
+                    .iter()
+                    .map(|m| num(b.stats.get(m.key()).and_then(pick))),
+            );
+            body.push(row);
+        }
+        type EPick = fn(&domain::stats::Effect) -> Option<f64>;
+        let epicks: [(&str, EPick); 3] = [
+            ("baseline_vs_best_mean", |e| Some(e.mean)),
+            ("baseline_vs_best_ci95_lo", |e| e.ci95.map(|c| c[0])),
+            ("baseline_vs_best_ci95_hi", |e| e.ci95.map(|c| c[1])),
+        ];
+        if let Some(e) = b.vs_best.get(Metric::TestLoss.key()) {
+            for (name, pick) in epicks {
+                let mut row = vec![
+                    name.to_owned(),
+                    String::new(),
+                    String::new(),
+                    e.from_k.to_string(),
+                    e.n.to_string(),
+                    b.length.to_string(),
+                    String::new(),
+                ];
+                row.extend(
+                    FINAL_METRICS
+                        .iter()
+                        .map(|m| num(b.vs_best.get(m.key()).and_then(pick))),
+                );
+                body.push(row);
+            }
+        }
+    }
     csv::response(filename, &header, body)
 }
 

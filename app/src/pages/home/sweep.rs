@@ -34,6 +34,7 @@ pub(super) fn SweepLauncher(
     let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
     let sweep_len = RwSignal::new("10000".to_owned());
     let sweep_seeds = RwSignal::new("0".to_owned());
+    let sf_baseline = RwSignal::new(false);
     // The seeds field as the presets use it; an unreadable field leaves a preset as it stands.
     let seeds_for_presets =
         Signal::derive(move || parse_points(&sweep_seeds.get()).unwrap_or_default());
@@ -130,6 +131,7 @@ pub(super) fn SweepLauncher(
             after: after_schedule,
             branch_length,
             seeds,
+            schedule_free_baseline: is_net.get_untracked() && sf_baseline.get_untracked(),
         };
         if let Err(es) = spec.validate() {
             errs.extend(es);
@@ -155,6 +157,14 @@ pub(super) fn SweepLauncher(
                 <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
                 <NumField label="training seeds (1–16: a list or start:stop:step)" field="seeds" value=sweep_seeds errors=sweep_errors/>
             </div>
+            <Show when=move || is_net.get()>
+                <label class="field inline" for="f-schedule_free_baseline">
+                    <span class="label">"add a schedule-free baseline"</span>
+                    <input id="f-schedule_free_baseline" type="checkbox" prop:checked=move || sf_baseline.get()
+                        on:change=move |ev| sf_baseline.set(event_target_checked(&ev))/>
+                    <span class="hint">"Per seed, one more run that never decays: the main path's optimizer in its schedule-free form (Defazio et al. 2024), at the main LR, as long as the longest branch; evaluated at its averaged weights."</span>
+                </label>
+            </Show>
             <p class="hint" id="seeds-hint">
                 "Each seed trains its own main path and branches, and sets the initialisation, the data order, "
                 "augmentation, dropout and (toy model) the label noise. The data itself (the training subset; the toy "

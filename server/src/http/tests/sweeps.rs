@@ -403,3 +403,109 @@ async fn a_sweep_predicts_its_branches_from_two_of_them() {
     assert_eq!(code, StatusCode::OK, "{r}");
     assert!(r["fits"].as_array().is_some_and(|f| f.len() == 2), "{r}");
 }
+
+#[tokio::test]
+async fn a_network_sweep_trains_a_schedule_free_baseline_beside_its_branches() {
+    let app = TestApp::new().await;
+    datasets::testgen::write_idx(&app.dir.path().join("tiny"), 400, 200, false, 5)
+        .expect("IDX files");
+    let main = json!({
+        "experiment": {"kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+                       "model": {"kind": "mlp", "hidden": [8]}, "loss": "cross_entropy",
+                       "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 1e-4},
+                       "batch": 50, "epochs": 3},
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "seed": 2
+    });
+    let sweep = json!({"name": "sf", "main": main, "branch_at": [1, 2],
+                       "after": {"kind": "constant", "lr": 0.005}, "branch_length": 2,
+                       "seeds": [2, 3], "schedule_free_baseline": true});
+    let (code, body) = app.post_json("/api/sweeps", &sweep.to_string()).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let runs = ids(&body);
+    assert_eq!(runs.len(), 8, "per seed: main, 2 branches, the baseline");
+    assert!(app.finish_all(&runs).await.iter().all(|s| s == "completed"));
+    let (_, s) = app.get(&format!("/api/sweeps/{id}")).await;
+    let baselines: Vec<&Value> = s["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["baseline"] == true)
+        .collect();
+    assert_eq!(baselines.len(), 2);
+    for b in &baselines {
+        assert_eq!(b["branch_at"], Value::Null);
+        let spec = &b["run"]["spec"]["experiment"];
+        assert_eq!(spec["optimizer"]["kind"], "schedule_free_sgd");
+        assert_eq!(spec["optimizer"]["momentum"], 0.9);
+        assert_eq!(spec["optimizer"]["weight_decay"], 1e-4);
+        assert_eq!(spec["epochs"], 4, "as long as the longest branch (2 + 2)");
+        assert!(
+            b["run"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("schedule-free"))
+        );
+    }
+    let (code, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
+    assert_eq!(code, StatusCode::OK, "{summary}");
+    // The branches' aggregates do not include the baseline.
+    assert_eq!(summary["branches"].as_array().map(Vec::len), Some(2));
+    let b = &summary["baseline"];
+    assert_eq!(b["n"], 2);
+    assert_eq!(b["length"], 4);
+    let losses: Vec<f64> = b["per_seed"]
+        .as_array()
+        .expect("per seed")
+        .iter()
+        .filter_map(|r| r["test_loss"].as_f64())
+        .collect();
+    assert_eq!(losses.len(), 2);
+    let mean = (losses[0] + losses[1]) / 2.0;
+    assert!((b["stats"]["test_loss"]["mean"].as_f64().expect("mean") - mean).abs() < 1e-12);
+    // Paired against the best decay point, seed by seed.
+    let best_k = b["best_k"].as_u64().expect("best k");
+    let e = &b["vs_best"]["test_loss"];
+    assert_eq!(e["n"], 2);
+    let per_seed = summary["per_seed"].as_array().expect("per seed");
+    for (d, r) in e["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .zip(b["per_seed"].as_array().expect("rows"))
+    {
+        let branch = per_seed
+            .iter()
+            .find(|p| p["seed"] == r["seed"] && p["k"] == best_k)
+            .expect("the best branch of this seed");
+        let want = r["test_loss"].as_f64().expect("b") - branch["test_loss"].as_f64().expect("k");
+        assert!((d.as_f64().expect("d") - want).abs() < 1e-12);
+    }
+    assert!(
+        summary["conclusion"]
+            .as_str()
+            .is_some_and(|c| c.contains("schedule-free baseline") && c.contains("95% CI")),
+        "{summary}"
+    );
+    // The baseline is neither a main path nor a branch for the prediction.
+    let (code, p) = app.get(&format!("/api/sweeps/{id}/prediction")).await;
+    assert_eq!(code, StatusCode::OK, "{p}");
+    assert!(
+        !p["laws"][0]["fitted_on"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .any(|i| baselines.iter().any(|b| b["run"]["id"] == *i))
+    );
+
+    // Refused on the toy model, by field.
+    let toy = json!({"name": "t", "main": serde_json::from_str::<Value>(&toy_body(300, 100)).expect("json"),
+                     "branch_at": [100], "after": {"kind": "constant", "lr": 0.005}, "branch_length": 50,
+                     "schedule_free_baseline": true});
+    let (code, body) = app.post_json("/api/sweeps", &toy.to_string()).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["fields"][0]["field"], "schedule_free_baseline",
+        "{body}"
+    );
+}
