@@ -113,14 +113,16 @@ impl NetSpec {
     }
 
     /// Weights, gradients, two optimizer moments and a flat copy (for ‖w‖ and checkpoints) of
-    /// every parameter; activations and their gradients for one batch; the images in memory.
+    /// every parameter, and for a schedule-free optimizer the averaged weights x it is
+    /// evaluated at; activations and their gradients for one batch; the images in memory.
     pub fn planned_bytes(&self) -> u64 {
         let (params, per_sample) = self.model_size();
         let (c, h, w) = self.input();
         let images = u64::from(self.train_size())
             + u64::from(self.test_limit.unwrap_or(self.dataset.test_size()));
         let data = F32.saturating_mul(images).saturating_mul(c * h * w);
-        let weights = F32.saturating_mul(params).saturating_mul(5);
+        let copies = if self.optimizer.is_schedule_free() { 6 } else { 5 };
+        let weights = F32.saturating_mul(params).saturating_mul(copies);
         let acts = F32
             .saturating_mul(u64::from(self.batch))
             .saturating_mul(per_sample)
@@ -137,6 +139,17 @@ pub(crate) fn gib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_free_plans_for_its_averaged_weights() {
+        let plain = crate::NetSpec::fashion_mlp();
+        let sf = crate::NetSpec {
+            optimizer: plain.optimizer.schedule_free_counterpart(),
+            ..plain.clone()
+        };
+        let (params, _) = plain.model_size();
+        assert_eq!(sf.planned_bytes() - plain.planned_bytes(), F32 * params);
+    }
 
     #[test]
     fn the_presets_fit_and_the_probes_do_not() {
