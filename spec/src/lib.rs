@@ -1424,6 +1424,23 @@ impl SweepSpec {
         }
     }
 
+    /// The paper's experiment on a real convnet that a CPU finishes: the small CNN on 2,000
+    /// Fashion-MNIST images (which it interpolates), MSE, SGD with momentum at LR 0.1, branches
+    /// ×0.1 at epochs 3–40 for 10 epochs each, evaluated on the first 5,000 test images.
+    pub fn fashion_cnn_cpu() -> Self {
+        let mut s = Self::fashion_cpu();
+        s.name = "Fashion-MNIST, small CNN: late decay".into();
+        if let Experiment::Net(n) = &mut s.main.experiment {
+            n.model = ModelSpec::SmallCnn;
+            n.batch = 50;
+            n.epochs = 40;
+            n.test_limit = Some(5_000);
+        }
+        s.branch_at = vec![3, 10, 20, 30, 40];
+        s.branch_length = 10;
+        s
+    }
+
     /// The paper's setting: narrow VGG-11 on a 5,000-image CIFAR-10 subset, MSE, SGD 0.1 /
     /// momentum 0.9 / weight decay 1e-4, batch 125, branches ×0.1. Needs a GPU build.
     pub fn paper_cifar_gpu() -> Self {
@@ -1638,6 +1655,25 @@ impl SweepSpec {
 #[cfg(test)]
 mod sweep_tests {
     use super::*;
+
+    #[test]
+    fn the_convnet_preset_is_valid_and_fits_a_cpu() {
+        let s = SweepSpec::fashion_cnn_cpu();
+        assert_eq!(s.validate(), Ok(()));
+        assert!(matches!(
+            &s.main.experiment,
+            Experiment::Net(n) if n.model == ModelSpec::SmallCnn && n.train_size() == 2_000
+        ));
+        assert_eq!(s.baseline_length(), 50);
+        // The command-line example is the same sweep, with seeds and a baseline.
+        let text = include_str!("../../examples/fashion-cnn-sweep.toml");
+        let mut example: SweepSpec = toml::from_str(text).expect("the example parses");
+        assert_eq!(example.validate(), Ok(()));
+        assert_eq!(example.seeds, vec![0, 1, 2]);
+        assert!(example.schedule_free_baseline);
+        (example.seeds, example.schedule_free_baseline) = (Vec::new(), false);
+        assert_eq!(example, s);
+    }
 
     #[test]
     fn toy_preset_is_valid_and_branches_compose() {

@@ -38,6 +38,13 @@ pub(super) fn Presets(
         },
         " ",
         view! {
+            <button type="button" class="secondary" id="preset-fashion-cnn"
+                on:click=move |_| launch(SweepSpec::fashion_cnn_cpu())>
+                "Preset: small CNN on Fashion-MNIST, CPU (convnet)"
+            </button>
+        },
+        " ",
+        view! {
             <button type="button" class="secondary" id="preset-cifar"
                 on:click=move |_| launch(SweepSpec::paper_cifar_gpu())>
                 "Preset: paper's VGG-11 / CIFAR-10 (GPU)"
