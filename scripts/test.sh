@@ -17,7 +17,7 @@ cargo clippy -p schedule -p spec -p domain -p datasets -p trainer -p server --al
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate \
   --target-dir target/front -- -D warnings
-CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo clippy -p trainer --features cuda -- -D warnings
+CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo clippy -p trainer --features cuda --lib --examples -- -D warnings
 step "unit, storage and router tests"
 cargo test -p schedule -p spec -p domain -p datasets -p trainer -p server
 step "storage and router tests again on Postgres (the second backend)"

@@ -1,0 +1,207 @@
+//! The GPU check (#14), run by `scripts/gpu-check.sh`: narrow VGG-11 on generated CIFAR-10-format
+//! files, trained for one epoch on the CPU (Flex) and on CUDA from the same initial weights and
+//! the same batches; the first steps' losses must agree within a tolerance, and each backend's
+//! samples/s is printed. Without the `cuda` feature (or with `--cpu-only`) only the CPU half runs,
+//! so the check itself can be tried on any machine.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::backend::Autodiff;
+use burn::module::Module;
+use burn::nn::DropoutConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use spec::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use trainer::net::data::{self, Prepared};
+use trainer::net::model::{Head, Net, build};
+use trainer::net::train::batch_loss;
+
+type Cpu = Autodiff<burn::backend::Flex>;
+/// Losses of the first steps compared between the backends.
+const COMPARED_STEPS: usize = 5;
+/// Relative tolerance on those losses: float32 on two devices whose reductions and GEMMs sum in
+/// different orders (and may use TF32 tensor cores) drift apart slowly over a few steps.
+#[cfg(feature = "cuda")]
+const TOLERANCE: f64 = 1e-2;
+const BATCH: usize = 128;
+const LR: f64 = 0.01;
+
+struct Trained {
+    losses: Vec<f64>,
+    samples_per_sec: f64,
+}
+
+fn spec() -> NetSpec {
+    NetSpec {
+        dataset: DatasetChoice::Cifar10,
+        data_dir: Some("cifar".into()),
+        train_per_class: None,
+        test_limit: None,
+        augment: false,
+        model: ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        },
+        loss: LossKind::Mse,
+        optimizer: OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        batch: BATCH as u32,
+        epochs: 1,
+        checkpoint_every: 0,
+    }
+}
+
+/// One epoch over the images in order, without dropout (`deterministic`), so both devices do
+/// the same arithmetic and differ only in float rounding.
+fn epoch<B: AutodiffBackend>(mut model: Net<B>, data: &Prepared, device: &B::Device) -> Trained {
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig {
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: false,
+        }))
+        .init::<B, Net<B>>();
+    let n = data.train.labels.len();
+    let order: Vec<usize> = (0..n).collect();
+    let mut losses = Vec::new();
+    let started = Instant::now();
+    for (i, idx) in order.chunks(BATCH).enumerate() {
+        let (x, dims) = data::gather(&data.train, idx);
+        let logits = model.forward(data::to_tensor::<B>(x, dims, device));
+        let loss = batch_loss(logits, &data.train, idx, LossKind::Mse, device);
+        if i < COMPARED_STEPS {
+            losses.push(loss.clone().into_scalar().elem::<f64>());
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(LR, model, grads);
+    }
+    // Reading a value waits for the device to finish the epoch's queued work.
+    let probe = data::to_tensor::<B>(data::gather(&data.train, &[0]).0, [1, 3, 32, 32], device);
+    let _ = model.forward(probe).sum().into_scalar();
+    Trained {
+        losses,
+        samples_per_sec: n as f64 / started.elapsed().as_secs_f64().max(1e-9),
+    }
+}
+
+/// The model with its dropout turned off: the masks are random draws that each backend makes
+/// its own way.
+fn deterministic<B: Backend>(mut net: Net<B>) -> Net<B> {
+    for layer in &mut net.head {
+        if let Head::Dropout(d) = layer {
+            *d = DropoutConfig::new(0.0).init();
+        }
+    }
+    net
+}
+
+fn report(name: &str, t: &Trained) {
+    println!(
+        "{name}: {:.0} samples/s over one epoch; first losses {:?}",
+        t.samples_per_sec, t.losses
+    );
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut images: usize = 2_560;
+    let mut cpu_only = false;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--cpu-only" => cpu_only = true,
+            "--images" => {
+                images = args
+                    .next()
+                    .ok_or("--images needs a number")?
+                    .parse()
+                    .map_err(|e| format!("--images: {e}"))?;
+            }
+            other => {
+                return Err(format!("unknown argument {other:?} (--images N, --cpu-only)").into());
+            }
+        }
+    }
+    let root = std::env::temp_dir().join(format!("anneal-gpu-check-{}", std::process::id()));
+    let result = check(&root, images, cpu_only);
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn check(root: &Path, images: usize, cpu_only: bool) -> Result<(), Box<dyn std::error::Error>> {
+    datasets::testgen::write_cifar10(&root.join("cifar"), images.div_ceil(5), 100, 1)?;
+    let spec = spec();
+    let data = data::prepare(&spec, root, 0)?;
+    println!(
+        "narrow VGG-11, {} generated CIFAR-10-format images, batch {BATCH}, SGD {LR} momentum 0.9, MSE",
+        data.train.labels.len()
+    );
+    let cpu = burn::backend::flex::FlexDevice;
+    Cpu::seed(&cpu, 0);
+    let init = deterministic::<Cpu>(build(
+        &spec.model,
+        data.train.shape,
+        data.train.num_classes,
+        &cpu,
+    ));
+    let bytes = BinBytesRecorder::<FullPrecisionSettings>::default()
+        .record(init.clone().into_record(), ())?;
+    let on_cpu = epoch(init, &data, &cpu);
+    report("cpu (flex)", &on_cpu);
+    if cpu_only {
+        println!("--cpu-only: CUDA not tried");
+        return Ok(());
+    }
+    cuda(&spec, &data, bytes, &on_cpu)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(
+    spec: &NetSpec,
+    data: &Prepared,
+    bytes: Vec<u8>,
+    on_cpu: &Trained,
+) -> Result<(), Box<dyn std::error::Error>> {
+    type Gpu = Autodiff<burn::backend::Cuda>;
+    let dev = burn::backend::cuda::CudaDevice::new(0);
+    let record = BinBytesRecorder::<FullPrecisionSettings>::default().load(bytes, &dev)?;
+    let model = deterministic::<Gpu>(build(
+        &spec.model,
+        data.train.shape,
+        data.train.num_classes,
+        &dev,
+    ))
+    .load_record(record);
+    let on_gpu = epoch(model, data, &dev);
+    report("cuda", &on_gpu);
+    let worst = on_cpu
+        .losses
+        .iter()
+        .zip(&on_gpu.losses)
+        .map(|(a, b)| ((a - b) / a.abs().max(1e-12)).abs())
+        .fold(0.0f64, f64::max);
+    println!(
+        "first {COMPARED_STEPS} losses: worst relative difference {worst:.2e} (tolerance {TOLERANCE:.0e}); cuda / cpu samples/s = {:.1}",
+        on_gpu.samples_per_sec / on_cpu.samples_per_sec
+    );
+    if worst > TOLERANCE || on_gpu.losses.len() != on_cpu.losses.len() {
+        return Err("CUDA and CPU losses disagree".into());
+    }
+    println!("gpu check passed");
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(
+    _spec: &NetSpec,
+    _data: &Prepared,
+    _bytes: Vec<u8>,
+    _on_cpu: &Trained,
+) -> Result<(), Box<dyn std::error::Error>> {
+    Err("this binary was built without the `cuda` feature: build it with scripts/gpu-check.sh build, or pass --cpu-only".into())
+}
