@@ -83,6 +83,10 @@ test("a sweep's loss-law prediction, and the what-if preview", async ({ page }) 
   await page.selectOption("#whatif-source", `sweep:${sweepId}`);
   await expect(page.locator("#whatif-status")).toContainText("A prediction, not a measurement", { timeout: 30_000 });
   await expect(page.locator("#whatif-status")).toContainText("Held-out error");
+  // The form's 20,000 steps run past the reference's 5,000: the status says it extrapolates.
+  await expect(page.locator("#whatif-status")).toContainText("extrapolates");
+  await page.fill("#f-experiment-steps", "5000");
+  await expect(page.locator("#whatif-status")).not.toContainText("extrapolates");
   const predicted = async () => (await traces(page, "lr-preview")).find((t: any) => t.yaxis === "y2");
   await expect.poll(async () => (await predicted())?.name ?? "").toContain("held-out error");
   const early = (await predicted()).y.slice();

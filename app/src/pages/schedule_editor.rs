@@ -519,7 +519,7 @@ pub fn ScheduleEditor(
                 </Show>
                 <span class="hint" id=format!("{id_prefix}preview-summary")>{move || schedule.get().map(|s| s.describe())}</span>
             </div>
-            {whatif.then(|| view! { <WhatIfPicker id_prefix reference steps_per_epoch/> })}
+            {whatif.then(|| view! { <WhatIfPicker id_prefix reference steps_per_epoch total_steps/> })}
             <div class="chart preview" id=preview_div></div>
         </div>
     }
@@ -532,6 +532,7 @@ fn WhatIfPicker(
     id_prefix: &'static str,
     reference: RwSignal<Option<WhatIf>>,
     steps_per_epoch: Signal<u64>,
+    total_steps: Signal<u64>,
 ) -> impl IntoView {
     let choices = Resource::new(
         || (),
@@ -609,10 +610,19 @@ fn WhatIfPicker(
                     } else {
                         String::new()
                     };
-                    (
-                        poor,
+                    let total = total_steps.get();
+                    let beyond = if total > r.total_steps {
                         format!(
-                            "A prediction, not a measurement: {} ({}), fitted on {}. Held-out error {} ({}).{}{}",
+                            " This schedule runs {total} steps, past the reference's {}: beyond that the curve extrapolates.",
+                            r.total_steps
+                        )
+                    } else {
+                        String::new()
+                    };
+                    (
+                        poor || !beyond.is_empty(),
+                        format!(
+                            "A prediction, not a measurement: {} ({}), fitted on {}. Held-out error {} ({}).{}{}{beyond}",
                             w.fit.label,
                             w.fit.formula,
                             r.label,
