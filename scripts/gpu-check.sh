@@ -20,6 +20,8 @@ case "${1:-}" in
     ls -la "$out/gpu_check"
     ;;
   run)
+    [[ -x "$out/gpu_check" ]] || { echo "no $out/gpu_check: run 'scripts/gpu-check.sh build' first (here, then carry it)" >&2; exit 1; }
+    ldconfig -p 2>/dev/null | grep -q 'libcuda\.so' || { echo "no NVIDIA driver (libcuda.so) on this machine: CUDA cannot be checked here" >&2; exit 1; }
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     lscpu | grep -m1 "Model name" || true
     timeout "${GPU_CHECK_TIMEOUT:-300}" "$out/gpu_check" --images "${2:-2560}"
