@@ -121,7 +121,11 @@ impl NetSpec {
         let images = u64::from(self.train_size())
             + u64::from(self.test_limit.unwrap_or(self.dataset.test_size()));
         let data = F32.saturating_mul(images).saturating_mul(c * h * w);
-        let copies = if self.optimizer.is_schedule_free() { 6 } else { 5 };
+        let copies = if self.optimizer.is_schedule_free() {
+            6
+        } else {
+            5
+        };
         let weights = F32.saturating_mul(params).saturating_mul(copies);
         let acts = F32
             .saturating_mul(u64::from(self.batch))

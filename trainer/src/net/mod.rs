@@ -2,6 +2,8 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod fast_conv;
+pub mod fast_pool;
 pub mod flat;
 pub mod model;
 pub mod optim;

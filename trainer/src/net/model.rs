@@ -11,6 +11,8 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use spec::{ModelSpec, VggWidth};
 
+use super::{fast_conv, fast_pool};
+
 /// Layers that see images [b, c, h, w].
 #[derive(Module, Debug)]
 pub enum Feature<B: Backend> {
@@ -44,9 +46,10 @@ impl<B: Backend> Net<B> {
         let mut x = x;
         for f in &self.features {
             x = match f {
-                Feature::Conv(c) => c.forward(x),
+                // Own kernels on the CPU backend (Burn's everywhere else), same parameters.
+                Feature::Conv(c) => fast_conv::forward(c, x),
                 Feature::Norm(n) => n.forward(x),
-                Feature::Pool(p) => p.forward(x),
+                Feature::Pool(p) => fast_pool::forward(p, x),
                 Feature::Relu(r) => r.forward(x),
             };
         }
