@@ -1,11 +1,11 @@
 """Reference for trainer/benches/landscape.rs: the same G×G grid evaluation in PyTorch on CPU.
-The same model (MLP 784-512-512-10), a training subset of the same size (k per class), the same
+The same model (MLP 784-512-512-10, or with --model cnn the small CNN), a training subset of the same size (k per class), the same
 test-set size and evaluation batch; at every grid point the weights centre + x·v1 + y·v2 are
 written into the model and cross-entropy loss and accuracy are computed on both splits. The
 plane itself is random here (only the grid evaluation is timed, and its cost does not depend
 on where the plane lies). Prints one JSON line per repeat.
 
-    python bench/torch_landscape.py [grid] [per_class] [test_limit] [repeats] --threads 2 --batch 1000
+    python bench/torch_landscape.py [grid] [per_class] [test_limit] [repeats] --threads 2 --batch 1000 [--model cnn]
 """
 import argparse, gzip, json, os, struct, time
 
@@ -20,6 +20,7 @@ p.add_argument("test_limit", nargs="?", type=int, default=1000)
 p.add_argument("repeats", nargs="?", type=int, default=1)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--batch", type=int, default=1000)
+p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
@@ -48,7 +49,12 @@ xte, yte = load("t10k")
 xte, yte = xte[: a.test_limit], yte[: a.test_limit]
 splits = [(torch.from_numpy((x - mean) / std).contiguous(), torch.from_numpy(y)) for x, y in ((xtr, ytr), (xte, yte))]
 
-net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+if a.model == "cnn":  # conv32-pool-conv64-pool-fc128, as trainer::net::model::build(SmallCnn)
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+else:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
 net.eval()
 params = list(net.parameters())
 centre = nn.utils.parameters_to_vector(params).detach()
@@ -86,6 +92,6 @@ for rep in range(a.repeats):
     out = [grid_point(x, y) for y in xs for x in xs]
     secs = time.perf_counter() - t
     points = a.grid * a.grid
-    print(json.dumps({"impl": "pytorch", "version": torch.__version__, "threads": a.threads, "repeat": rep,
+    print(json.dumps({"impl": "pytorch", "model": a.model, "version": torch.__version__, "threads": a.threads, "repeat": rep,
                       "grid": a.grid, "train": len(ytr), "test": len(yte), "params": n_params,
                       "secs": round(secs, 3), "points_per_sec": round(points / secs, 3)}), flush=True)

@@ -1,9 +1,10 @@
-//! Loss-landscape speed on Fashion-MNIST: trains the MLP preset (784-512-512-10) for a few epochs
+//! Loss-landscape speed on Fashion-MNIST: trains the MLP preset (784-512-512-10), or the small
+//! CNN, for a few epochs
 //! on a per-class subset with a checkpoint per epoch, then times `net_landscape` on a G×G PCA
 //! grid. Prints one JSON line per repeat; `bench/torch_landscape.py` evaluates the same grid
 //! in PyTorch and `bench/landscape.sh` interleaves the two. Threads: set RAYON_NUM_THREADS.
 //!
-//! `cargo bench -p trainer --bench landscape -- [grid] [per_class] [test_limit] [epochs] [repeats]`
+//! `cargo bench -p trainer --bench landscape -- [grid] [per_class] [test_limit] [epochs] [repeats] [mlp|cnn]`
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -29,7 +30,16 @@ fn main() {
     let test_limit = arg(&args, 2, 1000);
     let epochs = arg(&args, 3, 10);
     let repeats = arg(&args, 4, 1);
+    let model = match args.get(5).map(String::as_str) {
+        None | Some("mlp") => NetSpec::fashion_mlp().model,
+        Some("cnn") => spec::ModelSpec::SmallCnn,
+        Some(other) => {
+            eprintln!("unknown model {other:?}: mlp or cnn");
+            std::process::exit(2);
+        }
+    };
     let net = NetSpec {
+        model,
         train_per_class: Some(per_class),
         test_limit: Some(test_limit),
         epochs,
@@ -110,7 +120,8 @@ fn main() {
         let secs = (b - a).as_secs_f64();
         let points = u64::from(grid) * u64::from(grid);
         println!(
-            "{{\"impl\":\"burn-flex\",\"threads\":\"{threads}\",\"repeat\":{rep},\"grid\":{grid},\"train\":{},\"test\":{test_limit},\"params\":{},\"checkpoints\":{},\"secs\":{secs:.3},\"points_per_sec\":{:.3},\"setup_secs\":{:.3},\"explained\":[{:.4},{:.4}]}}",
+            "{{\"impl\":\"burn-flex\",\"model\":\"{}\",\"threads\":\"{threads}\",\"repeat\":{rep},\"grid\":{grid},\"train\":{},\"test\":{test_limit},\"params\":{},\"checkpoints\":{},\"secs\":{secs:.3},\"points_per_sec\":{:.3},\"setup_secs\":{:.3},\"explained\":[{:.4},{:.4}]}}",
+            args.get(5).map_or("mlp", String::as_str),
             per_class * 10,
             l.num_params,
             l.num_checkpoints,
