@@ -533,26 +533,42 @@ pub fn branch_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<Branc
         .filter_map(|r| {
             let k = r.branch_at?;
             let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
-            Some(BranchResult {
-                seed: r.seed,
-                k,
-                length: k + sweep.spec.branch_length,
-                // Only networks record training seconds; the toy model has none to sum.
-                seconds: m
-                    .points
+            result_of(r.seed, k, k + sweep.spec.branch_length, m)
+        })
+        .collect()
+}
+
+/// A finished run's final metrics as one (seed, k) result.
+fn result_of(seed: u64, k: u64, length: u64, m: &RunMetrics) -> Option<BranchResult> {
+    Some(BranchResult {
+        seed,
+        k,
+        length,
+        // Only networks record training seconds; the toy model has none to sum.
+        seconds: m
+            .points
+            .iter()
+            .any(|p| p.get(Metric::EpochSeconds).is_some())
+            .then(|| {
+                m.points
                     .iter()
-                    .any(|p| p.get(Metric::EpochSeconds).is_some())
-                    .then(|| {
-                        m.points
-                            .iter()
-                            .filter_map(|p| p.get(Metric::EpochSeconds))
-                            .sum::<f64>()
-                    }),
-                test_loss: last_value(m, Metric::TestLoss)?,
-                test_acc: last_value(m, Metric::TestAcc),
-                dist_mn: last_value(m, Metric::DistMn),
-                train_loss: last_value(m, Metric::TrainLoss),
-            })
+                    .filter_map(|p| p.get(Metric::EpochSeconds))
+                    .sum::<f64>()
+            }),
+        test_loss: last_value(m, Metric::TestLoss)?,
+        test_acc: last_value(m, Metric::TestAcc),
+        dist_mn: last_value(m, Metric::DistMn),
+        train_loss: last_value(m, Metric::TrainLoss),
+    })
+}
+
+/// Each final metric over `rs`, by key.
+fn final_stats<'a>(rs: impl Iterator<Item = &'a BranchResult> + Clone) -> BTreeMap<String, Stat> {
+    FINAL_METRICS
+        .iter()
+        .filter_map(|&m| {
+            let vs: Vec<f64> = rs.clone().filter_map(|r| r.get(m)).collect();
+            Some((m.key().to_owned(), Stat::of(&vs)?))
         })
         .collect()
 }
@@ -567,13 +583,7 @@ pub fn branch_summaries(results: &[BranchResult]) -> Vec<BranchSummary> {
         .filter_map(|k| {
             let mut rs: Vec<&BranchResult> = results.iter().filter(|r| r.k == k).collect();
             rs.sort_by_key(|r| r.seed);
-            let stats: BTreeMap<String, Stat> = FINAL_METRICS
-                .iter()
-                .filter_map(|&m| {
-                    let vs: Vec<f64> = rs.iter().filter_map(|r| r.get(m)).collect();
-                    Some((m.key().to_owned(), Stat::of(&vs)?))
-                })
-                .collect();
+            let stats = final_stats(rs.iter().copied());
             let mean = |m: Metric| stats.get(m.key()).map(|s| s.mean);
             let secs: Vec<f64> = rs.iter().filter_map(|r| r.seconds).collect();
             Some(BranchSummary {
@@ -685,21 +695,7 @@ pub fn baseline_results(sweep: &SweepSummary, metrics: &[RunMetrics]) -> Vec<Bra
         .filter(|r| r.baseline && r.run.status == RunStatus::Completed)
         .filter_map(|r| {
             let m = metrics.iter().find(|m| m.run_id == r.run.id)?;
-            let secs: Vec<f64> = m
-                .points
-                .iter()
-                .filter_map(|p| p.get(Metric::EpochSeconds))
-                .collect();
-            Some(BranchResult {
-                seed: r.seed,
-                k: length,
-                length,
-                seconds: (!secs.is_empty()).then(|| secs.iter().sum()),
-                test_loss: last_value(m, Metric::TestLoss)?,
-                test_acc: last_value(m, Metric::TestAcc),
-                dist_mn: last_value(m, Metric::DistMn),
-                train_loss: last_value(m, Metric::TrainLoss),
-            })
+            result_of(r.seed, length, length, m)
         })
         .collect()
 }
@@ -709,13 +705,7 @@ fn baseline_summary(
     results: &[BranchResult],
     report: &crate::wire::SweepReport,
 ) -> BaselineSummary {
-    let stats = FINAL_METRICS
-        .iter()
-        .filter_map(|&m| {
-            let v: Vec<f64> = results.iter().filter_map(|r| r.get(m)).collect();
-            Some((m.key().to_owned(), Stat::of(&v)?))
-        })
-        .collect();
+    let stats = final_stats(results.iter());
     let best = report
         .branches
         .iter()

@@ -225,30 +225,12 @@ fn params_of(fit: Option<&LawFit>) -> BTreeMap<String, f64> {
         .unwrap_or_default()
 }
 
-fn observed(paths: &[&Path], train: bool) -> Vec<(usize, Vec<(u64, f64)>)> {
-    paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            (
-                i,
-                if train {
-                    p.train.clone()
-                } else {
-                    p.test.clone()
-                },
-            )
-        })
-        .collect()
-}
-
 fn fit_paths(law: LawKind, paths: &[&Path], train: bool) -> Result<LawFit, law::FitError> {
-    let data = observed(paths, train);
-    let obs: Vec<Observed<'_>> = data
+    let obs: Vec<Observed<'_>> = paths
         .iter()
-        .map(|(i, pts)| Observed {
-            lr: &paths[*i].lr,
-            points: pts,
+        .map(|p| Observed {
+            lr: &p.lr,
+            points: if train { &p.train } else { &p.test },
         })
         .collect();
     law::fit(law, &obs)

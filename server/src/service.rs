@@ -83,15 +83,23 @@ impl Service {
         let sweep = self.sweep(id).await?;
         let metrics = self.metrics_of_sweep(&sweep).await?;
         let s = sweep.clone();
-        let p = tokio::task::spawn_blocking(move || prediction::sweep_prediction(&s, &metrics))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "prediction task failed");
-                Failure::internal()
-            })?
-            .map_err(Failure::conflict)?;
+        let p = fit_off_thread(move || prediction::sweep_prediction(&s, &metrics)).await?;
         Ok((sweep, p))
     }
+}
+
+/// Runs a loss-law fit (up to seconds of arithmetic) on a blocking thread; its refusal (too
+/// little finished to fit) is a 409.
+async fn fit_off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "loss-law fit failed");
+            Failure::internal()
+        })?
+        .map_err(Failure::conflict)
 }
 
 impl Lab for Service {
@@ -231,13 +239,7 @@ impl Lab for Service {
             let run = self.run(id).await?;
             let mut metrics = self.runs.metrics_of(vec![id]).await?;
             let points = metrics.pop().map(|m| m.points).unwrap_or_default();
-            tokio::task::spawn_blocking(move || prediction::run_reference(&run, &points))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "reference fit failed");
-                    Failure::internal()
-                })?
-                .map_err(Failure::conflict)
+            fit_off_thread(move || prediction::run_reference(&run, &points)).await
         })
     }
 
