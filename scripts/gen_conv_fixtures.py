@@ -38,6 +38,11 @@ CASES = [
     ("k3_s1_p2_flipped", 1, 16, 3, (9, 8), 3, 1, 2, True),
     ("k5_s1_p1_flipped_no_bias", 1, 16, 1, (8, 8), 5, 1, 1, False),
     ("k5_s2_p2", 3, 1, 3, (7, 9), 5, 2, 2, True),
+    # Maps no larger than the kernel: the dense path.
+    ("k3_s1_p1_2x2_dense", 3, 16, 8, (2, 2), 3, 1, 1, True),
+    ("k3_s1_p1_3x3_dense", 2, 5, 7, (3, 3), 3, 1, 1, True),
+    ("k3_s2_p1_3x2_dense_no_bias", 2, 4, 3, (3, 2), 3, 2, 1, False),
+    ("k5_s1_p2_1x1_dense", 2, 6, 5, (1, 1), 5, 1, 2, True),
 ]
 
 

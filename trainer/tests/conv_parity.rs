@@ -19,6 +19,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::Deserialize;
 use spec::{ModelSpec, OptimizerSpec, VggWidth};
+use trainer::net::fast_conv::Activation;
 use trainer::net::flat::flatten;
 use trainer::net::model::{self, Feature, Net};
 use trainer::net::optim::AnyOptim;
@@ -106,7 +107,13 @@ fn conv2d_and_its_gradients_match_pytorch() {
         let b =
             c.b.as_ref()
                 .map(|b| tensor::<B, 1>(b, [c.w_shape[0]]).require_grad());
-        let y = fast_conv::conv2d(x.clone(), w.clone(), b.clone(), options.clone());
+        let y = fast_conv::conv2d(
+            x.clone(),
+            w.clone(),
+            b.clone(),
+            options.clone(),
+            Activation::Identity,
+        );
         assert_eq!(y.dims(), c.y_shape, "{}", c.name);
         let dy = tensor::<B, 4>(&c.dy, c.y_shape);
         let grads = (y.clone() * dy).sum().backward();
@@ -170,7 +177,13 @@ fn convolutions_it_does_not_cover_go_through_burn() {
         (ConvOptions::new([1, 1], [1, 1], [1, 1], 2), w.clone()),
     ] {
         assert!(!fast_conv::supported(&x.dims(), &w.dims(), &options));
-        let ours = fast_conv::conv2d(x.clone(), w.clone(), None, options.clone());
+        let ours = fast_conv::conv2d(
+            x.clone(),
+            w.clone(),
+            None,
+            options.clone(),
+            Activation::Identity,
+        );
         let burn = burn::tensor::module::conv2d(x.clone(), w.clone(), None, options);
         assert_eq!(values(&ours), values(&burn));
         let (g1, g2) = (ours.sum().backward(), burn.sum().backward());
@@ -184,9 +197,87 @@ fn convolutions_it_does_not_cover_go_through_burn() {
         .with_padding(PaddingConfig2d::Same)
         .init::<B>(&FlexDevice);
     assert_eq!(
-        values(&fast_conv::forward(&conv, x.clone())),
+        values(&fast_conv::forward(&conv, x.clone(), Activation::Identity)),
         values(&conv.forward(x))
     );
+}
+
+/// The fused conv → ReLU is the same arithmetic as the two ops one after the other, so its
+/// output and all three gradients are equal to theirs bit for bit, on every input-gradient
+/// path (the flipped-kernel convolution and col2im) and on plain flex.
+#[test]
+fn fused_relu_equals_conv_then_relu_bit_for_bit() {
+    // (x shape, C_out, stride): 16 channels at 8×8 take the flipped path, stride 2 col2im.
+    for (x_shape, cout, stride) in [
+        ([3, 16, 8, 8], 8, 1),
+        ([2, 3, 7, 9], 5, 2),
+        ([4, 6, 2, 2], 7, 1),
+    ] {
+        let options = ConvOptions::new([stride; 2], [1, 1], [1, 1], 1);
+        let x = Tensor::<B, 4>::random(x_shape, Distribution::Normal(0.0, 1.0), &FlexDevice);
+        let w_shape = [cout, x_shape[1], 3, 3];
+        let w = Tensor::<B, 4>::random(w_shape, Distribution::Normal(0.0, 0.3), &FlexDevice);
+        let b = Tensor::<B, 1>::random([cout], Distribution::Normal(0.0, 0.3), &FlexDevice);
+        let run = |fused: bool| {
+            let (x, w, b) = (
+                x.clone().require_grad(),
+                w.clone().require_grad(),
+                b.clone().require_grad(),
+            );
+            let y = if fused {
+                fast_conv::conv2d(
+                    x.clone(),
+                    w.clone(),
+                    Some(b.clone()),
+                    options.clone(),
+                    Activation::Relu,
+                )
+            } else {
+                let y = fast_conv::conv2d(
+                    x.clone(),
+                    w.clone(),
+                    Some(b.clone()),
+                    options.clone(),
+                    Activation::Identity,
+                );
+                burn::tensor::activation::relu(y)
+            };
+            // A fixed upstream gradient: the same for both runs.
+            let n = y.dims().iter().product::<usize>();
+            let up: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.25).collect();
+            let grads = (y.clone() * tensor::<B, 4>(&up, y.dims())).sum().backward();
+            [
+                values(&y),
+                values(&x.grad(&grads).expect("dx")),
+                values(&w.grad(&grads).expect("dw")),
+                values(&b.grad(&grads).expect("db")),
+            ]
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert!(fused[0].contains(&0.0), "the ReLU clips something");
+        for (what, (a, b)) in ["y", "dx", "dw", "db"].iter().zip(fused.iter().zip(&plain)) {
+            assert_eq!(a, b, "{what} for {x_shape:?} → {cout}, stride {stride}");
+        }
+        let on_flex = |act: Activation| {
+            flex_values(fast_conv::conv2d_forward_with(
+                prim(Tensor::<Flex, 4>::from_data(x.to_data(), &FlexDevice)),
+                prim(Tensor::<Flex, 4>::from_data(w.to_data(), &FlexDevice)),
+                Some(prim(Tensor::<Flex, 1>::from_data(b.to_data(), &FlexDevice))),
+                &options,
+                act,
+            ))
+        };
+        assert_eq!(
+            on_flex(Activation::Relu),
+            fused[0],
+            "evaluation {x_shape:?}"
+        );
+        let relu_after: Vec<f32> = on_flex(Activation::Identity)
+            .iter()
+            .map(|v| v.max(0.0))
+            .collect();
+        assert_eq!(relu_after, fused[0]);
+    }
 }
 
 #[test]

@@ -17,6 +17,10 @@
 //!   or, where it measured faster, the forward convolution of `dy` with the flipped kernel;
 //! - bias gradient: per-channel sums of `dy`.
 //!
+//! On maps no larger than the kernel (VGG-11's 2×2 layers) the layer is instead one dense
+//! product over the whole batch, with no columns at all (see [`dense`]), and a ReLU that follows
+//! the convolution can be fused into it ([`Activation`]).
+//!
 //! The batch is cut into chunks (see [`Chunking`]), so memory stays bounded (the columns are
 //! rebuilt in the backward rather than kept from the forward) and columns stay in cache between
 //! being written and being packed by the GEMM. The GEMMs are flex's own `float_matmul` (the
@@ -44,7 +48,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{ConvOptions, FloatTensorOps};
+use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use rayon::prelude::*;
 
@@ -74,41 +78,74 @@ const SMALL: Chunking = Chunking {
 };
 
 /// The weight gradient: each chunk's product is a whole [K, C_out] matrix to write and then add
-/// up, so fewer, larger chunks pay off where K·C_out is large (VGG's 256-channel convs at 2×2
-/// took 18 ms at 4 MiB of columns, 33 ms at 512 KiB).
+/// up, so fewer, larger chunks pay off where K·C_out is large (VGG's 256-channel convs at 2×2,
+/// before they went [`dense`], took 18 ms at 4 MiB of columns, 33 ms at 512 KiB).
 const LARGE: Chunking = Chunking {
     floats: 1 << 20,
     pixels: 4096,
 };
 
-/// A Conv2d layer's output for `x`: through this module's convolution on flex (with
+/// What a convolution applies to its output: nothing, or a ReLU.
+///
+/// The models' conv → ReLU pairs run as one op on flex: the ReLU then costs no pass of its own
+/// over the output in the forward, and no autodiff node. It is the same `max(0)` on the same
+/// values and its backward is flex's own `relu_backward`, so the result equals conv followed by
+/// `relu` bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Self::Identity => v,
+            Self::Relu => v.max(0.0),
+        }
+    }
+
+    /// `act(y)` through Burn's own ops: the path of the layers this module does not cover.
+    fn on_tensor<B: Backend>(self, y: Tensor<B, 4>) -> Tensor<B, 4> {
+        match self {
+            Self::Identity => y,
+            Self::Relu => burn::tensor::activation::relu(y),
+        }
+    }
+}
+
+/// `act` of a Conv2d layer's output for `x`: through this module's convolution on flex (with
 /// autodiff: with its backward) when the layer is one it covers, else through
-/// `Conv2d::forward`. Same parameters, same result up to float rounding.
-pub fn forward<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+/// `Conv2d::forward` and Burn's activation. Same parameters, same result up to float rounding.
+pub fn forward<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>, act: Activation) -> Tensor<B, 4> {
     let Some(options) = layer_options(conv, x.dims()) else {
-        return conv.forward(x);
+        return act.on_tensor(conv.forward(x));
     };
     if x.dtype() != DType::F32 {
-        return conv.forward(x);
+        return act.on_tensor(conv.forward(x));
     }
     let x = match same_type::<_, Tensor<Ad, 4>>(x) {
-        Ok(x) => return cast(conv2d(x, cast(conv.weight.val()), conv_bias(conv), options)),
+        Ok(x) => {
+            let (w, b) = (cast(conv.weight.val()), conv_bias(conv));
+            return cast(conv2d(x, w, b, options, act));
+        }
         Err(x) => x,
     };
     match same_type::<_, Tensor<Flex, 4>>(x) {
         Ok(x) => {
             let bias = conv_bias::<B, Flex>(conv).map(|b| b.into_primitive().tensor());
-            let y = conv2d_forward(
+            let y = conv2d_forward_with(
                 x.into_primitive().tensor(),
                 cast::<_, Tensor<Flex, 4>>(conv.weight.val())
                     .into_primitive()
                     .tensor(),
                 bias,
                 &options,
+                act,
             );
             cast(Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(y)))
         }
-        Err(x) => conv.forward(x),
+        Err(x) => act.on_tensor(conv.forward(x)),
     }
 }
 
@@ -189,16 +226,17 @@ pub fn supported(x: &[usize; 4], weight: &[usize; 4], options: &ConvOptions<2>) 
         && w + 2 * options.padding[1] >= kw
 }
 
-/// conv2d on `Autodiff<Flex>` with this module's backward, or Burn's own conv2d where
-/// [`supported`] says no. Gradients flow to `x`, `weight` and `bias` as with Burn's.
+/// `act` of conv2d on `Autodiff<Flex>` with this module's backward, or of Burn's own conv2d
+/// where [`supported`] says no. Gradients flow to `x`, `weight` and `bias` as with Burn's.
 pub fn conv2d<C: CheckpointStrategy>(
     x: Tensor<Autodiff<Flex, C>, 4>,
     weight: Tensor<Autodiff<Flex, C>, 4>,
     bias: Option<Tensor<Autodiff<Flex, C>, 1>>,
     options: ConvOptions<2>,
+    act: Activation,
 ) -> Tensor<Autodiff<Flex, C>, 4> {
     if !supported(&x.dims(), &weight.dims(), &options) || x.dtype() != DType::F32 {
-        return burn::tensor::module::conv2d(x, weight, bias, options);
+        return act.on_tensor(burn::tensor::module::conv2d(x, weight, bias, options));
     }
     let x = x.into_primitive().tensor();
     let weight = weight.into_primitive().tensor();
@@ -212,19 +250,21 @@ pub fn conv2d<C: CheckpointStrategy>(
             {
                 OpsKind::Tracked(prep) => {
                     let (xp, wp) = (x.primitive.clone(), weight.primitive.clone());
-                    let y = conv2d_forward(
+                    let y = conv2d_forward_with(
                         x.primitive,
                         weight.primitive,
                         Some(bias.primitive),
                         &options,
+                        act,
                     );
-                    prep.finish((xp, wp, options), y)
+                    prep.finish(state(xp, wp, options, act, &y), y)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(conv2d_forward(
+                OpsKind::UnTracked(prep) => prep.finish(conv2d_forward_with(
                     x.primitive,
                     weight.primitive,
                     Some(bias.primitive),
                     &options,
+                    act,
                 )),
             }
         }
@@ -235,34 +275,54 @@ pub fn conv2d<C: CheckpointStrategy>(
         {
             OpsKind::Tracked(prep) => {
                 let (xp, wp) = (x.primitive.clone(), weight.primitive.clone());
-                let y = conv2d_forward(x.primitive, weight.primitive, None, &options);
-                prep.finish((xp, wp, options), y)
+                let y = conv2d_forward_with(x.primitive, weight.primitive, None, &options, act);
+                prep.finish(state(xp, wp, options, act, &y), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv2d_forward(
+            OpsKind::UnTracked(prep) => prep.finish(conv2d_forward_with(
                 x.primitive,
                 weight.primitive,
                 None,
                 &options,
+                act,
             )),
         },
     };
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-/// The backward node: keeps the input and the weight (shared buffers, not copies) and
-/// computes the gradients of the parents that need one.
+/// The backward node: keeps the input and the weight (shared buffers, not copies), and the
+/// output when a ReLU was fused in, and computes the gradients of the parents that need one.
 #[derive(Debug)]
 struct Conv2dBackward;
 
 #[derive(Debug)]
 struct Conv2dNoBiasBackward;
 
-type State = (FlexTensor, FlexTensor, ConvOptions<2>);
+/// Input, weight, options, and the (post-ReLU) output when the ReLU's mask is to be applied.
+type State = (FlexTensor, FlexTensor, ConvOptions<2>, Option<FlexTensor>);
+
+fn state(
+    x: FlexTensor,
+    w: FlexTensor,
+    o: ConvOptions<2>,
+    act: Activation,
+    y: &FlexTensor,
+) -> State {
+    (x, w, o, (act == Activation::Relu).then(|| y.clone()))
+}
+
+/// The gradient reaching the convolution itself: the fused ReLU's backward first, if any.
+fn pre_activation(grad: FlexTensor, out: &Option<FlexTensor>) -> FlexTensor {
+    match out {
+        Some(y) => Flex::relu_backward(y.clone(), grad),
+        None => grad,
+    }
+}
 
 /// Registers the gradients of the input and the weight, for the nodes that want them.
 fn register_x_and_weight(
     [node_x, node_w]: [Option<NodeId>; 2],
-    (x, weight, options): State,
+    (x, weight, options, _): State,
     grad: &FlexTensor,
     grads: &mut Gradients,
 ) {
@@ -280,7 +340,7 @@ impl Backward<Flex, 3> for Conv2dBackward {
 
     fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = pre_activation(grads.consume::<Flex>(&ops.node), &ops.state.3);
         if let Some(node) = node_b {
             grads.register::<Flex>(node.id, conv2d_bias_backward(grad.clone()));
         }
@@ -293,7 +353,7 @@ impl Backward<Flex, 2> for Conv2dNoBiasBackward {
     type State = State;
 
     fn backward(self, ops: Ops<State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = pre_activation(grads.consume::<Flex>(&ops.node), &ops.state.3);
         let ids = ops.parents.map(|n| n.map(|n| n.id));
         register_x_and_weight(ids, ops.state, &grad, grads);
     }
@@ -486,7 +546,14 @@ fn col2im(dcols: &[f32], g: &Geometry, n: usize, dx: &mut [f32]) {
 
 /// The convolution of `x` (NCHW, all of it) into `out` [B, C_out, P], chunk by chunk in
 /// parallel; `w` is the [C_out, K] weight matrix.
-fn convolve(x: &[f32], w: &FlexTensor, bias: Option<&[f32]>, g: &Geometry, out: &mut [f32]) {
+fn convolve(
+    x: &[f32],
+    w: &FlexTensor,
+    bias: Option<&[f32]>,
+    act: Activation,
+    g: &Geometry,
+    out: &mut [f32],
+) {
     let (p, chunk) = (g.p(), g.chunk(SMALL));
     out.par_chunks_mut(chunk * g.cout * p)
         .enumerate()
@@ -497,13 +564,14 @@ fn convolve(x: &[f32], w: &FlexTensor, bias: Option<&[f32]>, g: &Geometry, out: 
             for (plane, dst) in out.chunks_exact_mut(p).enumerate() {
                 let (bl, co) = (plane / g.cout, plane % g.cout);
                 let src = &ys[co * n * p + bl * p..][..p];
-                match bias {
-                    Some(b) => {
+                let b = bias.map_or(0.0, |b| b[co]);
+                match (bias, act) {
+                    (None, Activation::Identity) => dst.copy_from_slice(src),
+                    _ => {
                         for (d, s) in dst.iter_mut().zip(src) {
-                            *d = *s + b[co];
+                            *d = act.apply(*s + b);
                         }
                     }
-                    None => dst.copy_from_slice(src),
                 }
             }
         });
@@ -520,14 +588,29 @@ pub fn conv2d_forward(
     bias: Option<FlexTensor>,
     options: &ConvOptions<2>,
 ) -> FlexTensor {
+    conv2d_forward_with(x, weight, bias, options, Activation::Identity)
+}
+
+/// [`conv2d_forward`] followed by `act`, applied as the output is written.
+pub fn conv2d_forward_with(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<2>,
+    act: Activation,
+) -> FlexTensor {
     let g = Geometry::new(&x, &weight, options);
     let x = x.to_contiguous();
     let bias = bias.map(|b| b.to_contiguous());
+    if dense_pays_off(&g) {
+        return dense::forward(&x, &weight, bias.as_ref().map(f32s), act, &g);
+    }
     let mut out = vec![0.0f32; g.batch * g.cout * g.p()];
     convolve(
         f32s(&x),
         &weight_matrix(&weight, &g),
         bias.as_ref().map(f32s),
+        act,
         &g,
         &mut out,
     );
@@ -550,6 +633,9 @@ pub fn conv2d_x_backward(
 ) -> FlexTensor {
     let g = Geometry::new(&x, &weight, options);
     let grad = output_grad.to_contiguous();
+    if dense_pays_off(&g) {
+        return dense::x_backward(&weight, &grad, &g);
+    }
     let gs = f32s(&grad);
     let mut dx = vec![0.0f32; g.batch * g.cin * g.h * g.w];
     if flipped_pays_off(&g) {
@@ -574,7 +660,7 @@ pub fn conv2d_x_backward(
             })
             .collect();
         let wf = tensor(wf, [g.cin, g.cout * kk]);
-        convolve(gs, &wf, None, &flipped, &mut dx);
+        convolve(gs, &wf, None, Activation::Identity, &flipped, &mut dx);
     } else {
         let (p, chunk, span) = (g.p(), g.chunk(SMALL), g.cin * g.h * g.w);
         // Wᵀ copied once: gemm packs a contiguous left operand faster than a transposed view.
@@ -595,8 +681,9 @@ pub fn conv2d_x_backward(
 /// Whether the input gradient is cheaper as a convolution with the flipped kernel. It needs
 /// stride 1 and padding < kernel; by CPU time on 3×3 convs it won from 8×8 images and 16 input
 /// channels on (64→64 at 8×8: 10.7 ms against 15.1 ms for col2im), and lost on small images,
-/// whose flipped columns are mostly padding (256→256 at 2×2: 21.7 against 15.0 ms), and on few
-/// input channels, where its GEMM has as few rows (1→32: 11.6 against 2.9 ms).
+/// whose flipped columns are mostly padding (256→256 at 2×2: 21.7 against 15.0 ms; 128→128 at
+/// 4×4: 8.3 against 6.8 ms), and on few input channels, where its GEMM has as few rows (1→32:
+/// 11.6 against 2.9 ms).
 fn flipped_pays_off(g: &Geometry) -> bool {
     g.stride == [1, 1] && g.pad[0] < g.kh && g.pad[1] < g.kw && g.cin >= 16 && g.h * g.w >= 64
 }
@@ -628,8 +715,11 @@ pub fn conv2d_weight_backward(
 ) -> FlexTensor {
     let g = Geometry::new(&x, &weight, options);
     let x = x.to_contiguous();
-    let xs = f32s(&x);
     let grad = output_grad.to_contiguous();
+    if dense_pays_off(&g) {
+        return dense::weight_backward(&x, &grad, &g);
+    }
+    let xs = f32s(&x);
     let gs = f32s(&grad);
     let (k, chunk) = (g.k(), g.chunk(LARGE));
     let parts: Vec<FlexTensor> = (0..g.batch.div_ceil(chunk))
@@ -653,6 +743,145 @@ pub fn conv2d_weight_backward(
     Flex::float_swap_dims(tensor(dwt, [k, g.cout]), 0, 1)
         .to_contiguous()
         .reshape([g.cout, g.cin, g.kh, g.kw].into())
+}
+
+/// Whether the convolution is cheaper as one dense product over the batch (see [`dense`]): when
+/// the whole input plane has no more pixels than the kernel has taps (H·W ≤ kh·kw, as VGG-11's
+/// 2×2 maps under 3×3 kernels).
+fn dense_pays_off(g: &Geometry) -> bool {
+    g.h * g.w <= g.kh * g.kw
+}
+
+/// Convolutions on maps no larger than the kernel, as plain matrix products.
+///
+/// On such a map every output pixel's window covers most of the input plane, so the layer is
+/// close to a fully connected one: the matrix `u[(co, q), (c, s)] = w[co, c, tap(q, s)]`, with
+/// q an output pixel, s an input pixel and tap(q, s) the kernel tap that joins them (0 where s
+/// is outside q's window), maps an image's C_in·H·W inputs to its C_out·P outputs. In NCHW an
+/// image's input, output and their gradients are already rows of the products' operands:
+///
+/// - forward: `y[B, C_out·P] = x[B, C_in·H·W] · uᵀ`;
+/// - input gradient: `dx[B, C_in·H·W] = dy[B, C_out·P] · u`;
+/// - weight gradient: `du = dyᵀ · x`, each `du` entry added to the tap it belongs to.
+///
+/// That is H·W multiplications per output pixel and channel pair against im2col's kh·kw, most of
+/// which multiply padding on small maps (16 against 36 on 2×2 maps), with no columns, col2im or
+/// layout changes, and products of at least 128 on every side for VGG-11's 2×2 layers, where
+/// gemm runs near its peak. Every sum has a fixed order, so results repeat run to run.
+mod dense {
+    use super::*;
+
+    /// For each (output pixel q, input pixel s), at `q·H·W + s`: the kernel tap `i·kw + j`
+    /// that joins them, if any.
+    fn taps(g: &Geometry) -> Vec<Option<usize>> {
+        let hw = g.h * g.w;
+        let mut taps = vec![None; g.p() * hw];
+        for (q, row) in taps.chunks_exact_mut(hw).enumerate() {
+            let (oh, ow) = (q / g.wo, q % g.wo);
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let ih = (oh * g.stride[0] + i).checked_sub(g.pad[0]);
+                    let iw = (ow * g.stride[1] + j).checked_sub(g.pad[1]);
+                    if let (Some(ih), Some(iw)) = (ih, iw)
+                        && ih < g.h
+                        && iw < g.w
+                    {
+                        row[ih * g.w + iw] = Some(i * g.kw + j);
+                    }
+                }
+            }
+        }
+        taps
+    }
+
+    /// `u` [C_out·P, C_in·H·W] from the weight [C_out, C_in, kh, kw].
+    fn unrolled(weight: &FlexTensor, g: &Geometry) -> FlexTensor {
+        let weight = weight.to_contiguous();
+        let ws = f32s(&weight);
+        let (taps, hw, kk) = (taps(g), g.h * g.w, g.kh * g.kw);
+        let width = g.cin * hw;
+        let mut u = vec![0.0f32; g.cout * g.p() * width];
+        u.par_chunks_mut(g.p() * width)
+            .enumerate()
+            .for_each(|(co, block)| {
+                for (q, row) in block.chunks_exact_mut(width).enumerate() {
+                    let taps = &taps[q * hw..][..hw];
+                    for (c, seg) in row.chunks_exact_mut(hw).enumerate() {
+                        let wk = &ws[(co * g.cin + c) * kk..][..kk];
+                        for (v, t) in seg.iter_mut().zip(taps) {
+                            if let Some(t) = t {
+                                *v = wk[*t];
+                            }
+                        }
+                    }
+                }
+            });
+        tensor(u, [g.cout * g.p(), width])
+    }
+
+    fn rows(t: &FlexTensor, batch: usize) -> FlexTensor {
+        let per = t.shape().num_elements() / batch.max(1);
+        t.reshape([batch, per].into())
+    }
+
+    pub(super) fn forward(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        bias: Option<&[f32]>,
+        act: Activation,
+        g: &Geometry,
+    ) -> FlexTensor {
+        let u = unrolled(weight, g);
+        let mut y = Flex::float_matmul(rows(x, g.batch), Flex::float_swap_dims(u, 0, 1));
+        let p = g.p();
+        if bias.is_some() || act != Activation::Identity {
+            // The product is fresh, so this writes in place.
+            y.storage_mut::<f32>()
+                .par_chunks_mut(p)
+                .enumerate()
+                .for_each(|(plane, out)| {
+                    let b = bias.map_or(0.0, |b| b[plane % g.cout]);
+                    for v in out {
+                        *v = act.apply(*v + b);
+                    }
+                });
+        }
+        y.reshape([g.batch, g.cout, g.ho, g.wo].into())
+    }
+
+    pub(super) fn x_backward(weight: &FlexTensor, grad: &FlexTensor, g: &Geometry) -> FlexTensor {
+        let dx = Flex::float_matmul(rows(grad, g.batch), unrolled(weight, g));
+        dx.reshape([g.batch, g.cin, g.h, g.w].into())
+    }
+
+    pub(super) fn weight_backward(x: &FlexTensor, grad: &FlexTensor, g: &Geometry) -> FlexTensor {
+        let du = Flex::float_matmul(
+            Flex::float_swap_dims(rows(grad, g.batch), 0, 1),
+            rows(x, g.batch),
+        );
+        let du = du.to_contiguous();
+        let dus = f32s(&du);
+        let (taps, hw, kk, p) = (taps(g), g.h * g.w, g.kh * g.kw, g.p());
+        let width = g.cin * hw;
+        let mut dw = vec![0.0f32; g.cout * g.cin * kk];
+        dw.par_chunks_mut(g.cin * kk)
+            .enumerate()
+            .for_each(|(co, dw)| {
+                for q in 0..p {
+                    let row = &dus[(co * p + q) * width..][..width];
+                    let taps = &taps[q * hw..][..hw];
+                    for (c, seg) in row.chunks_exact(hw).enumerate() {
+                        let dk = &mut dw[c * kk..][..kk];
+                        for (v, t) in seg.iter().zip(taps) {
+                            if let Some(t) = t {
+                                dk[*t] += *v;
+                            }
+                        }
+                    }
+                }
+            });
+        tensor(dw, [g.cout, g.cin, g.kh, g.kw])
+    }
 }
 
 /// Gradient with respect to the bias: the output gradient summed over batch and pixels, as

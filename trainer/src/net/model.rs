@@ -11,7 +11,8 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use spec::{ModelSpec, VggWidth};
 
-use super::{fast_conv, fast_pool};
+use super::fast_conv::{self, Activation};
+use super::fast_pool;
 
 /// Layers that see images [b, c, h, w].
 #[derive(Module, Debug)]
@@ -44,10 +45,18 @@ impl<B: Backend> Net<B> {
     /// Logits for a batch of images: [b, c, h, w] → [b, classes].
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let mut x = x;
-        for f in &self.features {
+        let mut layers = self.features.iter().peekable();
+        while let Some(f) = layers.next() {
             x = match f {
-                // Own kernels on the CPU backend (Burn's everywhere else), same parameters.
-                Feature::Conv(c) => fast_conv::forward(c, x),
+                // Own kernels on the CPU backend (Burn's everywhere else), same parameters; a
+                // conv and the ReLU after it as one op.
+                Feature::Conv(c) => {
+                    let act = match layers.next_if(|l| matches!(l, Feature::Relu(_))) {
+                        Some(_) => Activation::Relu,
+                        None => Activation::Identity,
+                    };
+                    fast_conv::forward(c, x, act)
+                }
                 Feature::Norm(n) => n.forward(x),
                 Feature::Pool(p) => fast_pool::forward(p, x),
                 Feature::Relu(r) => r.forward(x),
