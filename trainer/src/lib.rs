@@ -10,6 +10,7 @@ pub mod toy;
 use std::path::PathBuf;
 
 pub use device::{DeviceInfo, run_on};
+pub use sink::{Event, MetricRow, Sink, SinkError, StopFlag};
 
 /// Every binary that trains (the server, the worker, the benches and tests) allocates through
 /// mimalloc. A training step frees and reallocates activations and gradients of tens of MiB,
@@ -20,7 +21,6 @@ pub use device::{DeviceInfo, run_on};
 /// RSS of 200 MiB instead of 120 in one step.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-pub use sink::{Event, MetricRow, Sink, SinkError, StopFlag};
 
 /// Why a run did not finish.
 #[derive(Debug, thiserror::Error)]

@@ -203,11 +203,12 @@ fn convolutions_it_does_not_cover_go_through_burn() {
 }
 
 /// The fused conv → ReLU is the same arithmetic as the two ops one after the other, so its
-/// output and all three gradients are equal to theirs bit for bit, on every input-gradient
-/// path (the flipped-kernel convolution and col2im) and on plain flex.
+/// output and all three gradients are equal to theirs bit for bit, on every path (the
+/// flipped-kernel input gradient, col2im and the dense product) and on plain flex.
 #[test]
 fn fused_relu_equals_conv_then_relu_bit_for_bit() {
-    // (x shape, C_out, stride): 16 channels at 8×8 take the flipped path, stride 2 col2im.
+    // (x shape, C_out, stride): 16 channels at 8×8 take the flipped path, stride 2 col2im,
+    // 2×2 maps the dense product.
     for (x_shape, cout, stride) in [
         ([3, 16, 8, 8], 8, 1),
         ([2, 3, 7, 9], 5, 2),
