@@ -13,13 +13,13 @@ source scripts/env.sh   # same artifacts as scripts/build.sh and cargo-leptos de
 step "format"
 cargo fmt --all -- --check
 step "clippy -D warnings, one feature set at a time (never --all-features)"
-cargo clippy -p schedule -p spec -p domain -p datasets -p trainer -p server --all-targets -- -D warnings
+cargo clippy -p schedule -p experiment -p domain -p datasets -p trainer -p server --all-targets -- -D warnings
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate \
   --target-dir target/front -- -D warnings
 CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo clippy -p trainer --features cuda --lib --examples -- -D warnings
 step "unit, storage and router tests"
-cargo test -p schedule -p spec -p domain -p datasets -p trainer -p server
+cargo test -p schedule -p experiment -p domain -p datasets -p trainer -p server
 step "storage and router tests again on Postgres (the second backend)"
 pgdir=$(mktemp -d -t anneal-pg-XXXXXX)
 if pg_url=$(scripts/pg.sh start "$pgdir"); then

@@ -123,7 +123,7 @@ pub async fn run_metrics(id: i64) -> Result<Vec<wire::MetricRow>, Refusal> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "create_sweep", input = Json)]
-pub async fn create_sweep(spec: spec::SweepSpec) -> Result<SweepCreated, Refusal> {
+pub async fn create_sweep(spec: experiment::SweepSpec) -> Result<SweepCreated, Refusal> {
     Ok(created(lab()?.create_sweep(spec).await?))
 }
 

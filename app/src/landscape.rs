@@ -237,7 +237,7 @@ pub fn SvgLandscape(landscape: Landscape, test: bool) -> impl IntoView {
 mod tests {
     use super::*;
     use domain::wire::LandscapeMethod;
-    use spec::landscape::PathProjection;
+    use experiment::landscape::PathProjection;
 
     fn sample() -> Landscape {
         Landscape {

@@ -417,7 +417,7 @@ pub fn sweep_figures(
             "legend": {"orientation": "h", "y": 1.2}, "hovermode": "closest",
         })
     };
-    let toy = matches!(sweep.spec.main.experiment, spec::Experiment::Toy(_));
+    let toy = matches!(sweep.spec.main.experiment, experiment::Experiment::Toy(_));
     let norm_key = if toy { Metric::DistMn } else { Metric::WNorm };
     let mut out = Vec::new();
     let mut curves = vec![

@@ -465,14 +465,14 @@ fn one_seed_sentence(
 }
 
 /// A paragraph about one run: where it ended, its best point, and the schedule that got it there.
-pub fn run_conclusion(spec: &spec::RunSpec, points: &[MetricPoint]) -> String {
+pub fn run_conclusion(spec: &experiment::RunSpec, points: &[MetricPoint]) -> String {
     let last = |m: Metric| points.iter().rev().find_map(|p| p.get(m));
     let Some(end) = points.last() else {
         return "No evaluation has finished yet.".into();
     };
     let schedule = spec.schedule.describe();
     match &spec.experiment {
-        spec::Experiment::Net(_) => {
+        experiment::Experiment::Net(_) => {
             let secs: f64 = points
                 .iter()
                 .filter_map(|p| p.get(Metric::EpochSeconds))
@@ -498,7 +498,7 @@ pub fn run_conclusion(spec: &spec::RunSpec, points: &[MetricPoint]) -> String {
             }
             s
         }
-        spec::Experiment::Toy(_) => {
+        experiment::Experiment::Toy(_) => {
             let mut s = format!(
                 "After {} steps with {schedule}, the test loss is {} and the train loss {}.",
                 end.step,

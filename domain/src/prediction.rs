@@ -713,9 +713,9 @@ mod tests {
     use crate::wire::{Lineage, SweepRun};
 
     /// A small toy sweep: constant 0.1 for 4,000 steps, decays to 0.01 at these points.
-    fn spec(ks: &[u64]) -> spec::SweepSpec {
-        let mut s = spec::SweepSpec::toy_paper();
-        if let spec::Experiment::Toy(t) = &mut s.main.experiment {
+    fn spec(ks: &[u64]) -> experiment::SweepSpec {
+        let mut s = experiment::SweepSpec::toy_paper();
+        if let experiment::Experiment::Toy(t) = &mut s.main.experiment {
             t.steps = 4_000;
             t.eval_every = 50;
         }
@@ -726,7 +726,7 @@ mod tests {
         s
     }
 
-    fn run(id: i64, spec: spec::RunSpec, done: bool) -> RunSummary {
+    fn run(id: i64, spec: experiment::RunSpec, done: bool) -> RunSummary {
         RunSummary {
             id,
             name: spec.name.clone(),
@@ -752,7 +752,7 @@ mod tests {
     /// Rows every 50 steps of a loss that follows `loss(S₁, S₂)` on the run's own schedule,
     /// computed here by hand (not by the law module), from `from` on.
     fn rows(
-        spec: &spec::RunSpec,
+        spec: &experiment::RunSpec,
         from: u64,
         loss: impl Fn(f64, f64, u64) -> f64,
     ) -> Vec<MetricPoint> {

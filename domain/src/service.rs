@@ -117,7 +117,7 @@ pub trait Lab: Send + Sync + 'static {
     fn run_metrics(&self, id: i64) -> Answer<'_, Vec<MetricRow>>;
 
     /// Validates and queues a decay sweep: the main run and one branch per decay point.
-    fn create_sweep(&self, spec: spec::SweepSpec) -> Answer<'_, SweepCreated>;
+    fn create_sweep(&self, spec: experiment::SweepSpec) -> Answer<'_, SweepCreated>;
     /// Queues more seeds of a sweep (each a main path and its branches); the existing runs
     /// are kept as they are. Answers the new runs.
     fn add_sweep_seeds(&self, id: i64, req: AddSeeds) -> Answer<'_, SweepCreated>;

@@ -7,8 +7,8 @@ pub use schedule::FieldError;
 use serde::{Deserialize, Serialize};
 
 use crate::metric::Metric;
-pub use spec::RunSpec;
-pub use spec::landscape::{Landscape, LandscapeMethod, LandscapeSpec};
+pub use experiment::RunSpec;
+pub use experiment::landscape::{Landscape, LandscapeMethod, LandscapeSpec};
 
 /// Where a run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ impl SweepRun {
 pub struct SweepSummary {
     pub id: i64,
     pub name: String,
-    pub spec: spec::SweepSpec,
+    pub spec: experiment::SweepSpec,
     pub created_at_ms: i64,
     /// Per seed, in the order seeds were added: its main run, then its branches in order of k.
     pub runs: Vec<SweepRun>,
@@ -141,8 +141,8 @@ impl SweepSummary {
     /// What `branch_at` counts: steps for the toy model, epochs for networks.
     pub fn unit(&self) -> &'static str {
         match self.spec.main.experiment {
-            spec::Experiment::Toy(_) => "step",
-            spec::Experiment::Net(_) => "epoch",
+            experiment::Experiment::Toy(_) => "step",
+            experiment::Experiment::Net(_) => "epoch",
         }
     }
 

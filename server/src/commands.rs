@@ -236,7 +236,7 @@ pub async fn run(
                 .id,
         ],
         Some(list) => {
-            let seeds = spec::parse_points(list).map_err(|e| format!("--seeds: {e}"))?;
+            let seeds = experiment::parse_points(list).map_err(|e| format!("--seeds: {e}"))?;
             lab.create_replicates(domain::wire::ReplicateRequest { spec, seeds })
                 .await
                 .map_err(|f| refused("run spec", f))?
@@ -266,7 +266,7 @@ pub async fn sweep(
     add_to: Option<i64>,
 ) -> Result<(), BoxError> {
     let seeds = seeds
-        .map(|l| spec::parse_points(l).map_err(|e| format!("--seeds: {e}")))
+        .map(|l| experiment::parse_points(l).map_err(|e| format!("--seeds: {e}")))
         .transpose()?;
     let (runs, lab) = headless(&settings).await?;
     let created = match (add_to, spec_path) {
@@ -277,7 +277,7 @@ pub async fn sweep(
                 .map_err(|f| refused("seeds", f))?
         }
         (None, Some(path)) => {
-            let mut spec: spec::SweepSpec = read_spec(path)?;
+            let mut spec: experiment::SweepSpec = read_spec(path)?;
             if let Some(seeds) = seeds {
                 spec.seeds = seeds;
             }

@@ -12,7 +12,7 @@ use domain::wire::{
     FieldError, LandscapeMethod, LandscapeRequest, LandscapeSource, LandscapeSummary, RunStatus,
     RunSummary,
 };
-use spec::Experiment;
+use experiment::Experiment;
 use tokio::sync::broadcast;
 use trainer::StopFlag;
 use trainer::landscape::{LandscapeProgress, PathInput, ToyPathInput};
@@ -35,7 +35,7 @@ pub struct LandscapeService {
 /// A claimed landscape job.
 pub struct LandscapeJob {
     source: LandscapeSource,
-    spec: spec::landscape::LandscapeSpec,
+    spec: experiment::landscape::LandscapeSpec,
 }
 
 fn field(field: &str, message: impl Into<String>) -> FieldError {
@@ -48,14 +48,14 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
 /// What a job computes over: the main run's model, data and seed, and the trajectories.
 enum Inputs {
     Net {
-        net: spec::NetSpec,
-        backend: spec::BackendChoice,
+        net: experiment::NetSpec,
+        backend: experiment::BackendChoice,
         /// The data the runs trained on (the sweep's replicates share it).
         data_seed: u64,
         paths: Vec<PathInput>,
     },
     Toy {
-        toy: spec::ToySpec,
+        toy: experiment::ToySpec,
         data_seed: u64,
         paths: Vec<ToyPathInput>,
     },
@@ -107,7 +107,7 @@ impl LandscapeService {
         id: i64,
         status: RunStatus,
         message: Option<&str>,
-        result: Option<&spec::landscape::Landscape>,
+        result: Option<&experiment::landscape::Landscape>,
     ) -> Result<bool, DbError> {
         let changed = self
             .runs
@@ -349,7 +349,7 @@ impl LandscapeService {
         id: i64,
         job: LandscapeJob,
         stop: StopFlag,
-    ) -> Result<Finished<spec::landscape::Landscape>, String> {
+    ) -> Result<Finished<experiment::landscape::Landscape>, String> {
         let storage = |e: DbError| {
             tracing::error!(landscape.id = id, error = %e, "landscape job failed in storage");
             "the server could not read or store this landscape".to_owned()
@@ -423,7 +423,7 @@ impl LandscapeService {
     async fn record_end(
         &self,
         id: i64,
-        ended: Ended<spec::landscape::Landscape>,
+        ended: Ended<experiment::landscape::Landscape>,
     ) -> Result<(), DbError> {
         match ended {
             Ended::Completed(landscape) => {
@@ -462,7 +462,7 @@ impl LandscapeService {
 
 impl JobKind for LandscapeService {
     type Job = LandscapeJob;
-    type Output = spec::landscape::Landscape;
+    type Output = experiment::landscape::Landscape;
     const NOUN: &'static str = "landscape";
 
     fn queue(&self) -> &JobQueue<Self> {

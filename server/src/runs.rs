@@ -195,7 +195,7 @@ impl RunService {
                 message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
             });
         }
-        if let spec::Experiment::Net(net) = &spec.experiment
+        if let experiment::Experiment::Net(net) = &spec.experiment
             && let Some(why) = trainer::net::data::missing(net, &self.data_dir)
         {
             errors.push(FieldError {
@@ -223,7 +223,7 @@ impl RunService {
         seeds: &[u64],
     ) -> Result<Result<Vec<i64>, Vec<FieldError>>, DbError> {
         let mut errors = spec.validate().err().unwrap_or_default();
-        spec::check_seeds(&[], seeds, &mut errors);
+        experiment::check_seeds(&[], seeds, &mut errors);
         if errors.is_empty() {
             errors.extend(self.unrunnable(&spec, ""));
         }
@@ -267,7 +267,7 @@ impl RunService {
     /// Validates and queues a sweep: its main run and every branch.
     pub async fn submit_sweep(
         &self,
-        sweep: spec::SweepSpec,
+        sweep: experiment::SweepSpec,
     ) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
         let mut errors = sweep.validate().err().unwrap_or_default();
         if errors.is_empty() {
@@ -292,7 +292,7 @@ impl RunService {
             .db
             .add_sweep_seeds(sweep_id, |old| {
                 let mut errs = Vec::new();
-                spec::check_seeds(&old.seeds(), &more, &mut errs);
+                experiment::check_seeds(&old.seeds(), &more, &mut errs);
                 if errs.is_empty() {
                     errs.extend(self.unrunnable(&old.main, "main."));
                 }

@@ -173,7 +173,7 @@ impl Lab for Service {
         })
     }
 
-    fn create_sweep(&self, spec: spec::SweepSpec) -> Answer<'_, SweepCreated> {
+    fn create_sweep(&self, spec: experiment::SweepSpec) -> Answer<'_, SweepCreated> {
         Box::pin(async move {
             let (id, runs) = self
                 .runs

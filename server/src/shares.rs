@@ -30,7 +30,7 @@ pub fn well_formed(token: &str) -> bool {
 
 /// A shared page shows results, never where they live on the server.
 fn scrub(spec: &mut RunSpec) {
-    if let spec::Experiment::Net(n) = &mut spec.experiment {
+    if let experiment::Experiment::Net(n) = &mut spec.experiment {
         n.data_dir = None;
     }
 }

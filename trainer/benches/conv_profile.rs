@@ -19,7 +19,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
 use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorMetadata};
-use spec::{ModelSpec, VggWidth};
+use experiment::{ModelSpec, VggWidth};
 use trainer::net::model::{self, Feature, Net};
 use trainer::net::{fast_conv, fast_pool};
 

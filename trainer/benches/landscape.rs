@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use schedule::Schedule;
-use spec::landscape::{LandscapeMethod, LandscapeSpec};
-use spec::{BackendChoice, Experiment, NetSpec, RunSpec};
+use experiment::landscape::{LandscapeMethod, LandscapeSpec};
+use experiment::{BackendChoice, Experiment, NetSpec, RunSpec};
 use trainer::landscape::{LandscapeProgress, PathInput, net_landscape};
 use trainer::net::checkpoint;
 use trainer::{StopFlag, TrainContext};
@@ -32,7 +32,7 @@ fn main() {
     let repeats = arg(&args, 4, 1);
     let model = match args.get(5).map(String::as_str) {
         None | Some("mlp") => NetSpec::fashion_mlp().model,
-        Some("cnn") => spec::ModelSpec::SmallCnn,
+        Some("cnn") => experiment::ModelSpec::SmallCnn,
         Some(other) => {
             eprintln!("unknown model {other:?}: mlp or cnn");
             std::process::exit(2);

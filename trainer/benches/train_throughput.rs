@@ -16,7 +16,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::optim::GradientsParams;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use spec::{LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use experiment::{LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use trainer::net::{data, model, optim::AnyOptim};
 
 type B = Autodiff<Flex>;

@@ -14,7 +14,7 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfi
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use spec::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use trainer::net::data::{self, Prepared};
 use trainer::net::model::{Head, Net, build};
 use trainer::net::train::batch_loss;

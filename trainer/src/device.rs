@@ -3,7 +3,7 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
-use spec::BackendChoice;
+use experiment::BackendChoice;
 
 use crate::TrainError;
 

@@ -64,7 +64,7 @@ pub struct TrainContext {
 
 /// Trains one run described by `spec` on the backend it names.
 pub fn train(
-    spec: &spec::RunSpec,
+    spec: &experiment::RunSpec,
     ctx: &TrainContext,
     sink: &mut dyn Sink,
     stop: &StopFlag,
@@ -78,7 +78,7 @@ pub fn train(
         return Err(TrainError::InvalidSpec(msg));
     }
     match &spec.experiment {
-        spec::Experiment::Toy(toy) => {
+        experiment::Experiment::Toy(toy) => {
             let job = toy::ToyJob {
                 spec: toy,
                 schedule: &spec.schedule,
@@ -89,7 +89,7 @@ pub fn train(
             };
             run_on(spec.backend, job)
         }
-        spec::Experiment::Net(net) => {
+        experiment::Experiment::Net(net) => {
             let job = net::train::NetJob {
                 spec: net,
                 schedule: &spec.schedule,

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use schedule::Schedule;
-use spec::ToySpec;
+use experiment::ToySpec;
 
 use crate::device::{BackendJob, DeviceInfo};
 use crate::sink::{Event, MetricRow, Sink, StopFlag};
@@ -225,7 +225,7 @@ mod tests {
     use burn::backend::Flex;
     use burn::backend::flex::FlexDevice;
     use burn::tensor::Tolerance;
-    use spec::{Experiment, RunSpec};
+    use experiment::{Experiment, RunSpec};
 
     type Ad = burn::backend::Autodiff<Flex>;
 
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn cuda_request_is_refused_without_the_feature() {
         let mut spec = quick_spec(10, 1);
-        spec.backend = spec::BackendChoice::Cuda;
+        spec.backend = experiment::BackendChoice::Cuda;
         let res = crate::train(
             &spec,
             &Default::default(),

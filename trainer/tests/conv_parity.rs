@@ -18,7 +18,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::Deserialize;
-use spec::{ModelSpec, OptimizerSpec, VggWidth};
+use experiment::{ModelSpec, OptimizerSpec, VggWidth};
 use trainer::net::fast_conv::Activation;
 use trainer::net::flat::flatten;
 use trainer::net::model::{self, Feature, Net};

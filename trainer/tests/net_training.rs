@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use schedule::Schedule;
-use spec::{Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec};
+use experiment::{Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec};
 use trainer::{Event, MetricRow, Outcome, Sink, SinkError, StopFlag, TrainContext};
 
 /// Flex keeps one random generator per process and every run reseeds it (`B::seed`) before
@@ -96,7 +96,7 @@ fn tiny_spec(epochs: u32, loss: LossKind, optimizer: OptimizerSpec) -> RunSpec {
     RunSpec {
         name: String::new(),
         experiment: Experiment::Net(NetSpec {
-            dataset: spec::DatasetChoice::FashionMnist,
+            dataset: experiment::DatasetChoice::FashionMnist,
             data_dir: Some("tiny".into()),
             train_per_class: Some(30),
             test_limit: None,
@@ -111,7 +111,7 @@ fn tiny_spec(epochs: u32, loss: LossKind, optimizer: OptimizerSpec) -> RunSpec {
         schedule: Schedule::Constant { lr: 0.05 },
         seed: 9,
         data_seed: None,
-        backend: spec::BackendChoice::Cpu,
+        backend: experiment::BackendChoice::Cpu,
     }
 }
 

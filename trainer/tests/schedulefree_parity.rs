@@ -15,7 +15,7 @@ use burn::nn::{LinearConfig, Relu};
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Deserialize;
-use spec::OptimizerSpec;
+use experiment::OptimizerSpec;
 use std::collections::BTreeMap;
 use trainer::net::flat::{flatten, unflatten};
 use trainer::net::model::{Head, Net};

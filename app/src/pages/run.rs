@@ -3,7 +3,7 @@
 use domain::Metric;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use spec::Experiment;
+use experiment::Experiment;
 
 use super::format_ms;
 use crate::api::{CancelRun, ResumeRun, found, get_run};

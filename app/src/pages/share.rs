@@ -5,7 +5,7 @@ use domain::Metric;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
-use spec::Experiment;
+use experiment::Experiment;
 
 use super::format_ms;
 use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use spec::Experiment;
+use experiment::Experiment;
 
 use super::format_ms;
 use crate::api::{AddSweepSeeds, Refusal, found, get_sweep, sweep_metrics, sweep_prediction};
@@ -204,8 +204,8 @@ fn SweepView(
             </p>
             <super::share::ShareButton kind=domain::wire::ShareKind::Sweep id=sweep.id/>
             {match &sweep.spec.main.experiment {
-                spec::Experiment::Toy(t) => t.d == 2,
-                spec::Experiment::Net(_) => true,
+                experiment::Experiment::Toy(t) => t.d == 2,
+                experiment::Experiment::Net(_) => true,
             }.then(|| view! {
                 <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Sweep { id: sweep.id }/>
             })}
@@ -326,7 +326,7 @@ fn AddSeeds(id: i64, seeds: Vec<u64>, action: ServerAction<AddSweepSeeds>) -> im
             _ => None,
         })
     };
-    let add = move |_| match spec::parse_points(&text.get_untracked()) {
+    let add = move |_| match experiment::parse_points(&text.get_untracked()) {
         Ok(seeds) => {
             unreadable.set(None);
             action.dispatch(AddSweepSeeds { id, seeds });

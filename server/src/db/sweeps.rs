@@ -2,7 +2,7 @@
 //! with every run's summary.
 
 use domain::wire::{SweepRun, SweepSummary};
-use spec::SweepSpec;
+use experiment::SweepSpec;
 use sqlx::{Any, Transaction};
 
 use super::runs::{RUN_COLUMNS, RunRow};
@@ -141,7 +141,7 @@ async fn insert_replicates(
     let now = now_ms();
     let insert = "INSERT INTO runs (name, spec, status, created_at_ms, sweep_id, parent_id, branch_step, wait_epoch)
                   VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
-    let checkpointed = matches!(sweep.main.experiment, spec::Experiment::Net(_));
+    let checkpointed = matches!(sweep.main.experiment, experiment::Experiment::Net(_));
     let mut ids = Vec::new();
     for &seed in seeds {
         let main = sweep.main_for(seed);

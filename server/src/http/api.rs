@@ -327,7 +327,7 @@ pub fn summary_csv(filename: &str, report: &domain::wire::SweepReport) -> Respon
 
 pub async fn create_sweep(
     State(s): State<AppState>,
-    body: Body<spec::SweepSpec>,
+    body: Body<experiment::SweepSpec>,
 ) -> Result<(StatusCode, Json<SweepCreated>), ApiError> {
     let Json(sweep) = body.map_err(rejection_to_error)?;
     Ok((StatusCode::CREATED, Json(s.lab.create_sweep(sweep).await?)))

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use datasets::ToyProblem;
-use spec::ToySpec;
-use spec::landscape::{Landscape, LandscapeSpec, PathProjection};
+use experiment::ToySpec;
+use experiment::landscape::{Landscape, LandscapeSpec, PathProjection};
 
 use super::{LandscapeProgress, Reporter, ToyPathInput, grid, invalid};
 use crate::{StopFlag, TrainError};
@@ -170,7 +170,7 @@ pub fn manifold(problem: &ToyProblem, bx: [f64; 2], by: [f64; 2]) -> Vec<Vec<[f6
 mod tests {
     use super::*;
     use domain::Metric;
-    use spec::landscape::LandscapeMethod;
+    use experiment::landscape::LandscapeMethod;
 
     fn norm(p: [f64; 2]) -> f64 {
         p[0].hypot(p[1])

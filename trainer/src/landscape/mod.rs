@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use spec::landscape::{Landscape, LandscapeSpec, PathProjection};
-use spec::{BackendChoice, NetSpec};
+use experiment::landscape::{Landscape, LandscapeSpec, PathProjection};
+use experiment::{BackendChoice, NetSpec};
 
 use crate::device::{BackendJob, DeviceInfo, run_on};
 use crate::net::train::EvalSet;
@@ -342,9 +342,9 @@ mod tests {
     use burn::backend::Flex;
     use burn::backend::flex::FlexDevice;
     use schedule::Schedule;
-    use spec::{DatasetChoice, Experiment, LossKind, ModelSpec, OptimizerSpec, RunSpec};
+    use experiment::{DatasetChoice, Experiment, LossKind, ModelSpec, OptimizerSpec, RunSpec};
 
-    use spec::landscape::LandscapeMethod;
+    use experiment::landscape::LandscapeMethod;
 
     use crate::{Outcome, TrainContext};
 

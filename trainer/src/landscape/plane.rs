@@ -1,7 +1,7 @@
 //! Plane finding for network landscapes: the PCA plane, the curved PCA sheet, or a pair of
 //! filter-normalised random directions, and where every stored checkpoint lands on it.
 
-use spec::landscape::LandscapeMethod;
+use experiment::landscape::LandscapeMethod;
 
 use super::grid::Sheet;
 use super::scratch::Scratch;

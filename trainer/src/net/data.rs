@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use datasets::{Dataset, DatasetKind};
-use spec::{DatasetChoice, NetSpec};
+use experiment::{DatasetChoice, NetSpec};
 
 use crate::TrainError;
 

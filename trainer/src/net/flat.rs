@@ -90,7 +90,7 @@ mod tests {
     use crate::net::model::build;
     use burn::backend::Flex;
     use burn::backend::flex::FlexDevice;
-    use spec::ModelSpec;
+    use experiment::ModelSpec;
 
     #[test]
     fn round_trip_is_bit_exact() {

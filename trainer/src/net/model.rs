@@ -9,7 +9,7 @@ use burn::nn::{
 };
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use spec::{ModelSpec, VggWidth};
+use experiment::{ModelSpec, VggWidth};
 
 use super::fast_conv::{self, Activation};
 use super::fast_pool;

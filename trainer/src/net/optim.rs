@@ -6,7 +6,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
 use burn::tensor::backend::AutodiffBackend;
-use spec::OptimizerSpec;
+use experiment::OptimizerSpec;
 
 use super::model::Net;
 use super::schedule_free::{self, Averaging, ScheduleFreeAdamW, ScheduleFreeSgd};

@@ -12,7 +12,7 @@ use datasets::{Augment, Dataset};
 use domain::Metric;
 use rand::seq::SliceRandom;
 use schedule::Schedule;
-use spec::{LossKind, NetSpec};
+use experiment::{LossKind, NetSpec};
 
 use super::checkpoint::{self, Position};
 use super::data::{self, Prepared};

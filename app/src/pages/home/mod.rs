@@ -106,7 +106,7 @@ pub fn HomePage() -> impl IntoView {
                 errors.set(Vec::new());
                 start.dispatch(CreateRun { spec });
             }
-            Ok(spec) => match spec::parse_points(&seeds) {
+            Ok(spec) => match experiment::parse_points(&seeds) {
                 Ok(seeds) => {
                     errors.set(Vec::new());
                     start_many.dispatch(CreateReplicates {

@@ -2,7 +2,7 @@
 
 use domain::wire::FieldError;
 use leptos::prelude::*;
-use spec::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 
 use super::fields::{ChoiceField, NumField};
 

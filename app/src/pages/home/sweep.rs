@@ -4,7 +4,7 @@ use domain::wire::FieldError;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
-use spec::SweepSpec;
+use experiment::SweepSpec;
 
 use super::fields::NumField;
 use super::net::NetForm;
@@ -14,7 +14,7 @@ use super::whole_or;
 use crate::api::{CreateSweep, list_sweeps};
 use crate::pages::schedule_editor::ScheduleEditor;
 use crate::pages::{answered, format_ms};
-use spec::parse_points;
+use experiment::parse_points;
 
 /// The sweep card. The launch form above is the main path, so its signals come in as props;
 /// a refusal the branches' fields can't show goes to the form's `failure`.

@@ -3,7 +3,7 @@
 use domain::wire::FieldError;
 use leptos::prelude::*;
 use schedule::Schedule;
-use spec::{BackendChoice, Experiment, RunSpec, ToySpec};
+use experiment::{BackendChoice, Experiment, RunSpec, ToySpec};
 
 use super::fields::NumField;
 use super::net::NetForm;

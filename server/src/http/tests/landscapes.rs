@@ -262,7 +262,7 @@ async fn a_landscape_left_running_by_a_crash_is_computed_again_at_start() {
     let run = body["id"].as_i64().expect("id");
     app.stream(&format!("/api/runs/{run}/events"), None, 10_000)
         .await;
-    let spec = spec::landscape::LandscapeSpec {
+    let spec = experiment::landscape::LandscapeSpec {
         grid: 5,
         ..Default::default()
     };

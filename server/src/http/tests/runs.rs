@@ -362,7 +362,7 @@ async fn a_resumed_run_reads_as_it_is_now_from_the_start() {
         .await;
     let busy = busy["id"].as_i64().expect("id");
     let db = app.runs.db();
-    let spec: spec::RunSpec = serde_json::from_str(&toy_body(20, 10)).expect("spec");
+    let spec: experiment::RunSpec = serde_json::from_str(&toy_body(20, 10)).expect("spec");
     let id = db.insert_run(&spec).await.expect("insert");
     let lost = "the server stopped while this run was training";
     // What a kill -9 mid-run and the next start leave behind.
