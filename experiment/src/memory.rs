@@ -135,6 +135,28 @@ impl NetSpec {
     }
 }
 
+/// Slack on a checkpoint's size for what is not a parameter: batch-norm statistics, the
+/// recorder's per-tensor headers, the position file.
+const CHECKPOINT_SLACK: u64 = 4 << 20;
+
+impl RunSpec {
+    /// The most one checkpoint of this run can legitimately hold, in bytes: the server refuses a
+    /// larger upload from the run's worker before reading it. A checkpoint keeps the weights, at
+    /// most two optimizer moments, and a schedule-free run's averaged weights: four f32 copies
+    /// of every parameter. The toy model keeps no checkpoints.
+    pub fn checkpoint_bytes_bound(&self) -> u64 {
+        match &self.experiment {
+            Experiment::Toy(_) => 0,
+            Experiment::Net(n) => {
+                let (params, _) = n.model_size();
+                F32.saturating_mul(params)
+                    .saturating_mul(4)
+                    .saturating_add(CHECKPOINT_SLACK)
+            }
+        }
+    }
+}
+
 /// "1.5 GiB", for messages.
 pub(crate) fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
@@ -176,6 +198,21 @@ mod tests {
         };
         // 16 × 65,536² weights alone are about 275 GB.
         assert!(mlp.planned_bytes() > 200_000_000_000);
+    }
+
+    #[test]
+    fn checkpoints_are_bounded_by_the_model_not_by_the_route() {
+        assert_eq!(RunSpec::toy_default().checkpoint_bytes_bound(), 0);
+        let mlp = NetSpec::fashion_mlp();
+        let (params, _) = mlp.model_size();
+        let spec = RunSpec {
+            experiment: Experiment::Net(mlp),
+            ..RunSpec::toy_default()
+        };
+        let bound = spec.checkpoint_bytes_bound();
+        assert_eq!(bound, 16 * params + CHECKPOINT_SLACK);
+        // Far below the 2 GiB the route allowed any job before.
+        assert!(bound < 64 << 20, "{bound}");
     }
 
     #[test]

@@ -486,6 +486,13 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     })?;
     // Before anything touches the database: a second server must not mark the first's runs.
     let _owner = crate::ownership::claim(&settings.data_dir)?;
+    let sqlite = crate::ownership::sqlite_file(settings.database_url.as_deref(), &settings.db_path);
+    let _db_file_owner = sqlite
+        .as_deref()
+        .map(crate::ownership::claim_database)
+        .transpose()?;
+    crate::ownership::make_private(&settings.data_dir, sqlite.as_deref())
+        .map_err(|e| format!("cannot make the data directory private: {e}"))?;
     let db = open_db(&settings).await?;
     // The same for a Postgres database that several data directories might point at.
     let _db_owner = db.claim_ownership().await?;
@@ -535,9 +542,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
             tokio::join!(landscapes.shutdown(), runs.shutdown());
         }
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop_jobs)
-        .await?;
+    crate::http::serve(listener, router(state), stop_jobs).await?;
     // Already stopped: these only make sure, should serving have ended on its own.
     landscapes.shutdown().await;
     runs.shutdown().await;

@@ -9,8 +9,7 @@ use domain::wire::{RunStatus, StatusChange};
 use crate::db::{DbError, EventKind, WorkerJobRow};
 use crate::runs::{LiveEvent, RunService, json};
 use crate::worker::protocol::{
-    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, object_id, pack, read_files,
-    unpack,
+    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, pack, read_files,
 };
 
 fn storage(e: DbError) -> Failure {
@@ -28,6 +27,11 @@ fn is_object_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A metric's name as charts and CSV headers show it: short, and never a formula.
+fn is_metric_key(key: &str) -> bool {
+    (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl RunService {
@@ -96,31 +100,62 @@ impl RunService {
         Ok(pack(&files))
     }
 
-    /// Stores an uploaded checkpoint after checking that its content is what its name says.
-    pub async fn worker_upload(
+    /// Stores an uploaded checkpoint as it streams in, after checking that its content is what
+    /// its name says. Nothing of `body` is read before the token is checked and its declared
+    /// length is found within what this job's model can hold in a checkpoint.
+    pub async fn worker_upload<S, E>(
         &self,
         run: i64,
         token: Option<&str>,
         id: &str,
-        body: &[u8],
-    ) -> Result<(), Failure> {
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<(), Failure>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
         self.authorize(run, token).await?;
         if !is_object_id(id) {
             return Err(Failure::field("object", "must be 64 lowercase hex digits"));
         }
-        let files = unpack(body).map_err(|e| Failure::field("body", e))?;
-        let actual = object_id(&files);
-        if actual != id {
-            return Err(Failure::field(
-                "object",
-                format!("the content's SHA-256 is {actual}, not the id it was sent as"),
+        let spec = self
+            .db()
+            .get_run(run)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Failure::not_found("run"))?
+            .spec;
+        let bound = spec.checkpoint_bytes_bound();
+        if let Some(declared) = declared.filter(|&d| d > bound) {
+            return Err(Failure::new(
+                413,
+                format!(
+                    "a checkpoint of this run's model is at most {bound} bytes; this upload declares {declared}"
+                ),
             ));
         }
-        crate::runs::store_files(&files, id, &self.objects_dir()).map_err(|e| {
-            tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
-            Failure::internal()
-        })?;
-        Ok(())
+        use crate::objects::Refused;
+        crate::objects::receive(&self.objects_dir(), id, declared, bound, body)
+            .await
+            .map_err(|r| match r {
+                Refused::BrokeOff(e) => Failure::bad_request(format!("the upload broke off: {e}")),
+                Refused::Overlong { limit } => Failure::new(
+                    413,
+                    format!(
+                        "the upload sent more than {limit} bytes (declared, or this run's bound)"
+                    ),
+                ),
+                Refused::Format(e) => Failure::field("body", e),
+                Refused::Mismatch { actual } => Failure::field(
+                    "object",
+                    format!("the content's SHA-256 is {actual}, not the id it was sent as"),
+                ),
+                Refused::Io(e) => {
+                    tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
+                    Failure::internal()
+                }
+            })
     }
 
     /// Takes a batch of events. Idempotent on (run, seq): what is already stored is skipped,
@@ -156,9 +191,20 @@ impl RunService {
                 WorkerEvent::Metric { point } if point.values.is_empty() => {
                     return Err(Failure::field("events", "a metric row has no values"));
                 }
+                WorkerEvent::Metric { point } => {
+                    if let Some(key) = point.values.keys().find(|k| !is_metric_key(k)) {
+                        return Err(Failure::field(
+                            "events",
+                            format!(
+                                "metric key {key:?} is not 1–64 letters, digits or underscores"
+                            ),
+                        ));
+                    }
+                }
                 _ => {}
             }
         }
+        self.check_steps_advance(run, row.acked, &batch).await?;
         let mut acked = row.acked;
         for (i, ev) in batch.events.into_iter().enumerate() {
             let seq = batch.first + i as i64;
@@ -177,6 +223,37 @@ impl RunService {
             acked = seq + 1;
         }
         Ok(Acked { acked })
+    }
+
+    /// The metric rows this batch would store must carry steps past every stored one, strictly
+    /// increasing: a resumed job may not send again what its run already has, and no job may
+    /// write a step twice under two seqs.
+    async fn check_steps_advance(
+        &self,
+        run: i64,
+        acked: i64,
+        batch: &Batch,
+    ) -> Result<(), Failure> {
+        let mut last = self.db().last_metric_step(run).await.map_err(storage)?;
+        let new = batch
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| batch.first + *i as i64 >= acked);
+        for (_, ev) in new {
+            if let WorkerEvent::Metric { point } = ev {
+                if last.is_some_and(|l| point.step <= l) {
+                    return Err(Failure::conflict(format!(
+                        "metric step {} is already stored (the run's last is {}): a job sends \
+                         each step once, after those stored",
+                        point.step,
+                        last.unwrap_or_default()
+                    )));
+                }
+                last = Some(point.step);
+            }
+        }
+        Ok(())
     }
 
     async fn store_worker_event(
@@ -229,6 +306,35 @@ impl RunService {
         beat: Beat,
     ) -> Result<BeatAnswer, Failure> {
         self.authorize(run, token).await?;
+        let total = self
+            .db()
+            .get_run(run)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Failure::not_found("run"))?
+            .spec
+            .total_steps();
+        if beat.total_steps > total {
+            return Err(Failure::field(
+                "total_steps",
+                format!(
+                    "this run has at most {total} steps, not {}",
+                    beat.total_steps
+                ),
+            ));
+        }
+        if beat.step > beat.total_steps {
+            return Err(Failure::field(
+                "step",
+                format!("past the run's last step ({total})"),
+            ));
+        }
+        if !(beat.samples_per_sec.is_finite() && beat.samples_per_sec >= 0.0) {
+            return Err(Failure::field(
+                "samples_per_sec",
+                "must be a finite number, zero or more",
+            ));
+        }
         self.db().set_heartbeat(run).await.map_err(storage)?;
         let progress = domain::wire::Progress {
             step: beat.step,

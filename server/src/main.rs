@@ -10,6 +10,7 @@ mod executor;
 mod http;
 mod ingest;
 mod landscapes;
+mod objects;
 mod ownership;
 mod queue;
 mod runs;

@@ -720,30 +720,6 @@ fn store_checkpoint(dir: &std::path::Path, objects: &std::path::Path) -> std::io
     Ok(target)
 }
 
-/// Stores files that arrived over the network under `id` (already checked against them):
-/// written beside the store, then renamed into place, so no reader sees half an object.
-pub(crate) fn store_files(
-    files: &crate::worker::protocol::Files,
-    id: &str,
-    objects: &std::path::Path,
-) -> std::io::Result<PathBuf> {
-    let target = objects.join(id);
-    if target.exists() {
-        return Ok(target);
-    }
-    let incoming = objects.join(format!(".incoming-{id}-{}", crate::shares::new_token()));
-    crate::worker::protocol::write_files(&incoming, files)?;
-    match std::fs::rename(&incoming, &target) {
-        Ok(()) => Ok(target),
-        // Another upload of the same object won the race: it is the same content.
-        Err(_) if target.exists() => {
-            let _ = std::fs::remove_dir_all(&incoming);
-            Ok(target)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Replaces the data directory's absolute location in a user-facing message, so errors never
 /// show where the server keeps its files.
 pub(crate) fn hide_paths(message: &str, data_dir: &std::path::Path) -> String {

@@ -87,6 +87,37 @@ fn a_second_server_on_one_data_directory_refuses_to_start() {
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).expect("data dir");
     let first = Server::start(&data);
+    refused_second(&first, &data, &[]);
+    // From another data directory, on the first one's SQLite file by ANNEAL_DB, by a
+    // `sqlite://` URL, and by a symlink: refused all the same, the first one's runs untouched.
+    let db = data.join("anneal.db");
+    let link = std::env::temp_dir().join(format!("anneal-owner-link-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&db, &link).expect("symlink");
+    let url = format!("sqlite://{}", db.display());
+    for env in [
+        ("ANNEAL_DB", db.to_str().expect("utf-8")),
+        ("ANNEAL_DATABASE_URL", url.as_str()),
+        ("ANNEAL_DB", link.to_str().expect("utf-8")),
+    ] {
+        let other = std::env::temp_dir().join(format!("anneal-owner-other-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&other);
+        std::fs::create_dir_all(&other).expect("other data dir");
+        let err = refused_second(&first, &other, &[env]);
+        assert!(err.contains("this SQLite database"), "{env:?}: {err}");
+    }
+    // Private to this user: the data directory and the database.
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    first.kill9();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Starts a second server on `data` with `env`, which must exit refusing; its error output.
+fn refused_second(first: &Server, data: &std::path::Path, env: &[(&str, &str)]) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -94,8 +125,9 @@ fn a_second_server_on_one_data_directory_refuses_to_start() {
     let mut second = Command::new(env!("CARGO_BIN_EXE_anneal"))
         .arg("serve")
         .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("ANNEAL_DATA_DIR", &data)
+        .env("ANNEAL_DATA_DIR", data)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -122,6 +154,5 @@ fn a_second_server_on_one_data_directory_refuses_to_start() {
         Some(200),
         "the first server is untouched"
     );
-    first.kill9();
-    let _ = std::fs::remove_dir_all(&data);
+    err
 }

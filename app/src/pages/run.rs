@@ -1,9 +1,9 @@
 //! A run's page: its config, the device that ran it, and curves that stream in live.
 
 use domain::Metric;
+use experiment::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use experiment::Experiment;
 
 use super::format_ms;
 use crate::api::{CancelRun, ResumeRun, found, get_run};

@@ -2,10 +2,10 @@
 //! reads without JavaScript and in link previews), the Share button, and the owner's list.
 
 use domain::Metric;
+use experiment::Experiment;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
-use experiment::Experiment;
 
 use super::format_ms;
 use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};

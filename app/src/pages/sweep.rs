@@ -3,9 +3,9 @@
 //! (with Pearson r), accuracy against compute, the verdict with its uncertainty, and adding
 //! seeds.
 
+use experiment::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use experiment::Experiment;
 
 use super::format_ms;
 use crate::api::{AddSweepSeeds, Refusal, found, get_sweep, sweep_metrics, sweep_prediction};

@@ -22,6 +22,11 @@ pub async fn healthz() -> &'static str {
 
 /// Turns serde's complaint into a field-level answer where it names a field.
 pub fn rejection_to_error(r: JsonRejection) -> ApiError {
+    rejection_within(r, super::BODY_LIMIT_BYTES)
+}
+
+/// The same, for a route that takes bodies of up to `limit` bytes.
+pub fn rejection_within(r: JsonRejection, limit: usize) -> ApiError {
     ApiError(match r {
         JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
         JsonRejection::JsonSyntaxError(_) => Failure::bad_request("request body is not valid JSON"),
@@ -29,13 +34,7 @@ pub fn rejection_to_error(r: JsonRejection) -> ApiError {
             Failure::bad_request("expected Content-Type: application/json")
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Failure::new(
-                413,
-                format!(
-                    "request body too large (at most {} KiB)",
-                    super::BODY_LIMIT_BYTES / 1024
-                ),
-            )
+            super::too_large(limit as u64).0
         }
         JsonRejection::BytesRejection(_) => Failure::bad_request("request body is unreadable"),
         _ => Failure::bad_request("could not read the request body"),

@@ -89,10 +89,23 @@ fn refuse(code: StatusCode, why: &str) -> Response {
 /// origin sent from the user's browser (forms and `text/plain` bodies need no preflight).
 pub async fn same_origin(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if let Some(h) = host
-        && !s.hosts.allows(h)
-    {
+    // Every Host a request carries is checked (a second one could name another site), and a
+    // request must carry one: HTTP/1.1 requires it, and HTTP/2 carries it as the authority.
+    let mut named = headers.get_all(header::HOST).iter();
+    let host = match (named.next(), named.next()) {
+        (Some(h), None) => h.to_str().ok(),
+        (None, _) => req.uri().authority().map(|a| a.as_str()),
+        (Some(_), Some(_)) => {
+            return refuse(StatusCode::BAD_REQUEST, "a request names its host once");
+        }
+    };
+    let Some(host) = host else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "a request must name its host (the Host header)",
+        );
+    };
+    if !s.hosts.allows(host) {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "this server does not answer to that host name (see ANNEAL_ALLOWED_HOSTS)",
@@ -107,7 +120,7 @@ pub async fn same_origin(State(s): State<AppState>, req: Request, next: Next) ->
         let foreign = origin.is_some_and(|o| {
             let authority = o.split("://").nth(1).unwrap_or("");
             // Same origin: the page was served by the host this request is addressed to.
-            o == "null" || host.is_none_or(|h| !authority.eq_ignore_ascii_case(h))
+            o == "null" || !authority.eq_ignore_ascii_case(host)
         });
         if cross_site || foreign {
             return refuse(

@@ -27,12 +27,20 @@ pub fn format_of(q: &ExportQuery) -> Result<Format, ApiError> {
     }
 }
 
-/// A CSV cell: numbers as they are, text quoted when it needs to be.
+/// A CSV cell: numbers as they are, text quoted when it needs to be. Text that a spreadsheet
+/// would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
+/// leading `'`, as OWASP's CSV-injection guidance says; a number never does, so `-0.5` stays one.
 fn cell(v: &str) -> String {
-    if v.contains([',', '"', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
+    let formula = v.starts_with(['=', '+', '-', '@', '\t', '\r']) && v.parse::<f64>().is_err();
+    let v = if formula {
+        format!("'{v}")
     } else {
         v.to_owned()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
     }
 }
 
@@ -62,4 +70,27 @@ pub fn response(name: &str, header: &[String], rows: Vec<Vec<String>>) -> Respon
 /// A number cell; empty when the value is absent.
 pub fn num(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| x.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_are_not() {
+        assert_eq!(
+            cell("=HYPERLINK(\"http://evil.example\",\"x\")"),
+            "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""
+        );
+        for evil in ["+1+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                cell(evil).trim_start_matches('"').starts_with('\''),
+                "{evil:?}"
+            );
+        }
+        for number in ["-0.5", "+3", "-1e-7", "12", "NaN"] {
+            assert_eq!(cell(number), number);
+        }
+        assert_eq!(cell("train_loss"), "train_loss");
+    }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 mod csv;
 mod error;
 mod landscape;
+mod serve;
 mod share;
 mod sse;
 mod worker;
@@ -25,11 +26,16 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use serve::serve;
 
 use crate::service::Service;
 
 /// Request bodies above this are refused before parsing.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A request body that sends nothing for this long is cut off: a slow client cannot hold a
+/// connection (and what it declared it would send) open for ever.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -90,9 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/worker/runs/{id}/job", get(worker::job))
         .route(
             "/api/worker/runs/{id}/objects/{object}",
-            get(worker::get_object)
-                .put(worker::put_object)
-                .layer(DefaultBodyLimit::max(worker::OBJECT_LIMIT_BYTES)),
+            get(worker::get_object).put(worker::put_object),
         )
         .route(
             "/api/worker/runs/{id}/events",
@@ -122,6 +126,12 @@ pub fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn(server_fn_status))
     .layer(axum::middleware::from_fn(json_errors))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+    .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_IDLE_TIMEOUT,
+    ))
+    // Before anything else: a declared length beyond what the route takes is answered at once,
+    // not after waiting for (or reading) the body.
+    .layer(axum::middleware::from_fn(refuse_overlong))
     // One log line per request, with method, path, status and latency in milliseconds.
     .layer(
         TraceLayer::new_for_http()
@@ -144,6 +154,54 @@ pub fn router(state: AppState) -> Router {
             ),
     )
     .with_state(state)
+}
+
+/// The `Content-Length` a request declares, if it declares one that is a number.
+pub(crate) fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The refusal of a body over `limit` bytes, in the units a reader takes in.
+pub(crate) fn too_large(limit: u64) -> ApiError {
+    let size = match limit {
+        l if l >= 1 << 30 => format!("{} GiB", l >> 30),
+        l if l >= 1 << 20 => format!("{} MiB", l >> 20),
+        l => format!("{} KiB", l >> 10),
+    };
+    ApiError(Failure::new(
+        413,
+        format!("request body too large (at most {size})"),
+    ))
+}
+
+/// The most bytes a request to this route may carry. A checkpoint upload's own bound, from its
+/// job's model, is checked by the service once the job's token is.
+fn route_allowance(method: &axum::http::Method, path: &str) -> usize {
+    let worker = path.strip_prefix("/api/worker/runs/");
+    match worker.and_then(|p| p.split_once('/')).map(|(_, rest)| rest) {
+        Some(rest) if *method == axum::http::Method::PUT && rest.starts_with("objects/") => {
+            worker::OBJECT_LIMIT_BYTES
+        }
+        Some("events") => worker::EVENTS_LIMIT_BYTES,
+        _ => BODY_LIMIT_BYTES,
+    }
+}
+
+/// 413 at once for a request that declares more than its route takes, before its body is read,
+/// authorised or not.
+async fn refuse_overlong(req: Request, next: Next) -> Response {
+    let limit = route_allowance(req.method(), req.uri().path());
+    match declared_length(req.headers()) {
+        Some(n) if n > limit as u64 => {
+            axum::response::IntoResponse::into_response(too_large(limit as u64))
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// axum's own extractors (a path id that is not a number, a bad query) refuse in plain text;

@@ -2,17 +2,17 @@
 //! ingest. Each call carries its job's own token, never the admin token; see `crate::ingest`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::api::{Body, rejection_to_error};
+use super::api::{Body, rejection_to_error, rejection_within};
 use super::error::ApiError;
 use crate::worker::protocol::{Acked, Batch, Beat, BeatAnswer, End, Job};
 
-/// Event batches may be larger than other requests; checkpoints much larger.
+/// Event batches may be larger than other requests; checkpoints much larger (each job's own
+/// bound, from its model, is checked once its token is).
 pub const EVENTS_LIMIT_BYTES: usize = 1 << 20;
 pub const OBJECT_LIMIT_BYTES: usize = crate::worker::protocol::MAX_OBJECT_BYTES;
 
@@ -47,15 +47,23 @@ pub async fn get_object(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// The body is taken raw, not as `Bytes`: the service checks the token and the declared length
+/// before reading any of it, then streams it to disk.
 pub async fn put_object(
     State(s): State<AppState>,
     Path((id, object)): Path<(i64, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     s.lab
         .runs()
-        .worker_upload(id, token(&headers).as_deref(), &object, &body)
+        .worker_upload(
+            id,
+            token(&headers).as_deref(),
+            &object,
+            super::declared_length(&headers),
+            body.into_data_stream(),
+        )
         .await?;
     Ok(StatusCode::CREATED)
 }
@@ -66,7 +74,7 @@ pub async fn events(
     headers: HeaderMap,
     body: Body<Batch>,
 ) -> Result<Json<Acked>, ApiError> {
-    let Json(batch) = body.map_err(rejection_to_error)?;
+    let Json(batch) = body.map_err(|r| rejection_within(r, EVENTS_LIMIT_BYTES))?;
     Ok(Json(
         s.lab
             .runs()

@@ -119,10 +119,14 @@ pub fn object_id(files: &Files) -> String {
     domain::hex::encode(&hash.finalize())
 }
 
-/// Packs files as records of (u32 name length, name, u64 length, bytes), little-endian.
+/// Packs files as records of (u32 name length, name, u64 length, bytes), little-endian, in
+/// ascending name order: the order the content address hashes them in, so a receiver can
+/// compute the address while the bytes stream past, without holding them.
 pub fn pack(files: &Files) -> Vec<u8> {
+    let mut order: Vec<&(String, Vec<u8>)> = files.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
-    for (name, bytes) in files {
+    for (name, bytes) in order {
         out.extend((name.len() as u32).to_le_bytes());
         out.extend(name.as_bytes());
         out.extend((bytes.len() as u64).to_le_bytes());
@@ -131,44 +135,181 @@ pub fn pack(files: &Files) -> Vec<u8> {
     out
 }
 
-/// Reads what `pack` wrote, refusing anything that is not a small set of plain file names.
-pub fn unpack(mut data: &[u8]) -> Result<Files, String> {
-    fn take<'a>(data: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
-        if data.len() < n {
+/// Where an [`Unpacker`] puts the files it reads: memory ([`unpack`]) or disk (an upload).
+pub trait Sink {
+    /// A new file begins; `size` bytes of it follow.
+    fn begin(&mut self, name: &str, size: u64) -> Result<(), String>;
+    /// The next bytes of the current file.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String>;
+}
+
+/// What the unpacker waits for next.
+#[derive(Debug)]
+enum Want {
+    NameLength,
+    Name(usize),
+    Size,
+    Bytes(u64),
+}
+
+/// Reads what [`pack`] wrote, in chunks of any size, refusing anything that is not a small set
+/// of plain file names in ascending order, and computing the content address as it goes. The
+/// one reader of the format: [`unpack`] and the server's streamed upload both use it.
+pub struct Unpacker<S> {
+    sink: S,
+    want: Want,
+    /// Bytes of a length or name that arrived split across chunks.
+    head: Vec<u8>,
+    last_name: Option<String>,
+    files: usize,
+    hash: sha2::Sha256,
+}
+
+impl<S: Sink> Unpacker<S> {
+    pub fn new(sink: S) -> Self {
+        use sha2::Digest;
+        Self {
+            sink,
+            want: Want::NameLength,
+            head: Vec::new(),
+            last_name: None,
+            files: 0,
+            hash: sha2::Sha256::new(),
+        }
+    }
+
+    /// Takes the next chunk of the archive.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), String> {
+        use sha2::Digest;
+        while !data.is_empty() {
+            if let Want::Bytes(left) = self.want {
+                let n = data.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let (now, rest) = data.split_at(n);
+                self.sink.write(now)?;
+                self.hash.update(now);
+                data = rest;
+                self.want = match left - n as u64 {
+                    0 => Want::NameLength,
+                    left => Want::Bytes(left),
+                };
+                continue;
+            }
+            let need = match self.want {
+                Want::NameLength => 4,
+                Want::Name(n) => n,
+                Want::Size => 8,
+                Want::Bytes(_) => unreachable!("handled above"),
+            };
+            let take = (need - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.head.len() == need {
+                let head = std::mem::take(&mut self.head);
+                self.advance(&head)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A length, a name or a size is complete.
+    fn advance(&mut self, head: &[u8]) -> Result<(), String> {
+        use sha2::Digest;
+        self.want = match self.want {
+            Want::NameLength => {
+                if self.files == MAX_FILES {
+                    return Err(format!("more than {MAX_FILES} files"));
+                }
+                let len = u32::from_le_bytes(head.try_into().map_err(|_| "bad length")?);
+                // Refused before its bytes are read: a name is short.
+                if len == 0 || len > MAX_NAME {
+                    return Err(format!(
+                        "a file name of {len} bytes is not a plain file name"
+                    ));
+                }
+                Want::Name(len as usize)
+            }
+            Want::Name(_) => {
+                let name = std::str::from_utf8(head).map_err(|_| "a file name is not UTF-8")?;
+                check_name(name, self.last_name.as_deref())?;
+                self.last_name = Some(name.to_owned());
+                Want::Size
+            }
+            Want::Size => {
+                let size = u64::from_le_bytes(head.try_into().map_err(|_| "bad length")?);
+                let name = self.last_name.as_deref().unwrap_or_default();
+                self.sink.begin(name, size)?;
+                self.hash.update(name.as_bytes());
+                self.hash.update(size.to_le_bytes());
+                self.files += 1;
+                match size {
+                    0 => Want::NameLength,
+                    n => Want::Bytes(n),
+                }
+            }
+            Want::Bytes(_) => unreachable!("bytes never go through the header buffer"),
+        };
+        Ok(())
+    }
+
+    /// The archive ended: its content address (as [`object_id`] computes it) and the sink.
+    pub fn finish(self) -> Result<(String, S), String> {
+        use sha2::Digest;
+        if !matches!(self.want, Want::NameLength) || !self.head.is_empty() {
             return Err("the archive ends in the middle of a record".into());
         }
-        let (head, rest) = data.split_at(n);
-        *data = rest;
-        Ok(head)
+        Ok((domain::hex::encode(&self.hash.finalize()), self.sink))
     }
-    let mut files: Files = Vec::new();
-    while !data.is_empty() {
-        if files.len() == MAX_FILES {
-            return Err(format!("more than {MAX_FILES} files"));
+}
+
+/// The longest file name a checkpoint may hold.
+const MAX_NAME: u32 = 128;
+
+/// A plain file name (no path, no dots alone), after the previous one in byte order.
+fn check_name(name: &str, previous: Option<&str>) -> Result<(), String> {
+    let plain = name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !plain {
+        return Err(format!("{name:?} is not a plain file name"));
+    }
+    match previous {
+        Some(p) if p == name => Err("a file name repeats".into()),
+        Some(p) if p > name => Err(format!(
+            "files must come in ascending name order: {name:?} after {p:?}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Files kept in memory.
+#[derive(Default)]
+struct InMemory(Files);
+
+impl Sink for InMemory {
+    fn begin(&mut self, name: &str, _size: u64) -> Result<(), String> {
+        // The declared size is not trusted for an allocation: the bytes grow the file as they come.
+        self.0.push((name.to_owned(), Vec::new()));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match self.0.last_mut() {
+            Some((_, file)) => {
+                file.extend_from_slice(bytes);
+                Ok(())
+            }
+            None => Err("bytes before any file".into()),
         }
-        let len = u32::from_le_bytes(take(&mut data, 4)?.try_into().map_err(|_| "bad length")?);
-        let name = std::str::from_utf8(take(&mut data, len as usize)?)
-            .map_err(|_| "a file name is not UTF-8")?
-            .to_owned();
-        let plain = !name.is_empty()
-            && name.len() <= 128
-            && name != "."
-            && name != ".."
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !plain {
-            return Err(format!("{name:?} is not a plain file name"));
-        }
-        let size = u64::from_le_bytes(take(&mut data, 8)?.try_into().map_err(|_| "bad length")?);
-        let size = usize::try_from(size).map_err(|_| "a file is too large")?;
-        files.push((name, take(&mut data, size)?.to_vec()));
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    if files.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err("a file name repeats".into());
-    }
-    Ok(files)
+}
+
+/// Reads what `pack` wrote, refusing anything that is not a small set of plain file names.
+pub fn unpack(data: &[u8]) -> Result<Files, String> {
+    let mut unpacker = Unpacker::new(InMemory::default());
+    unpacker.feed(data)?;
+    Ok(unpacker.finish()?.1.0)
 }
 
 /// Writes files into `dir` (created).
@@ -183,6 +324,48 @@ pub fn write_files(dir: &Path, files: &Files) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_is_computed_while_streaming_in_chunks_of_any_size() {
+        let files: Files = vec![
+            ("a.json".into(), b"{\"x\":1}".to_vec()),
+            ("empty".into(), vec![]),
+            ("model.bin".into(), (0..=255u8).cycle().take(5000).collect()),
+        ];
+        let packed = pack(&files);
+        for chunk in [1, 3, 7, 64, 4096, packed.len()] {
+            let mut u = Unpacker::new(InMemory::default());
+            for part in packed.chunks(chunk) {
+                u.feed(part).expect("feed");
+            }
+            let (id, sink) = u.finish().expect("finish");
+            assert_eq!(id, object_id(&files), "chunk {chunk}");
+            assert_eq!(sink.0, files, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn out_of_order_and_oversized_names_are_refused_before_their_bytes() {
+        // Hand-made, since pack() sorts: "b" then "a".
+        let mut evil = Vec::new();
+        for name in ["b", "a"] {
+            evil.extend(1u32.to_le_bytes());
+            evil.extend(name.as_bytes());
+            evil.extend(0u64.to_le_bytes());
+        }
+        assert!(unpack(&evil).is_err_and(|e| e.contains("ascending")));
+        // A name that claims 4 GiB is refused on its length alone.
+        let mut u = Unpacker::new(InMemory::default());
+        assert!(
+            u.feed(&u32::MAX.to_le_bytes())
+                .is_err_and(|e| e.contains("not a plain file name"))
+        );
+        // pack() writes in name order whatever order it is given.
+        let files: Files = vec![("z".into(), vec![1]), ("a".into(), vec![2])];
+        let mut sorted = files.clone();
+        sorted.sort();
+        assert_eq!(unpack(&pack(&files)), Ok(sorted));
+    }
 
     #[test]
     fn archives_round_trip_and_refuse_tricks() {

@@ -85,6 +85,11 @@ impl Server {
         self.request("GET", path, None).expect("GET answers").1
     }
 
+    /// The server's process id (for its memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();

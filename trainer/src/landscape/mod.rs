@@ -341,8 +341,8 @@ mod tests {
     use super::*;
     use burn::backend::Flex;
     use burn::backend::flex::FlexDevice;
-    use schedule::Schedule;
     use experiment::{DatasetChoice, Experiment, LossKind, ModelSpec, OptimizerSpec, RunSpec};
+    use schedule::Schedule;
 
     use experiment::landscape::LandscapeMethod;
 

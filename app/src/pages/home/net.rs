@@ -1,8 +1,8 @@
 //! The network half of the launch form: its signals, the `NetSpec` they describe, and its fields.
 
 use domain::wire::FieldError;
-use leptos::prelude::*;
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use leptos::prelude::*;
 
 use super::fields::{ChoiceField, NumField};
 

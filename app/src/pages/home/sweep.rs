@@ -1,10 +1,10 @@
 //! The decay-sweep launcher: decay points, branch length, the branches' schedule, and launching.
 
 use domain::wire::FieldError;
+use experiment::SweepSpec;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
-use experiment::SweepSpec;
 
 use super::fields::NumField;
 use super::net::NetForm;

@@ -288,3 +288,37 @@ fn a_private_server_wants_a_token_on_loopback_too() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn every_host_header_is_checked_and_one_is_required() {
+    let app = TestApp::new().await;
+    // The router as a network client meets it, without the tests' default Host.
+    let raw = router(AppState {
+        lab: app.lab.clone(),
+        leptos: leptos_options(),
+        admin_token: None,
+        private: false,
+        hosts: Default::default(),
+    });
+    let send = |hosts: &[&str]| {
+        let mut req = Request::get("/api/runs");
+        for h in hosts {
+            req = req.header(header::HOST, *h);
+        }
+        let raw = raw.clone();
+        let req = req.body(Body::empty()).expect("req");
+        async move { raw.oneshot(req).await.expect("answers").status() }
+    };
+    assert_eq!(send(&[]).await, StatusCode::BAD_REQUEST, "no Host");
+    assert_eq!(
+        send(&["localhost", "evil.example"]).await,
+        StatusCode::BAD_REQUEST,
+        "a second Host naming another site"
+    );
+    assert_eq!(
+        send(&["evil.example"]).await,
+        StatusCode::MISDIRECTED_REQUEST
+    );
+    assert_eq!(send(&["127.0.0.1:3000"]).await, StatusCode::OK);
+    app.runs.shutdown().await;
+}

@@ -41,6 +41,20 @@ fn leptos_options() -> LeptosOptions {
         .build()
 }
 
+/// Requests built in tests carry a path only; a client over the network names the host, as
+/// the router requires, so the tests' router adds `Host: localhost` where a request has none.
+fn addressed(router: axum::Router) -> axum::Router {
+    router.layer(axum::middleware::map_request(
+        |mut req: Request<Body>| async move {
+            if !req.headers().contains_key(header::HOST) {
+                req.headers_mut()
+                    .insert(header::HOST, header::HeaderValue::from_static("localhost"));
+            }
+            req
+        },
+    ))
+}
+
 impl TestApp {
     async fn new() -> Self {
         Self::with_workers(1).await
@@ -58,13 +72,13 @@ impl TestApp {
             .expect("landscape service starts");
         let lab = Service::new(runs.clone(), landscapes.clone());
         Self {
-            router: router(AppState {
+            router: addressed(router(AppState {
                 lab: lab.clone(),
                 leptos: leptos_options(),
                 admin_token: None,
                 private: false,
                 hosts: Default::default(),
-            }),
+            })),
             lab,
             runs,
             landscapes,
@@ -79,13 +93,13 @@ impl TestApp {
     /// The same lab behind a router that needs `token` for mutations, and in private mode for
     /// reads too.
     fn guard(mut self, token: &str, private: bool) -> Self {
-        self.router = router(AppState {
+        self.router = addressed(router(AppState {
             lab: self.lab.clone(),
             leptos: leptos_options(),
             admin_token: Some(token.into()),
             private,
             hosts: Default::default(),
-        });
+        }));
         self
     }
 

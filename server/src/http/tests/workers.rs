@@ -5,11 +5,24 @@
 use super::*;
 use crate::worker::protocol::{Files, object_id, pack};
 
-/// A run claimed and handed to a worker job with `token`, as the executor does.
+/// A toy run claimed and handed to a worker job with `token`, as the executor does.
 async fn dispatched(app: &TestApp, token: &str) -> i64 {
     let spec: domain::wire::RunSpec = serde_json::from_str(&toy_body(100, 10)).expect("spec");
+    dispatched_spec(app, token, &spec).await
+}
+
+/// A network run (which keeps checkpoints), handed to a worker job with `token`.
+async fn dispatched_net(app: &TestApp, token: &str) -> i64 {
+    let spec = domain::wire::RunSpec {
+        experiment: experiment::Experiment::Net(experiment::NetSpec::fashion_mlp()),
+        ..domain::wire::RunSpec::toy_default()
+    };
+    dispatched_spec(app, token, &spec).await
+}
+
+async fn dispatched_spec(app: &TestApp, token: &str, spec: &domain::wire::RunSpec) -> i64 {
     let db = app.runs.db();
-    let id = db.insert_run(&spec).await.expect("insert");
+    let id = db.insert_run(spec).await.expect("insert");
     assert!(db.claim(id).await.expect("claim"));
     db.dispatch_worker(id, "process", &crate::shares::hash_token(token))
         .await
@@ -153,12 +166,13 @@ async fn a_job_token_opens_only_its_job_and_batches_are_idempotent() {
         ("position.json".into(), b"{}".to_vec()),
     ];
     let good = object_id(&files);
-    let put = |name: String, body: Vec<u8>, t: &'static str| {
+    // A toy run keeps no checkpoints: its job may upload nothing, and is told so at once.
+    let put_to = |run: i64, name: String, body: Vec<u8>, t: &'static str| {
         let app = &app;
         async move {
             app.worker(
                 "PUT",
-                &format!("/api/worker/runs/{id}/objects/{name}"),
+                &format!("/api/worker/runs/{run}/objects/{name}"),
                 Some(t),
                 Body::from(body),
                 "application/octet-stream",
@@ -166,14 +180,20 @@ async fn a_job_token_opens_only_its_job_and_batches_are_idempotent() {
             .await
         }
     };
-    let (code, body) = put("f".repeat(64), pack(&files), token).await;
+    let (code, body) = put_to(id, good.clone(), pack(&files), token).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let net_token = "net-job-token-0123456789abcdef0123456789ab";
+    let net = dispatched_net(&app, net_token).await;
+    let put = |name: String, body: Vec<u8>, t: &'static str| put_to(net, name, body, t);
+    let token_for_net = net_token;
+    let (code, body) = put("f".repeat(64), pack(&files), token_for_net).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["fields"][0]["message"]
             .as_str()
             .is_some_and(|m| m.contains("SHA-256"))
     );
-    let (code, _) = put(good.clone(), b"not an archive".to_vec(), token).await;
+    let (code, _) = put(good.clone(), b"not an archive".to_vec(), token_for_net).await;
     assert!(code.is_client_error());
     assert!(
         !app.dir
@@ -182,20 +202,20 @@ async fn a_job_token_opens_only_its_job_and_batches_are_idempotent() {
             .join(&good)
             .exists()
     );
-    let (code, _) = put(good.clone(), pack(&files), token).await;
+    let (code, _) = put(good.clone(), pack(&files), token_for_net).await;
     assert_eq!(code, StatusCode::CREATED);
     let (code, body) = app
-        .batch(id, token, json!({"first": 4, "events": [{"kind": "checkpoint", "epoch": 1, "step": 30, "object": good}]}))
+        .batch(net, net_token, json!({"first": 0, "events": [{"kind": "checkpoint", "epoch": 1, "step": 30, "object": good}]}))
         .await;
     assert_eq!(
         (code, body["acked"].clone()),
-        (StatusCode::OK, json!(5)),
+        (StatusCode::OK, json!(1)),
         "{body}"
     );
     let stored = app
         .runs
         .db()
-        .checkpoint_at(id, 1)
+        .checkpoint_at(net, 1)
         .await
         .expect("read")
         .expect("a checkpoint");
@@ -269,4 +289,163 @@ async fn the_admin_token_is_not_a_worker_token_and_workers_need_no_admin_token()
         .batch(id, token, json!({"first": 0, "events": [metric(0)]}))
         .await;
     assert_eq!(code, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_job_writes_only_its_own_next_steps_with_plain_keys_and_sane_beats() {
+    let app = TestApp::with_workers(0).await;
+    let token = "job-token-0123456789abcdef0123456789abcdef";
+    let id = dispatched(&app, token).await;
+    let (code, body) = app
+        .batch(
+            id,
+            token,
+            json!({"first": 0, "events": [metric(0), metric(10)]}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    // A step already stored, under a new seq: refused, nothing stored.
+    for (events, why) in [
+        (json!([metric(10)]), "a stored step again"),
+        (json!([metric(5)]), "a step before the last stored"),
+        (json!([metric(30), metric(20)]), "steps going backwards"),
+        (json!([metric(30), metric(30)]), "one step twice"),
+    ] {
+        let (code, body) = app
+            .batch(id, token, json!({"first": 2, "events": events}))
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{why}: {body}");
+    }
+    assert_eq!(app.metric_count(id).await, 2);
+    // A metric key that a spreadsheet would run, or that no chart could name: refused by field.
+    let evil = json!({"kind": "metric", "point": {"step": 40, "epoch": 4.0, "values": {"=HYPERLINK(\"http://evil.example\",\"x\")": 1.0}}});
+    let (code, body) = app
+        .batch(id, token, json!({"first": 2, "events": [evil]}))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "events");
+    assert_eq!(app.metric_count(id).await, 2);
+    // Heartbeats past the run's end, or with a negative or absurd speed: refused by field.
+    let beat = |b: Value| {
+        let app = &app;
+        async move {
+            app.worker(
+                "POST",
+                &format!("/api/worker/runs/{id}/heartbeat"),
+                Some(token),
+                Body::from(b.to_string()),
+                "application/json",
+            )
+            .await
+        }
+    };
+    for (b, field) in [
+        (
+            json!({"step": 101, "total_steps": 100, "samples_per_sec": 1.0}),
+            "step",
+        ),
+        (
+            json!({"step": 5, "total_steps": 1000, "samples_per_sec": 1.0}),
+            "total_steps",
+        ),
+        (
+            json!({"step": 5, "total_steps": 100, "samples_per_sec": -3.0}),
+            "samples_per_sec",
+        ),
+    ] {
+        let (code, body) = beat(b).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], field, "{body}");
+    }
+    let (code, _) = beat(json!({"step": 20, "total_steps": 100, "samples_per_sec": 3.0})).await;
+    assert_eq!(code, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_oversized_event_batch_is_refused_with_its_own_limit() {
+    let app = TestApp::with_workers(0).await;
+    let token = "job-token-0123456789abcdef0123456789abcdef";
+    let id = dispatched(&app, token).await;
+    // Declared: refused before the body, quoting the events route's limit, not the default's.
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("/api/worker/runs/{id}/events"))
+        .header(header::AUTHORIZATION, format!("bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, (2u64 << 20).to_string())
+        .body(Body::from_stream(futures::stream::pending::<
+            Result<Vec<u8>, std::io::Error>,
+        >()))
+        .expect("request");
+    let (code, body) = tokio::time::timeout(std::time::Duration::from_secs(5), app.call(req))
+        .await
+        .expect("answered before the body");
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body["error"], "request body too large (at most 1 MiB)",
+        "{body}"
+    );
+    // Undeclared (chunked): the same limit, in the same words.
+    let big = vec![b' '; (1 << 20) + 10];
+    let (code, body) = app
+        .worker(
+            "POST",
+            &format!("/api/worker/runs/{id}/events"),
+            Some(token),
+            Body::from(big),
+            "application/json",
+        )
+        .await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body["error"], "request body too large (at most 1 MiB)",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unauthenticated_upload_is_answered_without_reading_its_body() {
+    let app = TestApp::with_workers(0).await;
+    let token = "net-job-token-0123456789abcdef0123456789ab";
+    let net = dispatched_net(&app, token).await;
+    let object = "ab".repeat(32);
+    // A body that never arrives: any answer proves it was not waited for.
+    let pending =
+        || Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+    let put = |auth: Option<&'static str>, length: u64| {
+        let app = &app;
+        let object = object.clone();
+        async move {
+            let mut req = Request::builder()
+                .method("PUT")
+                .uri(format!("/api/worker/runs/{net}/objects/{object}"))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, length.to_string());
+            if let Some(t) = auth {
+                req = req.header(header::AUTHORIZATION, format!("bearer {t}"));
+            }
+            let call = app.call(req.body(pending()).expect("request"));
+            tokio::time::timeout(std::time::Duration::from_secs(5), call)
+                .await
+                .expect("answered before the body")
+        }
+    };
+    assert_eq!(put(None, 512 << 20).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        put(Some("wrong"), 512 << 20).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        put(None, 1_000_000_000_000).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // The job's own token, but more than its model's checkpoint can hold.
+    let (code, body) = put(Some(token), 512 << 20).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("at most")),
+        "{body}"
+    );
 }
