@@ -4,7 +4,10 @@
 //! gradients and optimizer state of every parameter, the activations kept for the backward
 //! pass, and the data held in memory.
 
-use crate::{DatasetChoice, Experiment, ModelSpec, NetSpec, RunSpec, ToySpec, VggWidth};
+use crate::fields;
+use crate::net::{DatasetChoice, ModelSpec, NetSpec, VggWidth};
+use crate::run::{Experiment, RunSpec};
+use crate::toy::ToySpec;
 
 /// The most one run may plan to allocate. Several runs can share the server's memory (the
 /// compute slots), and an allocation failure aborts the whole process, so a run gets 4 GiB.
@@ -25,12 +28,12 @@ impl RunSpec {
     /// The field a too-large run is reported on: the knob that makes it large.
     pub(crate) fn memory_field(&self) -> &'static str {
         match &self.experiment {
-            Experiment::Toy(_) => "experiment.d",
+            Experiment::Toy(_) => fields::toy::D,
             Experiment::Net(NetSpec {
                 model: ModelSpec::Mlp { .. },
                 ..
-            }) => "experiment.model.hidden",
-            Experiment::Net(_) => "experiment.batch",
+            }) => fields::net::MODEL_HIDDEN,
+            Experiment::Net(_) => fields::net::BATCH,
         }
     }
 }
@@ -168,8 +171,8 @@ mod tests {
 
     #[test]
     fn schedule_free_plans_for_its_averaged_weights() {
-        let plain = crate::NetSpec::fashion_mlp();
-        let sf = crate::NetSpec {
+        let plain = NetSpec::fashion_mlp();
+        let sf = NetSpec {
             optimizer: plain.optimizer.schedule_free_counterpart(),
             ..plain.clone()
         };

@@ -165,21 +165,21 @@ pub(super) fn NetFields(
 ) -> impl IntoView {
     view! {
         <div class="grid" id="net-fields">
-            <ChoiceField label="dataset" field="experiment.dataset" value=net.dataset
+            <ChoiceField label="dataset" field=experiment::fields::net::DATASET value=net.dataset
                 options=&[("fashion_mnist", "Fashion-MNIST"), ("mnist", "MNIST"), ("cifar10", "CIFAR-10")]/>
-            <NumField label="images per class (empty: all)" field="experiment.train_per_class" value=net.per_class errors/>
-            <ChoiceField label="model" field="experiment.model" value=net.model
+            <NumField label="images per class (empty: all)" field=experiment::fields::net::TRAIN_PER_CLASS value=net.per_class errors/>
+            <ChoiceField label="model" field=experiment::fields::net::MODEL value=net.model
                 options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN")]/>
-            <NumField label="MLP hidden widths" field="experiment.model.hidden" value=net.hidden errors/>
-            <ChoiceField label="loss" field="experiment.loss" value=net.loss
+            <NumField label="MLP hidden widths" field=experiment::fields::net::MODEL_HIDDEN value=net.hidden errors/>
+            <ChoiceField label="loss" field=experiment::fields::net::LOSS value=net.loss
                 options=&[("mse", "MSE on one-hot (paper)"), ("cross_entropy", "cross-entropy")]/>
-            <ChoiceField label="optimizer" field="experiment.optimizer" value=net.optimizer
+            <ChoiceField label="optimizer" field=experiment::fields::net::OPTIMIZER value=net.optimizer
                 options=&[("sgd", "SGD + momentum"), ("adam_w", "AdamW"), ("schedule_free_sgd", "Schedule-Free SGD"), ("schedule_free_adam_w", "Schedule-Free AdamW")]/>
-            <NumField label="momentum" field="experiment.optimizer.momentum" value=net.momentum errors/>
-            <NumField label="weight decay" field="experiment.optimizer.weight_decay" value=net.weight_decay errors/>
-            <NumField label="batch" field="experiment.batch" value=net.batch errors/>
-            <NumField label="epochs" field="experiment.epochs" value=net.epochs errors/>
-            <NumField label="seed" field="seed" value=seed errors/>
+            <NumField label="momentum" field=experiment::fields::net::optimizer::MOMENTUM value=net.momentum errors/>
+            <NumField label="weight decay" field=experiment::fields::net::optimizer::WEIGHT_DECAY value=net.weight_decay errors/>
+            <NumField label="batch" field=experiment::fields::net::BATCH value=net.batch errors/>
+            <NumField label="epochs" field=experiment::fields::net::EPOCHS value=net.epochs errors/>
+            <NumField label="seed" field=experiment::fields::SEED value=seed errors/>
         </div>
         // The server's refusals of a dataset not fetched or a backend not built have no input to sit under.
         <Show when=move || errors.with(|es| es.iter().any(|e| e.field == "experiment.dataset" || e.field == "backend"))>

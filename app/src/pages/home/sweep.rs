@@ -153,9 +153,9 @@ pub(super) fn SweepLauncher(
                 "and ‖α − α" <sub>"mn"</sub> "‖ against k."
             </p>
             <div class="grid">
-                <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field="branch_at" value=sweep_at errors=sweep_errors/>
-                <NumField label="branch length (same unit)" field="branch_length" value=sweep_len errors=sweep_errors/>
-                <NumField label="training seeds (1–16: a list or start:stop:step)" field="seeds" value=sweep_seeds errors=sweep_errors/>
+                <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field=experiment::fields::sweep::BRANCH_AT value=sweep_at errors=sweep_errors/>
+                <NumField label="branch length (same unit)" field=experiment::fields::sweep::BRANCH_LENGTH value=sweep_len errors=sweep_errors/>
+                <NumField label="training seeds (1–16: a list or start:stop:step)" field=experiment::fields::SEEDS value=sweep_seeds errors=sweep_errors/>
             </div>
             <Show when=move || is_net.get()>
                 <label class="field inline" for="f-schedule_free_baseline">

@@ -99,13 +99,13 @@ impl ToyForm {
 pub(super) fn ToyFields(form: ToyForm, errors: RwSignal<Vec<FieldError>>) -> impl IntoView {
     view! {
         <div class="grid">
-            <NumField label="d (input dim)" field="experiment.d" value=form.d errors/>
-            <NumField label="n (samples, < d)" field="experiment.n" value=form.n errors/>
-            <NumField label="γ" field="experiment.gamma" value=form.gamma errors/>
-            <NumField label="label noise σ" field="experiment.label_noise" value=form.noise errors/>
-            <NumField label="batch" field="experiment.batch" value=form.batch errors/>
-            <NumField label="steps" field="experiment.steps" value=form.steps errors/>
-            <NumField label="seed" field="seed" value=form.seed errors/>
+            <NumField label="d (input dim)" field=experiment::fields::toy::D value=form.d errors/>
+            <NumField label="n (samples, < d)" field=experiment::fields::toy::N value=form.n errors/>
+            <NumField label="γ" field=experiment::fields::toy::GAMMA value=form.gamma errors/>
+            <NumField label="label noise σ" field=experiment::fields::toy::LABEL_NOISE value=form.noise errors/>
+            <NumField label="batch" field=experiment::fields::toy::BATCH value=form.batch errors/>
+            <NumField label="steps" field=experiment::fields::toy::STEPS value=form.steps errors/>
+            <NumField label="seed" field=experiment::fields::SEED value=form.seed errors/>
         </div>
     }
 }

@@ -1,0 +1,90 @@
+//! The path of every field a validation error can name, in one place: the validator reports
+//! its errors under these names and the browser form shows each error beside the input named
+//! the same way, so a renamed field changes both or neither.
+//!
+//! A path follows the spec's JSON shape (`experiment.optimizer.momentum`). The experiment's
+//! fields sit under `experiment` whichever kind it is, so the toy model and a network share
+//! `experiment.batch`. A spec nested in another has its paths under the outer field
+//! ([`nested`]): a sweep's main run under `main`, a run's schedule under `schedule`, with the
+//! schedule's own paths as the schedule crate makes them.
+
+/// `outer.path`: the path of a field of a spec that sits at `outer` in another spec.
+pub fn nested(outer: &str, path: &str) -> String {
+    format!("{outer}.{path}")
+}
+
+pub const NAME: &str = "name";
+pub const SEED: &str = "seed";
+pub const BACKEND: &str = "backend";
+/// The LR schedule as a whole (an LR that grows out of bounds during the run).
+pub const SCHEDULE: &str = "schedule";
+/// The schedule's headline LR, which a run caps on top of the schedule's own checks.
+pub const SCHEDULE_LR: &str = "schedule.lr";
+/// A list of training seeds: a sweep's, or the replicates asked of a run.
+pub const SEEDS: &str = "seeds";
+
+/// The toy model's knobs (`Experiment::Toy`).
+pub mod toy {
+    pub const D: &str = "experiment.d";
+    pub const N: &str = "experiment.n";
+    pub const GAMMA: &str = "experiment.gamma";
+    pub const LABEL_NOISE: &str = "experiment.label_noise";
+    pub const INIT_SCALE: &str = "experiment.init_scale";
+    pub const BATCH: &str = "experiment.batch";
+    pub const STEPS: &str = "experiment.steps";
+    pub const EVAL_EVERY: &str = "experiment.eval_every";
+}
+
+/// A network's knobs (`Experiment::Net`).
+pub mod net {
+    pub const DATASET: &str = "experiment.dataset";
+    pub const DATA_DIR: &str = "experiment.data_dir";
+    pub const TRAIN_PER_CLASS: &str = "experiment.train_per_class";
+    pub const TEST_LIMIT: &str = "experiment.test_limit";
+    /// The model's kind (a model the dataset cannot feed).
+    pub const MODEL: &str = "experiment.model";
+    /// An MLP's hidden widths.
+    pub const MODEL_HIDDEN: &str = "experiment.model.hidden";
+    pub const LOSS: &str = "experiment.loss";
+    /// The optimizer's kind (one the model cannot be trained with).
+    pub const OPTIMIZER: &str = "experiment.optimizer";
+    pub const BATCH: &str = "experiment.batch";
+    pub const EPOCHS: &str = "experiment.epochs";
+    pub const CHECKPOINT_EVERY: &str = "experiment.checkpoint_every";
+
+    /// The optimizer's settings; each kind has some of them.
+    pub mod optimizer {
+        pub const MOMENTUM: &str = "experiment.optimizer.momentum";
+        pub const NESTEROV: &str = "experiment.optimizer.nesterov";
+        pub const WEIGHT_DECAY: &str = "experiment.optimizer.weight_decay";
+        pub const BETA1: &str = "experiment.optimizer.beta1";
+        pub const BETA2: &str = "experiment.optimizer.beta2";
+        pub const EPS: &str = "experiment.optimizer.eps";
+        pub const R: &str = "experiment.optimizer.r";
+        pub const WEIGHT_LR_POWER: &str = "experiment.optimizer.weight_lr_power";
+    }
+}
+
+/// A sweep's own fields; its main run's paths nest under [`MAIN`](sweep::MAIN) and its
+/// branches' schedule's under [`AFTER`](sweep::AFTER).
+pub mod sweep {
+    pub const MAIN: &str = "main";
+    pub const AFTER: &str = "after";
+    pub const BRANCH_AT: &str = "branch_at";
+    pub const BRANCH_LENGTH: &str = "branch_length";
+    pub const SCHEDULE_FREE_BASELINE: &str = "schedule_free_baseline";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_paths_join_with_a_dot() {
+        assert_eq!(nested(sweep::MAIN, SCHEDULE), "main.schedule");
+        assert_eq!(
+            nested(sweep::MAIN, net::CHECKPOINT_EVERY),
+            "main.experiment.checkpoint_every"
+        );
+    }
+}

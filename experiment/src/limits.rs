@@ -1,0 +1,17 @@
+//! Upper bounds that keep one request from occupying the machine forever.
+
+pub const MAX_TOY_DIM: u32 = 10_000;
+pub const MAX_TOY_SAMPLES: u32 = 100_000;
+pub const MAX_STEPS: u64 = 10_000_000;
+pub const MAX_BATCH: u32 = 65_536;
+pub const MAX_LR: f64 = 100.0;
+pub const MAX_METRIC_POINTS: u64 = 20_000;
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_EPOCHS: u32 = 100_000;
+pub const MAX_HIDDEN_LAYERS: usize = 16;
+pub const MAX_WIDTH: u32 = 65_536;
+pub const MAX_PER_CLASS: u32 = 100_000;
+/// At most this many branches per sweep.
+pub const MAX_BRANCHES: usize = 50;
+/// At most this many seeds per sweep (and per replicated run).
+pub const MAX_SEEDS: usize = 16;

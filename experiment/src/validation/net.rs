@@ -1,0 +1,403 @@
+//! A network's checks, by what they check: where the data comes from and how much of it, the
+//! model, the optimizer's settings, and the length of training.
+
+use super::report::Report;
+use crate::fields::net as f;
+use crate::fields::net::optimizer as opt;
+use crate::limits;
+use crate::net::{DatasetChoice, ModelSpec, NetSpec, OptimizerSpec};
+
+impl NetSpec {
+    pub(crate) fn check(&self, report: &mut Report) {
+        self.check_data(report);
+        self.check_model(report);
+        self.check_optimizer(report);
+        self.check_training(report);
+    }
+
+    fn check_data(&self, report: &mut Report) {
+        if let Some(dir) = &self.data_dir {
+            // Confined to the data directory: relative, and never climbing out of it.
+            let escapes = dir.starts_with('/')
+                || dir.starts_with('\\')
+                || dir.contains(':')
+                || dir.split(['/', '\\']).any(|part| part == "..");
+            if dir.trim().is_empty() || dir.len() > 1024 || dir.contains('\0') {
+                report.push(f::DATA_DIR, "must be a folder name");
+            } else if escapes {
+                report.push(
+                    f::DATA_DIR,
+                    "must be a folder inside the data directory (relative, no `..`)",
+                );
+            }
+        }
+        if let Some(k) = self.train_per_class {
+            let max = self.dataset.train_size() / 10;
+            if k < 1 || k > max.min(limits::MAX_PER_CLASS) {
+                report.push(f::TRAIN_PER_CLASS, format!("must be between 1 and {max}"));
+            }
+        }
+        if let Some(t) = self.test_limit
+            && (t < 1 || t > self.dataset.test_size())
+        {
+            report.push(
+                f::TEST_LIMIT,
+                format!("must be between 1 and {}", self.dataset.test_size()),
+            );
+        }
+    }
+
+    fn check_model(&self, report: &mut Report) {
+        match &self.model {
+            ModelSpec::Mlp { hidden } => {
+                if hidden.len() > limits::MAX_HIDDEN_LAYERS {
+                    report.push(
+                        f::MODEL_HIDDEN,
+                        format!("at most {} layers", limits::MAX_HIDDEN_LAYERS),
+                    );
+                }
+                if hidden
+                    .iter()
+                    .any(|&w| !(1..=limits::MAX_WIDTH).contains(&w))
+                {
+                    report.push(
+                        f::MODEL_HIDDEN,
+                        format!("widths must be between 1 and {}", limits::MAX_WIDTH),
+                    );
+                }
+            }
+            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
+        }
+        if matches!(self.model, ModelSpec::Vgg11 { .. }) && self.dataset != DatasetChoice::Cifar10 {
+            report.push(f::MODEL, "VGG-11 needs 32×32 colour images (CIFAR-10)");
+        }
+    }
+
+    fn check_optimizer(&self, report: &mut Report) {
+        match &self.optimizer {
+            OptimizerSpec::Sgd {
+                momentum,
+                weight_decay,
+                nesterov,
+            } => {
+                report.finite_in(opt::MOMENTUM, *momentum, 0.0, 0.9999);
+                report.finite_in(opt::WEIGHT_DECAY, *weight_decay, 0.0, 1.0);
+                if *nesterov && *momentum == 0.0 {
+                    report.push(opt::NESTEROV, "needs momentum > 0");
+                }
+            }
+            OptimizerSpec::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
+                report.finite_in(opt::BETA1, *beta1, 0.0, 0.9999);
+                check_adam_moments(report, *beta2, *eps, *weight_decay);
+            }
+            OptimizerSpec::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                // x is recovered from y and z by dividing by β, so β = 0 has no average to show.
+                report.open_unit(opt::MOMENTUM, *momentum);
+                report.finite_in(opt::WEIGHT_DECAY, *weight_decay, 0.0, 1.0);
+                check_averaging(report, *r, *weight_lr_power);
+            }
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                r,
+                weight_lr_power,
+            } => {
+                // β₁ plays the role of SGD's β above, so it too must be above 0.
+                report.open_unit(opt::BETA1, *beta1);
+                check_adam_moments(report, *beta2, *eps, *weight_decay);
+                check_averaging(report, *r, *weight_lr_power);
+            }
+        }
+        if self.optimizer.is_schedule_free()
+            && matches!(
+                self.model,
+                ModelSpec::Vgg11 {
+                    batch_norm: true,
+                    ..
+                }
+            )
+        {
+            report.push(
+                f::OPTIMIZER,
+                "Schedule-Free cannot train a batch-norm model here: BatchNorm's running \
+                 statistics are gathered at y, but the model is evaluated at the average x, \
+                 where they would have to be recomputed; choose a model without batch norm or \
+                 SGD/AdamW",
+            );
+        }
+    }
+
+    fn check_training(&self, report: &mut Report) {
+        if self.batch < 1 || self.batch > limits::MAX_BATCH.min(self.train_size().max(1)) {
+            report.push(
+                f::BATCH,
+                format!(
+                    "must be between 1 and {}",
+                    self.train_size().min(limits::MAX_BATCH)
+                ),
+            );
+        }
+        if self.epochs < 1 || self.epochs > limits::MAX_EPOCHS {
+            report.push(
+                f::EPOCHS,
+                format!("must be between 1 and {}", limits::MAX_EPOCHS),
+            );
+        }
+        if self.checkpoint_every > self.epochs.max(1) {
+            report.push(f::CHECKPOINT_EVERY, "must not exceed epochs");
+        }
+    }
+}
+
+/// β₂, ε and weight decay, as AdamW and its schedule-free form both take them.
+fn check_adam_moments(report: &mut Report, beta2: f64, eps: f64, weight_decay: f64) {
+    report.finite_in(opt::BETA2, beta2, 0.0, 0.999_999);
+    report.finite_in(opt::EPS, eps, 1e-12, 1.0);
+    report.finite_in(opt::WEIGHT_DECAY, weight_decay, 0.0, 1.0);
+}
+
+/// The schedule-free averaging exponents. The upper bounds keep the weights
+/// (k+1)^r · lr_max^weight_lr_power and their sum finite in f64 for any allowed run length and
+/// LR (at most 1e7^10 · 100^10 per step).
+fn check_averaging(report: &mut Report, r: f64, weight_lr_power: f64) {
+    report.finite_in(opt::R, r, 0.0, 10.0);
+    report.finite_in(opt::WEIGHT_LR_POWER, weight_lr_power, 0.0, 10.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::net::VggWidth;
+    use crate::run::{Experiment, RunSpec};
+    use crate::validation::report::error_fields;
+
+    use super::*;
+
+    fn fields(spec: &RunSpec) -> Vec<String> {
+        error_fields(spec.validate())
+    }
+
+    #[test]
+    fn net_spec_checks_fields_and_sizes() {
+        let mut net = NetSpec::fashion_mlp();
+        let spec = |n: &NetSpec| RunSpec {
+            experiment: Experiment::Net(n.clone()),
+            ..RunSpec::toy_default()
+        };
+        assert_eq!(spec(&net).validate(), Ok(()));
+        assert_eq!(spec(&net).steps_per_epoch(), 469);
+        net.train_per_class = Some(100);
+        assert_eq!(net.steps_per_epoch(), 8);
+        net.model = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        };
+        net.optimizer = OptimizerSpec::Sgd {
+            momentum: 1.5,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
+        net.epochs = 0;
+        let f = fields(&spec(&net));
+        for want in [
+            "experiment.model",
+            "experiment.optimizer.momentum",
+            "experiment.epochs",
+        ] {
+            assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
+        }
+    }
+
+    fn net_run(optimizer: OptimizerSpec) -> RunSpec {
+        RunSpec {
+            experiment: Experiment::Net(NetSpec {
+                optimizer,
+                ..NetSpec::fashion_mlp()
+            }),
+            ..RunSpec::toy_default()
+        }
+    }
+
+    #[test]
+    fn schedule_free_optimizers_validate_per_field() {
+        let sgd = |momentum, weight_decay, r, weight_lr_power| {
+            net_run(OptimizerSpec::ScheduleFreeSgd {
+                momentum,
+                weight_decay,
+                r,
+                weight_lr_power,
+            })
+        };
+        assert_eq!(sgd(0.9, 0.0, 0.0, 2.0).validate(), Ok(()));
+        for m in [0.0, 1.0, -0.5, f64::NAN] {
+            let errs = sgd(m, 0.0, 0.0, 2.0)
+                .validate()
+                .expect_err("momentum refused");
+            assert_eq!(errs.len(), 1, "{m}: {errs:?}");
+            assert_eq!(errs[0].field, "experiment.optimizer.momentum");
+        }
+        let errs = sgd(0.0, 0.0, 0.0, 2.0).validate().expect_err("β = 0");
+        assert!(errs[0].message.contains("greater than 0"), "{errs:?}");
+        assert_eq!(
+            fields(&sgd(0.9, -1e-3, -1.0, -2.0)),
+            vec![
+                "experiment.optimizer.weight_decay",
+                "experiment.optimizer.r",
+                "experiment.optimizer.weight_lr_power"
+            ]
+        );
+        let adam = |beta1, beta2, eps| {
+            net_run(OptimizerSpec::ScheduleFreeAdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay: 0.0,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            })
+        };
+        assert_eq!(adam(0.9, 0.999, 1e-8).validate(), Ok(()));
+        assert_eq!(
+            adam(0.5, 0.0, 1e-8).validate(),
+            Ok(()),
+            "β₂ = 0 is RMS-free"
+        );
+        assert_eq!(
+            fields(&adam(0.0, 1.0, 0.0)),
+            vec![
+                "experiment.optimizer.beta1",
+                "experiment.optimizer.beta2",
+                "experiment.optimizer.eps"
+            ]
+        );
+        assert_eq!(
+            fields(&adam(1.0, 0.999, 1e-8)),
+            vec!["experiment.optimizer.beta1"]
+        );
+    }
+
+    #[test]
+    fn schedule_free_refuses_batch_norm() {
+        let bn = |optimizer, batch_norm| RunSpec {
+            experiment: Experiment::Net(NetSpec {
+                dataset: DatasetChoice::Cifar10,
+                model: ModelSpec::Vgg11 {
+                    width: VggWidth::Narrow,
+                    batch_norm,
+                },
+                optimizer,
+                ..NetSpec::fashion_mlp()
+            }),
+            ..RunSpec::toy_default()
+        };
+        let sf = OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+        .schedule_free_counterpart();
+        let errs = bn(sf.clone(), true).validate().expect_err("BN refused");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "experiment.optimizer");
+        assert!(errs[0].message.contains("running statistics"), "{errs:?}");
+        assert_eq!(bn(sf, false).validate(), Ok(()));
+        let plain = OptimizerSpec::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
+        assert_eq!(bn(plain, true).validate(), Ok(()));
+    }
+
+    #[test]
+    fn schedule_free_counterparts() {
+        let sgd = |momentum, nesterov| OptimizerSpec::Sgd {
+            momentum,
+            nesterov,
+            weight_decay: 5e-4,
+        };
+        let sf_sgd = |momentum| OptimizerSpec::ScheduleFreeSgd {
+            momentum,
+            weight_decay: 5e-4,
+            r: 0.0,
+            weight_lr_power: 2.0,
+        };
+        assert_eq!(sgd(0.95, true).schedule_free_counterpart(), sf_sgd(0.95));
+        assert_eq!(sgd(0.0, false).schedule_free_counterpart(), sf_sgd(0.9));
+        let adam = OptimizerSpec::AdamW {
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.1,
+        };
+        assert_eq!(
+            adam.schedule_free_counterpart(),
+            OptimizerSpec::ScheduleFreeAdamW {
+                beta1: 0.8,
+                beta2: 0.99,
+                eps: 1e-6,
+                weight_decay: 0.1,
+                r: 0.0,
+                weight_lr_power: 2.0,
+            }
+        );
+        let custom = OptimizerSpec::ScheduleFreeSgd {
+            momentum: 0.5,
+            weight_decay: 0.0,
+            r: 1.0,
+            weight_lr_power: 0.0,
+        };
+        assert_eq!(custom.schedule_free_counterpart(), custom);
+        let sf_adam = adam.schedule_free_counterpart();
+        assert_eq!(sf_adam.schedule_free_counterpart(), sf_adam);
+        // Every counterpart of a valid optimizer is itself valid.
+        for o in [sgd(0.0, false), sgd(0.9, true), adam] {
+            assert_eq!(
+                net_run(o.schedule_free_counterpart()).validate(),
+                Ok(()),
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_dir_is_confined_to_the_data_directory() {
+        for bad in ["/etc", "../secrets", "a/../../b", "C:\\x", "a\\..\\b"] {
+            let net = NetSpec {
+                data_dir: Some(bad.into()),
+                ..NetSpec::fashion_mlp()
+            };
+            let spec = RunSpec {
+                experiment: Experiment::Net(net),
+                ..RunSpec::toy_default()
+            };
+            assert!(
+                fields(&spec).contains(&"experiment.data_dir".to_owned()),
+                "{bad} must be refused"
+            );
+        }
+        let ok = NetSpec {
+            data_dir: Some("cifar/batches".into()),
+            ..NetSpec::fashion_mlp()
+        };
+        assert_eq!(
+            RunSpec {
+                experiment: Experiment::Net(ok),
+                ..RunSpec::toy_default()
+            }
+            .validate(),
+            Ok(())
+        );
+    }
+}
