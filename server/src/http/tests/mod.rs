@@ -6,6 +6,7 @@ mod doors;
 mod landscapes;
 mod runs;
 mod shares;
+mod snapshots;
 mod sweeps;
 mod workers;
 
