@@ -139,7 +139,7 @@ async fn train_here(
             id.to_string()
         });
         let b = bar.clone();
-        let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
+        let observer: crate::executor::Observer = Box::new(move |ev: &Event| match ev {
             Event::Started {
                 backend,
                 device,
@@ -497,7 +497,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     )
     .await?;
     tracing::info!(
-        executor = settings.executor.name(),
+        executor = settings.executor.name().as_str(),
         "runs train through this executor"
     );
     let admin_token = crate::http::auth::token_for(

@@ -2,15 +2,24 @@
 //! starting checkpoint handed out, and its events, checkpoints, heartbeats and end taken in.
 //! Events are stored through the same records as in-process training, so SSE followers see a
 //! worker's run exactly as a local one; the server stays the only writer of the database.
+//! [`WorkerJobs`] is where the ingest meets the executors: the jobs in flight, the flag each
+//! one's heartbeats answer, and the end each one reported.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::Failure;
 use domain::wire::{RunStatus, StatusChange};
+use trainer::StopFlag;
 
-use crate::db::{DbError, EventKind, WorkerJobRow};
-use crate::runs::{LiveEvent, RunService, json};
+use crate::db::{Db, DbError, EventKind, WorkerJobRow};
+use crate::events::{Events, LiveEvent, json};
+use crate::objects::{CheckpointStore, is_object_id};
+use crate::queue::lock;
 use crate::worker::protocol::{
-    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, object_id, pack, read_files,
-    unpack,
+    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, object_id, pack, unpack,
 };
 
 fn storage(e: DbError) -> Failure {
@@ -22,27 +31,74 @@ fn unauthorized() -> Failure {
     Failure::new(401, "this worker token is not valid for this job")
 }
 
-/// A content address: 64 lowercase hex digits.
-fn is_object_id(id: &str) -> bool {
-    id.len() == 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// Worker jobs in flight: the flag each one's heartbeats answer, and how it said it ended.
+#[derive(Default)]
+pub struct WorkerJobs {
+    jobs: Mutex<HashMap<i64, (StopFlag, Option<End>)>>,
+    /// The server is stopping: every worker is told to stop.
+    stopping: AtomicBool,
 }
 
-impl RunService {
+impl WorkerJobs {
+    pub fn start(&self, run: i64, stop: StopFlag) {
+        lock(&self.jobs).insert(run, (stop, None));
+    }
+
+    /// Whether the worker of `run` should stop: the server is stopping, its flag is raised,
+    /// or it is not ours.
+    pub fn should_stop(&self, run: i64) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+            || lock(&self.jobs)
+                .get(&run)
+                .is_none_or(|(s, _)| s.is_raised())
+    }
+
+    pub fn stop_all(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn ended(&self, run: i64, end: End) {
+        if let Some(job) = lock(&self.jobs).get_mut(&run) {
+            job.1 = Some(end);
+        }
+    }
+
+    /// Forgets the job of `run`, answering the end it reported.
+    pub fn finish(&self, run: i64) -> Option<End> {
+        lock(&self.jobs).remove(&run).and_then(|(_, end)| end)
+    }
+}
+
+/// The ingest: what the worker routes call.
+pub struct Ingest {
+    db: Db,
+    store: CheckpointStore,
+    events: Events,
+    jobs: Arc<WorkerJobs>,
+}
+
+impl Ingest {
+    pub fn new(db: Db, store: CheckpointStore, events: Events, jobs: Arc<WorkerJobs>) -> Self {
+        Self {
+            db,
+            store,
+            events,
+            jobs,
+        }
+    }
+
     /// The job `run` is, if `token` is its token and it is still running.
     async fn authorize(&self, run: i64, token: Option<&str>) -> Result<WorkerJobRow, Failure> {
         let token = token.ok_or_else(unauthorized)?;
         let row = self
-            .db()
+            .db
             .worker_job(run)
             .await
             .map_err(storage)?
             .ok_or_else(unauthorized)?;
         let expected = row.token_hash.as_deref().ok_or_else(unauthorized)?;
         // Both sides are hashes, so comparing them tells an attacker nothing about the token.
-        if crate::shares::hash_token(token) != expected {
+        if crate::tokens::hash_token(token) != expected {
             return Err(unauthorized());
         }
         if row.status != RunStatus::Running.as_str() {
@@ -54,20 +110,20 @@ impl RunService {
         Ok(row)
     }
 
-    fn objects_dir(&self) -> std::path::PathBuf {
-        self.data_dir().join("checkpoints").join("objects")
-    }
-
     /// What the worker trains: the spec, the checkpoint to start from and what is stored.
-    pub async fn worker_job(&self, run: i64, token: Option<&str>) -> Result<Job, Failure> {
+    pub async fn job(&self, run: i64, token: Option<&str>) -> Result<Job, Failure> {
         let row = self.authorize(run, token).await?;
         let summary = self
-            .db()
+            .db
             .get_run(run)
             .await
             .map_err(storage)?
             .ok_or_else(|| Failure::not_found("run"))?;
-        let (resume_from, skip_through) = self.starting_point(run).await.map_err(storage)?;
+        let (resume_from, skip_through) = self
+            .store
+            .starting_point(&self.db, run)
+            .await
+            .map_err(storage)?;
         Ok(Job {
             run_id: run,
             spec: summary.spec,
@@ -79,17 +135,17 @@ impl RunService {
     }
 
     /// The packed checkpoint the job starts from (no other object is handed out).
-    pub async fn worker_object(
+    pub async fn object(
         &self,
         run: i64,
         token: Option<&str>,
         id: &str,
     ) -> Result<Vec<u8>, Failure> {
-        let job = self.worker_job(run, token).await?;
+        let job = self.job(run, token).await?;
         if job.resume.as_deref() != Some(id) {
             return Err(Failure::not_found("checkpoint object for this job"));
         }
-        let files = read_files(&self.objects_dir().join(id)).map_err(|e| {
+        let files = self.store.read(id).map_err(|e| {
             tracing::error!(run.id = run, error = %e, "reading a checkpoint object");
             Failure::internal()
         })?;
@@ -97,7 +153,7 @@ impl RunService {
     }
 
     /// Stores an uploaded checkpoint after checking that its content is what its name says.
-    pub async fn worker_upload(
+    pub async fn upload(
         &self,
         run: i64,
         token: Option<&str>,
@@ -116,7 +172,7 @@ impl RunService {
                 format!("the content's SHA-256 is {actual}, not the id it was sent as"),
             ));
         }
-        crate::runs::store_files(&files, id, &self.objects_dir()).map_err(|e| {
+        self.store.store_files(&files, id).map_err(|e| {
             tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
             Failure::internal()
         })?;
@@ -125,7 +181,7 @@ impl RunService {
 
     /// Takes a batch of events. Idempotent on (run, seq): what is already stored is skipped,
     /// a gap refuses the whole batch, and a batch is checked whole before any of it is stored.
-    pub async fn worker_events(
+    pub async fn events(
         &self,
         run: i64,
         token: Option<&str>,
@@ -146,9 +202,7 @@ impl RunService {
         }
         for ev in &batch.events {
             match ev {
-                WorkerEvent::Checkpoint { object, .. }
-                    if !is_object_id(object) || !self.objects_dir().join(object).is_dir() =>
-                {
+                WorkerEvent::Checkpoint { object, .. } if !self.store.has(object) => {
                     return Err(Failure::conflict(format!(
                         "checkpoint object {object} has not been uploaded"
                     )));
@@ -191,14 +245,14 @@ impl RunService {
                 step,
                 object,
             } => {
-                let path = format!("checkpoints/objects/{object}");
+                let path = CheckpointStore::stored_path(&object);
                 return self
-                    .db()
+                    .db
                     .ingest_checkpoint(run, seq, epoch, step, &path)
                     .await;
             }
             WorkerEvent::Started { backend, device } => {
-                self.db().set_device(run, &backend, &device, None).await?;
+                self.db.set_device(run, &backend, &device, None).await?;
                 let change = StatusChange {
                     status: RunStatus::Running,
                     message: None,
@@ -209,10 +263,10 @@ impl RunService {
             }
             WorkerEvent::Metric { point } => (EventKind::Metric, Some(point.step), json(&point)),
         };
-        let Some(event_seq) = self.db().ingest_event(run, seq, kind, step, &data).await? else {
+        let Some(event_seq) = self.db.ingest_event(run, seq, kind, step, &data).await? else {
             return Ok(false);
         };
-        self.publish(LiveEvent {
+        self.events.publish(LiveEvent {
             run_id: run,
             seq: Some(event_seq),
             kind: kind.as_str(),
@@ -222,34 +276,29 @@ impl RunService {
     }
 
     /// A heartbeat: progress for the live charts, and whether the worker should stop.
-    pub async fn worker_beat(
+    pub async fn beat(
         &self,
         run: i64,
         token: Option<&str>,
         beat: Beat,
     ) -> Result<BeatAnswer, Failure> {
         self.authorize(run, token).await?;
-        self.db().set_heartbeat(run).await.map_err(storage)?;
+        self.db.set_heartbeat(run).await.map_err(storage)?;
         let progress = domain::wire::Progress {
             step: beat.step,
             total_steps: beat.total_steps,
             samples_per_sec: beat.samples_per_sec,
         };
-        self.publish(LiveEvent {
-            run_id: run,
-            seq: None,
-            kind: "progress",
-            data: json(&progress).into(),
-        });
+        self.events.progress(run, &progress);
         Ok(BeatAnswer {
-            stop: self.worker_should_stop(run),
+            stop: self.jobs.should_stop(run),
         })
     }
 
     /// How the worker says the job ended; the executor turns it into the run's status.
-    pub async fn worker_end(&self, run: i64, token: Option<&str>, end: End) -> Result<(), Failure> {
+    pub async fn end(&self, run: i64, token: Option<&str>, end: End) -> Result<(), Failure> {
         self.authorize(run, token).await?;
-        self.note_worker_end(run, end);
+        self.jobs.ended(run, end);
         Ok(())
     }
 }

@@ -6,19 +6,22 @@
 mod cli;
 mod commands;
 mod db;
+mod events;
 mod executor;
 mod http;
 mod ingest;
 mod landscapes;
+mod objects;
 mod ownership;
 mod queue;
+mod redact;
 mod runs;
 mod service;
 mod settings;
 mod shares;
-mod slurm;
 #[cfg(test)]
 mod testing;
+mod tokens;
 mod worker;
 
 use std::process::ExitCode;

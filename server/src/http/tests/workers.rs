@@ -11,7 +11,7 @@ async fn dispatched(app: &TestApp, token: &str) -> i64 {
     let db = app.runs.db();
     let id = db.insert_run(&spec).await.expect("insert");
     assert!(db.claim(id).await.expect("claim"));
-    db.dispatch_worker(id, "process", &crate::shares::hash_token(token))
+    db.dispatch_worker(id, "process", &crate::tokens::hash_token(token))
         .await
         .expect("dispatch");
     id
