@@ -15,10 +15,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// "what: problem" lines under a heading, for field errors on the terminal.
 fn field_errors(heading: &str, errs: &[schedule::FieldError]) -> BoxError {
-    let lines: Vec<String> = errs
-        .iter()
-        .map(|e| format!("  {}: {}", e.field, e.message))
-        .collect();
+    let lines: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
     format!("{heading}:\n{}", lines.join("\n")).into()
 }
 
