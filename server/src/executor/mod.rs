@@ -159,9 +159,111 @@ fn reported(end: End, data_dir: &Path) -> Result<Finished<()>, String> {
     }
 }
 
+/// A host that trains nothing and records what an executor asked of it.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    use domain::BoxFut;
+    use trainer::{Sink, StopFlag};
+
+    use super::{ExecutorName, Host, Observer};
+    use crate::db::DbError;
+    use crate::objects::StartingPoint;
+    use crate::worker::protocol::End;
+
+    pub struct FakeHost {
+        pub data_dir: PathBuf,
+        /// What the executor asked, in order: "hand process 7", "end 7", "placed 7 job node".
+        pub calls: Mutex<Vec<String>>,
+        /// What the worker reports when its end is taken.
+        pub end: Mutex<Option<End>>,
+    }
+
+    impl FakeHost {
+        pub fn new() -> Self {
+            Self {
+                data_dir: PathBuf::from("/srv/anneal-data"),
+                calls: Mutex::default(),
+                end: Mutex::default(),
+            }
+        }
+
+        fn note(&self, call: String) {
+            self.calls.lock().expect("calls").push(call);
+        }
+
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.lock().expect("calls").clone()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn data_dir(&self) -> &Path {
+            &self.data_dir
+        }
+
+        fn starting_point(&self, _run: i64) -> BoxFut<'_, Result<StartingPoint, DbError>> {
+            Box::pin(async { Ok((None, None)) })
+        }
+
+        fn sink(
+            &self,
+            _run: i64,
+            _skip_through: Option<u64>,
+            _observer: Option<Observer>,
+        ) -> Box<dyn Sink + Send> {
+            unimplemented!("no executor under test trains here")
+        }
+
+        fn hand_to_worker<'a>(
+            &'a self,
+            run: i64,
+            executor: ExecutorName,
+            _stop: &'a StopFlag,
+        ) -> BoxFut<'a, Result<String, String>> {
+            self.note(format!("hand {executor} {run}"));
+            Box::pin(async { Ok("job-token".to_owned()) })
+        }
+
+        fn adopt_worker(&self, run: i64, _stop: &StopFlag) {
+            self.note(format!("adopt {run}"));
+        }
+
+        fn take_worker_end(&self, run: i64) -> BoxFut<'_, Option<End>> {
+            self.note(format!("end {run}"));
+            Box::pin(async { self.end.lock().expect("end").take() })
+        }
+
+        fn record_placement<'a>(
+            &'a self,
+            run: i64,
+            job: &'a str,
+            node: Option<&'a str>,
+        ) -> BoxFut<'a, Result<(), DbError>> {
+            self.note(format!("placed {run} {job} {}", node.unwrap_or("-")));
+            Box::pin(async { Ok(()) })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reported_failure_does_not_show_the_data_directory() {
+        let end = End::Failed {
+            message: "cannot read /srv/anneal-data/tiny/train.idx".into(),
+        };
+        assert_eq!(
+            reported(end, Path::new("/srv/anneal-data"))
+                .err()
+                .as_deref(),
+            Some("cannot read <data dir>/tiny/train.idx")
+        );
+    }
 
     #[test]
     fn names_read_back_as_they_are_written() {

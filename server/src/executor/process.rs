@@ -128,3 +128,54 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
     format!("the worker process exited ({status}) without reporting how the run ended")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::fake::FakeHost;
+    use crate::worker::protocol::End;
+
+    fn process(program: &str) -> Process {
+        Process(ProcessConfig {
+            server_url: "http://127.0.0.1:1".into(),
+            program: program.into(),
+            memory_limit: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_cannot_start_fails_the_run_and_ends_its_job() {
+        let host = FakeHost::new();
+        let out = process("/nonexistent/anneal")
+            .train_in_worker(&host, 7, StopFlag::new())
+            .await;
+        assert_eq!(
+            out.err().as_deref(),
+            Some("the server could not start a worker process")
+        );
+        assert_eq!(host.calls(), ["hand process 7", "end 7"]);
+    }
+
+    #[tokio::test]
+    async fn the_reported_end_decides_and_a_silent_exit_is_explained() {
+        // `true` exits at once without a word: the run fails, saying so.
+        let host = FakeHost::new();
+        let out = process("true")
+            .train_in_worker(&host, 3, StopFlag::new())
+            .await;
+        assert!(
+            out.as_ref()
+                .is_err_and(|e| e.contains("without reporting how the run ended")),
+            "{:?}",
+            out.err()
+        );
+        // The same exit after the worker reported completion: completed.
+        let host = FakeHost::new();
+        *host.end.lock().expect("end") = Some(End::Completed);
+        let out = process("true")
+            .train_in_worker(&host, 3, StopFlag::new())
+            .await;
+        assert!(matches!(out, Ok(Finished::Completed(()))));
+        assert_eq!(host.calls(), ["hand process 3", "end 3"]);
+    }
+}

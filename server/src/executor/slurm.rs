@@ -443,9 +443,8 @@ impl Slurm {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_job_request_carries_what_the_worker_needs_and_the_resources() {
-        let cfg = SlurmConfig {
+    fn config() -> SlurmConfig {
+        SlurmConfig {
             url: "http://head:6820".into(),
             api: "v0.0.38".into(),
             user: "lab".into(),
@@ -459,8 +458,12 @@ mod tests {
             server_url: "http://head:3000".into(),
             node_data_dir: "/data/anneal".into(),
             log_dir: "/scratch/logs".into(),
-        };
-        let body = Slurm::new(cfg).job_request(7, "job-token");
+        }
+    }
+
+    #[test]
+    fn a_job_request_carries_what_the_worker_needs_and_the_resources() {
+        let body = Slurm::new(config()).job_request(7, "job-token");
         let script = body["script"].as_str().unwrap_or_default();
         assert!(
             script.contains("'/opt/anneal/anneal' worker --server 'http://head:3000' --run 7"),
@@ -489,6 +492,18 @@ mod tests {
         assert!(!s("PENDING").is_final() && !s("RUNNING").is_final());
         assert!(
             s("COMPLETED").is_final() && s("CANCELLED").is_final() && s("NODE_FAIL").is_final()
+        );
+    }
+
+    #[test]
+    fn cluster_runs_get_slots_of_their_own_but_the_headless_cli_none() {
+        let slurm = Slurm::new(SlurmConfig {
+            max_jobs: 8,
+            ..config()
+        });
+        assert_eq!(
+            (slurm.slots(0), slurm.slots(2), slurm.slots(16)),
+            (0, 8, 16)
         );
     }
 
