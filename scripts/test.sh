@@ -41,7 +41,7 @@ if senv=$(scripts/slurm.sh start "$sdir"); then
   trap 'scripts/slurm.sh stop "$sdir"' EXIT
   (eval "$senv"; cargo test -p server --test slurm)
   # And from the browser: the same journeys' server, dispatching to the cluster.
-  (eval "$senv"; ANNEAL_EXPECT_EXECUTOR=slurm ANNEAL_E2E_PORT=3002 scripts/e2e.sh debug tests/slurm.spec.ts)
+  (eval "$senv"; ANNEAL_EXPECT_EXECUTOR=slurm scripts/e2e.sh debug tests/slurm.spec.ts)
   scripts/slurm.sh stop "$sdir"; trap - EXIT
 else
   echo "WARNING: could not start a single-node Slurm cluster (see $sdir/log); the Slurm executor was NOT tested" >&2

@@ -149,6 +149,14 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// `field: message`, the one way a problem is written on a line of text (terminals, logs,
+/// one-line summaries in the browser).
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
 /// A step expressed in epochs, for axes and labels. `steps_per_epoch == 0` is treated as 1 so
 /// that a half-filled form never yields NaN or infinity.
 pub fn steps_to_epochs(step: u64, steps_per_epoch: u64) -> f64 {

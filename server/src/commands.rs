@@ -15,10 +15,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// "what: problem" lines under a heading, for field errors on the terminal.
 fn field_errors(heading: &str, errs: &[schedule::FieldError]) -> BoxError {
-    let lines: Vec<String> = errs
-        .iter()
-        .map(|e| format!("  {}: {}", e.field, e.message))
-        .collect();
+    let lines: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
     format!("{heading}:\n{}", lines.join("\n")).into()
 }
 
@@ -139,7 +136,7 @@ async fn train_here(
             id.to_string()
         });
         let b = bar.clone();
-        let observer: crate::runs::Observer = Box::new(move |ev: &Event| match ev {
+        let observer: crate::executor::Observer = Box::new(move |ev: &Event| match ev {
             Event::Started {
                 backend,
                 device,
@@ -504,7 +501,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     )
     .await?;
     tracing::info!(
-        executor = settings.executor.name(),
+        executor = settings.executor.name().as_str(),
         "runs train through this executor"
     );
     let admin_token = crate::http::auth::token_for(

@@ -2,14 +2,24 @@
 //! starting checkpoint handed out, and its events, checkpoints, heartbeats and end taken in.
 //! Events are stored through the same records as in-process training, so SSE followers see a
 //! worker's run exactly as a local one; the server stays the only writer of the database.
+//! [`WorkerJobs`] is where the ingest meets the executors: the jobs in flight, the flag each
+//! one's heartbeats answer, and the end each one reported.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::Failure;
 use domain::wire::{RunStatus, StatusChange};
+use trainer::StopFlag;
 
-use crate::db::{DbError, EventKind, WorkerJobRow};
-use crate::runs::{LiveEvent, RunService, json};
+use crate::db::{Db, DbError, EventKind, WorkerJobRow};
+use crate::events::{Events, LiveEvent, json};
+use crate::objects::{CheckpointStore, is_object_id};
+use crate::queue::lock;
 use crate::worker::protocol::{
-    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, pack, read_files,
+    Acked, Batch, Beat, BeatAnswer, End, Job, MAX_BATCH, WorkerEvent, pack,
 };
 
 fn storage(e: DbError) -> Failure {
@@ -21,32 +31,87 @@ fn unauthorized() -> Failure {
     Failure::new(401, "this worker token is not valid for this job")
 }
 
-/// A content address: 64 lowercase hex digits.
-fn is_object_id(id: &str) -> bool {
-    id.len() == 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 /// A metric's name as charts and CSV headers show it: short, and never a formula.
 fn is_metric_key(key: &str) -> bool {
     (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-impl RunService {
+/// Worker jobs in flight: the flag each one's heartbeats answer, and how it said it ended.
+#[derive(Default)]
+pub struct WorkerJobs {
+    jobs: Mutex<HashMap<i64, (StopFlag, Option<End>)>>,
+    /// The server is stopping: every worker is told to stop.
+    stopping: AtomicBool,
+}
+
+impl WorkerJobs {
+    pub fn start(&self, run: i64, stop: StopFlag) {
+        lock(&self.jobs).insert(run, (stop, None));
+    }
+
+    /// Whether the worker of `run` should stop: the server is stopping, its flag is raised,
+    /// or it is not ours.
+    pub fn should_stop(&self, run: i64) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+            || lock(&self.jobs)
+                .get(&run)
+                .is_none_or(|(s, _)| s.is_raised())
+    }
+
+    pub fn stop_all(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Notes how the job of `run` ended; a job ends once; a second report is refused.
+    fn ended(&self, run: i64, end: End) -> Result<(), Failure> {
+        match lock(&self.jobs).get_mut(&run) {
+            Some((_, Some(first))) => Err(Failure::conflict(format!(
+                "this job already reported its end ({first:?})"
+            ))),
+            Some(job) => {
+                job.1 = Some(end);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets the job of `run`, answering the end it reported.
+    pub fn finish(&self, run: i64) -> Option<End> {
+        lock(&self.jobs).remove(&run).and_then(|(_, end)| end)
+    }
+}
+
+/// The ingest: what the worker routes call.
+pub struct Ingest {
+    db: Db,
+    store: CheckpointStore,
+    events: Events,
+    jobs: Arc<WorkerJobs>,
+}
+
+impl Ingest {
+    pub fn new(db: Db, store: CheckpointStore, events: Events, jobs: Arc<WorkerJobs>) -> Self {
+        Self {
+            db,
+            store,
+            events,
+            jobs,
+        }
+    }
+
     /// The job `run` is, if `token` is its token and it is still running.
     async fn authorize(&self, run: i64, token: Option<&str>) -> Result<WorkerJobRow, Failure> {
         let token = token.ok_or_else(unauthorized)?;
         let row = self
-            .db()
+            .db
             .worker_job(run)
             .await
             .map_err(storage)?
             .ok_or_else(unauthorized)?;
         let expected = row.token_hash.as_deref().ok_or_else(unauthorized)?;
         // Both sides are hashes, so comparing them tells an attacker nothing about the token.
-        if crate::shares::hash_token(token) != expected {
+        if crate::tokens::hash_token(token) != expected {
             return Err(unauthorized());
         }
         if row.status != RunStatus::Running.as_str() {
@@ -58,20 +123,20 @@ impl RunService {
         Ok(row)
     }
 
-    fn objects_dir(&self) -> std::path::PathBuf {
-        self.data_dir().join("checkpoints").join("objects")
-    }
-
     /// What the worker trains: the spec, the checkpoint to start from and what is stored.
-    pub async fn worker_job(&self, run: i64, token: Option<&str>) -> Result<Job, Failure> {
+    pub async fn job(&self, run: i64, token: Option<&str>) -> Result<Job, Failure> {
         let row = self.authorize(run, token).await?;
         let summary = self
-            .db()
+            .db
             .get_run(run)
             .await
             .map_err(storage)?
             .ok_or_else(|| Failure::not_found("run"))?;
-        let (resume_from, skip_through) = self.starting_point(run).await.map_err(storage)?;
+        let (resume_from, skip_through) = self
+            .store
+            .starting_point(&self.db, run)
+            .await
+            .map_err(storage)?;
         Ok(Job {
             run_id: run,
             spec: summary.spec,
@@ -83,17 +148,17 @@ impl RunService {
     }
 
     /// The packed checkpoint the job starts from (no other object is handed out).
-    pub async fn worker_object(
+    pub async fn object(
         &self,
         run: i64,
         token: Option<&str>,
         id: &str,
     ) -> Result<Vec<u8>, Failure> {
-        let job = self.worker_job(run, token).await?;
+        let job = self.job(run, token).await?;
         if job.resume.as_deref() != Some(id) {
             return Err(Failure::not_found("checkpoint object for this job"));
         }
-        let files = read_files(&self.objects_dir().join(id)).map_err(|e| {
+        let files = self.store.read(id).map_err(|e| {
             tracing::error!(run.id = run, error = %e, "reading a checkpoint object");
             Failure::internal()
         })?;
@@ -103,7 +168,7 @@ impl RunService {
     /// Stores an uploaded checkpoint as it streams in, after checking that its content is what
     /// its name says. Nothing of `body` is read before the token is checked and its declared
     /// length is found within what this job's model can hold in a checkpoint.
-    pub async fn worker_upload<S, E>(
+    pub async fn upload<S, E>(
         &self,
         run: i64,
         token: Option<&str>,
@@ -119,24 +184,19 @@ impl RunService {
         if !is_object_id(id) {
             return Err(Failure::field("object", "must be 64 lowercase hex digits"));
         }
-        let spec = self
-            .db()
-            .get_run(run)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| Failure::not_found("run"))?
-            .spec;
-        let bound = spec.checkpoint_bytes_bound();
+        let bound = self.spec(run).await?.checkpoint_bytes_bound();
         if let Some(declared) = declared.filter(|&d| d > bound) {
             return Err(Failure::new(
                 413,
                 format!(
-                    "a checkpoint of this run's model is at most {bound} bytes; this upload declares {declared}"
+                    "a checkpoint of this run's model is at most {bound} bytes; this upload \
+                     declares {declared}"
                 ),
             ));
         }
         use crate::objects::Refused;
-        crate::objects::receive(&self.objects_dir(), id, declared, bound, body)
+        self.store
+            .receive(id, declared, bound, body)
             .await
             .map_err(|r| match r {
                 Refused::BrokeOff(e) => Failure::bad_request(format!("the upload broke off: {e}")),
@@ -158,9 +218,19 @@ impl RunService {
             })
     }
 
+    async fn spec(&self, run: i64) -> Result<domain::wire::RunSpec, Failure> {
+        Ok(self
+            .db
+            .get_run(run)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Failure::not_found("run"))?
+            .spec)
+    }
+
     /// Takes a batch of events. Idempotent on (run, seq): what is already stored is skipped,
     /// a gap refuses the whole batch, and a batch is checked whole before any of it is stored.
-    pub async fn worker_events(
+    pub async fn events(
         &self,
         run: i64,
         token: Option<&str>,
@@ -181,9 +251,7 @@ impl RunService {
         }
         for ev in &batch.events {
             match ev {
-                WorkerEvent::Checkpoint { object, .. }
-                    if !is_object_id(object) || !self.objects_dir().join(object).is_dir() =>
-                {
+                WorkerEvent::Checkpoint { object, .. } if !self.store.has(object) => {
                     return Err(Failure::conflict(format!(
                         "checkpoint object {object} has not been uploaded"
                     )));
@@ -234,7 +302,7 @@ impl RunService {
         acked: i64,
         batch: &Batch,
     ) -> Result<(), Failure> {
-        let mut last = self.db().last_metric_step(run).await.map_err(storage)?;
+        let mut last = self.db.last_metric_step(run).await.map_err(storage)?;
         let new = batch
             .events
             .iter()
@@ -242,12 +310,11 @@ impl RunService {
             .filter(|(i, _)| batch.first + *i as i64 >= acked);
         for (_, ev) in new {
             if let WorkerEvent::Metric { point } = ev {
-                if last.is_some_and(|l| point.step <= l) {
+                if let Some(l) = last.filter(|&l| point.step <= l) {
                     return Err(Failure::conflict(format!(
-                        "metric step {} is already stored (the run's last is {}): a job sends \
+                        "metric step {} is already stored (the run's last is {l}): a job sends \
                          each step once, after those stored",
-                        point.step,
-                        last.unwrap_or_default()
+                        point.step
                     )));
                 }
                 last = Some(point.step);
@@ -268,14 +335,14 @@ impl RunService {
                 step,
                 object,
             } => {
-                let path = format!("checkpoints/objects/{object}");
+                let path = CheckpointStore::stored_path(&object);
                 return self
-                    .db()
+                    .db
                     .ingest_checkpoint(run, seq, epoch, step, &path)
                     .await;
             }
             WorkerEvent::Started { backend, device } => {
-                self.db().set_device(run, &backend, &device, None).await?;
+                self.db.set_device(run, &backend, &device, None).await?;
                 let change = StatusChange {
                     status: RunStatus::Running,
                     message: None,
@@ -286,10 +353,10 @@ impl RunService {
             }
             WorkerEvent::Metric { point } => (EventKind::Metric, Some(point.step), json(&point)),
         };
-        let Some(event_seq) = self.db().ingest_event(run, seq, kind, step, &data).await? else {
+        let Some(event_seq) = self.db.ingest_event(run, seq, kind, step, &data).await? else {
             return Ok(false);
         };
-        self.publish(LiveEvent {
+        self.events.publish(LiveEvent {
             run_id: run,
             seq: Some(event_seq),
             kind: kind.as_str(),
@@ -299,21 +366,14 @@ impl RunService {
     }
 
     /// A heartbeat: progress for the live charts, and whether the worker should stop.
-    pub async fn worker_beat(
+    pub async fn beat(
         &self,
         run: i64,
         token: Option<&str>,
         beat: Beat,
     ) -> Result<BeatAnswer, Failure> {
         self.authorize(run, token).await?;
-        let total = self
-            .db()
-            .get_run(run)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| Failure::not_found("run"))?
-            .spec
-            .total_steps();
+        let total = self.spec(run).await?.total_steps();
         if beat.total_steps > total {
             return Err(Failure::field(
                 "total_steps",
@@ -335,27 +395,43 @@ impl RunService {
                 "must be a finite number, zero or more",
             ));
         }
-        self.db().set_heartbeat(run).await.map_err(storage)?;
+        self.db.set_heartbeat(run).await.map_err(storage)?;
         let progress = domain::wire::Progress {
             step: beat.step,
             total_steps: beat.total_steps,
             samples_per_sec: beat.samples_per_sec,
         };
-        self.publish(LiveEvent {
-            run_id: run,
-            seq: None,
-            kind: "progress",
-            data: json(&progress).into(),
-        });
+        self.events.progress(run, &progress);
         Ok(BeatAnswer {
-            stop: self.worker_should_stop(run),
+            stop: self.jobs.should_stop(run),
         })
     }
 
     /// How the worker says the job ended; the executor turns it into the run's status.
-    pub async fn worker_end(&self, run: i64, token: Option<&str>, end: End) -> Result<(), Failure> {
+    pub async fn end(&self, run: i64, token: Option<&str>, end: End) -> Result<(), Failure> {
         self.authorize(run, token).await?;
-        self.note_worker_end(run, end);
-        Ok(())
+        self.jobs.ended(run, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_ends_once_and_the_first_report_stands() {
+        let jobs = WorkerJobs::default();
+        jobs.start(7, StopFlag::new());
+        jobs.ended(7, End::Completed).expect("first end");
+        let again = jobs
+            .ended(
+                7,
+                End::Failed {
+                    message: "late".into(),
+                },
+            )
+            .expect_err("a second end");
+        assert_eq!(again.status, 409);
+        assert_eq!(jobs.finish(7), Some(End::Completed));
     }
 }

@@ -19,7 +19,8 @@ use trainer::landscape::{LandscapeProgress, PathInput, ToyPathInput};
 
 use crate::db::DbError;
 use crate::queue::{Claim, Ended, Finished, JobKind, JobQueue};
-use crate::runs::{RunService, hide_paths};
+use crate::redact::hide_paths;
+use crate::runs::RunService;
 
 /// Progress is written at most this often; the grid reports after every point.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod db;
+mod events;
 mod executor;
 mod http;
 mod ingest;
@@ -13,13 +14,14 @@ mod landscapes;
 mod objects;
 mod ownership;
 mod queue;
+mod redact;
 mod runs;
 mod service;
 mod settings;
 mod shares;
-mod slurm;
 #[cfg(test)]
 mod testing;
+mod tokens;
 mod worker;
 
 use std::process::ExitCode;

@@ -1,8 +1,8 @@
 //! The one job queue, for every kind of job (training runs, landscapes): workers that wait for
 //! a compute slot (the slots are shared by all kinds), claim the next queued job, and run it;
 //! the stop flags of running jobs, for cancel and shutdown; and how a job ended, which each
-//! kind turns into its own stored status. Where a job runs is the kind's `execute`: today in
-//! this process (training in `spawn_blocking`); a cluster dispatcher plugs in there.
+//! kind turns into its own stored status. Where a job runs is the kind's `execute`: landscapes
+//! in this process, runs wherever the run service's executor puts them (see `crate::executor`).
 
 use std::collections::HashMap;
 use std::marker::PhantomData;

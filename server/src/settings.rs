@@ -1,9 +1,15 @@
 //! Server settings, all from the environment in one place.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use leptos::config::{Env, LeptosOptions};
+
+use crate::executor::local::Local;
+use crate::executor::process::{Process, ProcessConfig};
+use crate::executor::slurm::{Slurm, SlurmConfig};
+use crate::executor::{Executor, ExecutorName};
 
 /// Every knob the server reads, with its variable and default:
 ///
@@ -15,7 +21,7 @@ use leptos::config::{Env, LeptosOptions};
 /// | `ANNEAL_DATABASE_URL` | unset | `postgres://…` (or `sqlite://…`) instead of the SQLite file |
 /// | `ANNEAL_MAX_CONCURRENT` | `1` | runs trained at the same time |
 /// | `ANNEAL_ADMIN_TOKEN` | generated into `$ANNEAL_DATA_DIR/admin-token` | needed for mutating requests when `ANNEAL_ADDR` is not loopback |
-/// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server) or `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) |
+/// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server), `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) or `slurm` (one batch job per run through slurmrestd, below) |
 /// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
 /// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
 /// | `ANNEAL_WORKER_PROGRAM` | this binary | the `anneal` binary workers run (its path on the cluster's nodes for `slurm`) |
@@ -45,7 +51,7 @@ pub struct Settings {
     /// Reads need the admin token too; share pages stay public.
     pub private: bool,
     /// Where claimed runs train.
-    pub executor: crate::executor::Executor,
+    pub executor: Arc<dyn Executor>,
     /// Host names, besides `localhost` and IP literals, that requests may name.
     pub allowed_hosts: Vec<String>,
     pub site_root: String,
@@ -148,17 +154,14 @@ impl Settings {
 
 /// The server as workers reach it.
 fn worker_server_url(addr: SocketAddr) -> String {
-    std::env::var("ANNEAL_WORKER_SERVER_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| {
-            let ip = if addr.ip().is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                addr.ip()
-            };
-            format!("http://{}", SocketAddr::new(ip, addr.port()))
-        })
+    var("ANNEAL_WORKER_SERVER_URL").unwrap_or_else(|| {
+        let ip = if addr.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            addr.ip()
+        };
+        format!("http://{}", SocketAddr::new(ip, addr.port()))
+    })
 }
 
 /// The `anneal` binary workers run.
@@ -172,87 +175,86 @@ fn worker_program() -> Result<PathBuf, SettingsError> {
     }
 }
 
-/// The executor the environment names, with its settings.
-fn executor(
-    addr: SocketAddr,
-    data_dir: &std::path::Path,
-) -> Result<crate::executor::Executor, SettingsError> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    match var("ANNEAL_EXECUTOR").as_deref() {
-        None | Some("local") => Ok(crate::executor::Executor::Local),
-        Some("slurm") => {
-            let need = |k: &'static str| {
-                var(k).ok_or(SettingsError {
-                    var: k,
-                    problem: "must be set when ANNEAL_EXECUTOR=slurm (scripts/slurm.sh start prints it for a local cluster)".into(),
-                })
-            };
-            let number = |k: &'static str| -> Result<Option<u64>, SettingsError> {
-                var(k)
-                    .map(|v| {
-                        v.trim()
-                            .parse::<u64>()
-                            .ok()
-                            .filter(|&n| n > 0)
-                            .ok_or(SettingsError {
-                                var: k,
-                                problem: format!("{v:?} is not a positive whole number"),
-                            })
-                    })
-                    .transpose()
-            };
-            Ok(crate::executor::Executor::Slurm(
-                crate::slurm::SlurmConfig {
-                    url: need("ANNEAL_SLURM_URL")?,
-                    api: var("ANNEAL_SLURM_API").unwrap_or_else(|| "v0.0.38".into()),
-                    user: need("ANNEAL_SLURM_USER")?,
-                    token: need("ANNEAL_SLURM_TOKEN")?,
-                    partition: var("ANNEAL_SLURM_PARTITION"),
-                    max_jobs: number("ANNEAL_SLURM_MAX_JOBS")?
-                        .map_or(32, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-                    cpus_per_job: number("ANNEAL_SLURM_CPUS")?
-                        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-                    memory_mb_per_job: number("ANNEAL_SLURM_MEMORY_MB")?,
-                    gpus_per_job: number("ANNEAL_SLURM_GPUS")?
-                        .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
-                    worker_program: worker_program()?,
-                    server_url: worker_server_url(addr),
-                    node_data_dir: var("ANNEAL_SLURM_DATA_DIR").map_or_else(
-                        || std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
-                        PathBuf::from,
-                    ),
-                    log_dir: var("ANNEAL_SLURM_LOG_DIR")
-                        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
-                },
-            ))
-        }
-        Some("process") => {
-            let server_url = worker_server_url(addr);
-            let memory_limit = match var("ANNEAL_WORKER_MEMORY_BYTES") {
-                None => None,
-                Some(v) => Some(
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|&b| b >= 1 << 24)
-                        .ok_or(SettingsError {
-                            var: "ANNEAL_WORKER_MEMORY_BYTES",
-                            problem: format!("{v:?} is not a number of bytes of at least 16 MiB"),
-                        })?,
-                ),
-            };
-            let program = worker_program()?;
-            Ok(crate::executor::Executor::Process(
-                crate::executor::ProcessConfig {
-                    server_url,
-                    program,
-                    memory_limit,
-                },
-            ))
-        }
-        Some(other) => Err(SettingsError {
+/// The executor the environment names, with its settings: one arm per executor.
+fn executor(addr: SocketAddr, data_dir: &Path) -> Result<Arc<dyn Executor>, SettingsError> {
+    let name = match var("ANNEAL_EXECUTOR") {
+        None => ExecutorName::Local,
+        Some(v) => v.parse().map_err(|problem| SettingsError {
             var: "ANNEAL_EXECUTOR",
-            problem: format!("{other:?}: use local, process or slurm"),
-        }),
-    }
+            problem,
+        })?,
+    };
+    Ok(match name {
+        ExecutorName::Local => Arc::new(Local),
+        ExecutorName::Process => Arc::new(Process(process_config(addr)?)),
+        ExecutorName::Slurm => Arc::new(Slurm::new(slurm_config(addr, data_dir)?)),
+    })
+}
+
+fn process_config(addr: SocketAddr) -> Result<ProcessConfig, SettingsError> {
+    let memory_limit = match var("ANNEAL_WORKER_MEMORY_BYTES") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&b| b >= 1 << 24)
+                .ok_or(SettingsError {
+                    var: "ANNEAL_WORKER_MEMORY_BYTES",
+                    problem: format!("{v:?} is not a number of bytes of at least 16 MiB"),
+                })?,
+        ),
+    };
+    Ok(ProcessConfig {
+        server_url: worker_server_url(addr),
+        program: worker_program()?,
+        memory_limit,
+    })
+}
+
+/// A setting the Slurm executor cannot do without.
+fn needed_for_slurm(k: &'static str) -> Result<String, SettingsError> {
+    var(k).ok_or(SettingsError {
+        var: k,
+        problem: "must be set when ANNEAL_EXECUTOR=slurm (scripts/slurm.sh start prints it for a local cluster)".into(),
+    })
+}
+
+/// A positive whole number, if set.
+fn positive(k: &'static str) -> Result<Option<u64>, SettingsError> {
+    var(k)
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(SettingsError {
+                    var: k,
+                    problem: format!("{v:?} is not a positive whole number"),
+                })
+        })
+        .transpose()
+}
+
+fn slurm_config(addr: SocketAddr, data_dir: &Path) -> Result<SlurmConfig, SettingsError> {
+    Ok(SlurmConfig {
+        url: needed_for_slurm("ANNEAL_SLURM_URL")?,
+        api: var("ANNEAL_SLURM_API").unwrap_or_else(|| "v0.0.38".into()),
+        user: needed_for_slurm("ANNEAL_SLURM_USER")?,
+        token: needed_for_slurm("ANNEAL_SLURM_TOKEN")?,
+        partition: var("ANNEAL_SLURM_PARTITION"),
+        max_jobs: positive("ANNEAL_SLURM_MAX_JOBS")?
+            .map_or(32, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        cpus_per_job: positive("ANNEAL_SLURM_CPUS")?
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        memory_mb_per_job: positive("ANNEAL_SLURM_MEMORY_MB")?,
+        gpus_per_job: positive("ANNEAL_SLURM_GPUS")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        worker_program: worker_program()?,
+        server_url: worker_server_url(addr),
+        node_data_dir: var("ANNEAL_SLURM_DATA_DIR").map_or_else(
+            || std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
+            PathBuf::from,
+        ),
+        log_dir: var("ANNEAL_SLURM_LOG_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+    })
 }

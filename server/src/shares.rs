@@ -1,32 +1,13 @@
-//! Share links: a frozen, read-only snapshot of a run or a sweep behind a random token.
-//! The token carries 256 bits from the OS RNG and only its SHA-256 is stored, so the
-//! database alone opens nothing; a link is checked on every request, so revoking is instant.
+//! Share links: a frozen, read-only snapshot of a run or a sweep behind a random token (see
+//! `crate::tokens`); a link is checked on every request, so revoking is instant.
 
 use domain::wire::{
     FieldError, RunSpec, ShareCreated, ShareKind, ShareRequest, SharedBody, SharedPage,
 };
-use sha2::{Digest, Sha256};
 
 use crate::db::{Db, DbError, now_ms};
 use crate::runs::RunService;
-
-/// Hex digits in a token (32 random bytes).
-pub const TOKEN_LEN: usize = 64;
-
-/// A fresh token: 32 bytes from the operating system's RNG, hex-encoded.
-pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    domain::hex::encode(&bytes)
-}
-
-pub fn hash_token(token: &str) -> String {
-    domain::hex::encode(&Sha256::digest(token.as_bytes()))
-}
-
-/// Whether `token` has the shape of one we issue; anything else is answered without a lookup.
-pub fn well_formed(token: &str) -> bool {
-    token.len() == TOKEN_LEN && token.bytes().all(|b| b.is_ascii_hexdigit())
-}
+use crate::tokens::{hash_token, new_token, well_formed};
 
 /// A shared page shows results, never where they live on the server.
 fn scrub(spec: &mut RunSpec) {
@@ -148,21 +129,4 @@ pub async fn open(db: &Db, token: &str) -> Result<Option<SharedPage>, DbError> {
     serde_json::from_str(&snapshot)
         .map(Some)
         .map_err(|e| DbError::Corrupt(format!("share snapshot: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_long_random_and_hashed() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), TOKEN_LEN);
-        assert!(well_formed(&a));
-        assert_ne!(a, b);
-        assert_ne!(hash_token(&a), a);
-        assert_eq!(hash_token(&a), hash_token(&a));
-        assert!(!well_formed("../../etc/passwd"));
-        assert!(!well_formed(&a[1..]));
-    }
 }

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Server, assert_every_epoch_once, metric_rows, post_run, prepare, reference_rows, strip_timings,
-    wait_rows, wait_status,
+    Server, assert_every_epoch_once, free_port, metric_rows, post_run, prepare, reference_rows,
+    strip_timings, wait_rows, wait_status,
 };
 use serde_json::{Value, json};
 
@@ -118,10 +118,7 @@ fn a_second_server_on_one_data_directory_refuses_to_start() {
 
 /// Starts a second server on `data` with `env`, which must exit refusing; its error output.
 fn refused_second(first: &Server, data: &std::path::Path, env: &[(&str, &str)]) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let mut second = Command::new(env!("CARGO_BIN_EXE_anneal"))
         .arg("serve")
         .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))

@@ -224,7 +224,7 @@ pub fn token_for(
     {
         return Ok(Some(t.trim().to_owned()));
     }
-    let token = crate::shares::new_token();
+    let token = crate::tokens::new_token();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     // Created readable by its owner only: never, even for a moment, by anyone else.

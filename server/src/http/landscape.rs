@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use domain::Lab;
 use domain::wire::{
-    Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSummary, RunStatus,
+    Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSummary,
 };
 use tokio::sync::broadcast;
 use tokio_stream::Stream;
@@ -59,10 +59,6 @@ pub async fn cancel(
     Ok(Json(s.lab.cancel_landscape(id).await?))
 }
 
-fn is_final(status: RunStatus) -> bool {
-    !matches!(status, RunStatus::Queued | RunStatus::Running)
-}
-
 /// `status` whenever the job's state or progress changes, then `done` with the final state.
 /// Changes come from the committed-then-published broadcast, as run events do; a follower that
 /// falls behind reads the job's row again instead of replaying what it missed.
@@ -101,7 +97,7 @@ pub async fn events(
                     }
                 }
                 let data = serde_json::to_string(&current).unwrap_or_default();
-                if is_final(current.status) {
+                if current.status.is_terminal() {
                     let event = Event::default().event("done").data(data);
                     return Some((Ok(event), (db, jobs, live, None, None)));
                 }

@@ -18,7 +18,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{ApiError, AppState};
 use crate::db::{Db, EventKind, StoredEvent};
-use crate::runs::{LiveEvent, RunService};
+use crate::events::LiveEvent;
+use crate::runs::RunService;
 
 const REPLAY_PAGE: i64 = 500;
 

@@ -29,7 +29,8 @@ pub async fn job(
     Ok(Json(
         s.lab
             .runs()
-            .worker_job(id, token(&headers).as_deref())
+            .ingest()
+            .job(id, token(&headers).as_deref())
             .await?,
     ))
 }
@@ -42,7 +43,8 @@ pub async fn get_object(
     let bytes = s
         .lab
         .runs()
-        .worker_object(id, token(&headers).as_deref(), &object)
+        .ingest()
+        .object(id, token(&headers).as_deref(), &object)
         .await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
@@ -57,7 +59,8 @@ pub async fn put_object(
 ) -> Result<StatusCode, ApiError> {
     s.lab
         .runs()
-        .worker_upload(
+        .ingest()
+        .upload(
             id,
             token(&headers).as_deref(),
             &object,
@@ -78,7 +81,8 @@ pub async fn events(
     Ok(Json(
         s.lab
             .runs()
-            .worker_events(id, token(&headers).as_deref(), batch)
+            .ingest()
+            .events(id, token(&headers).as_deref(), batch)
             .await?,
     ))
 }
@@ -93,7 +97,8 @@ pub async fn heartbeat(
     Ok(Json(
         s.lab
             .runs()
-            .worker_beat(id, token(&headers).as_deref(), beat)
+            .ingest()
+            .beat(id, token(&headers).as_deref(), beat)
             .await?,
     ))
 }
@@ -107,7 +112,8 @@ pub async fn end(
     let Json(end) = body.map_err(rejection_to_error)?;
     s.lab
         .runs()
-        .worker_end(id, token(&headers).as_deref(), end)
+        .ingest()
+        .end(id, token(&headers).as_deref(), end)
         .await?;
     Ok(Json(serde_json::json!({"ok": true})))
 }

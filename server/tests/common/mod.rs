@@ -21,17 +21,34 @@ impl Server {
         Self::start_with(data, &[])
     }
 
-    /// A server with these environment variables set as well.
+    /// A server with these environment variables set as well, on a port it finds free (so
+    /// that tests run beside an app already serving on 3000, and beside each other).
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        Self::start_on(data, port, env)
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::try_start(data, port, env) {
+                Ok(s) => return s,
+                // Free when probed, taken before the server bound it: try another.
+                Err(_) if !is_free(port) => continue,
+                Err(status) => panic!("the server exited before it was ready ({status})"),
+            }
+        }
+        panic!("five free ports were taken before the server could bind them");
     }
 
     /// On a given port (a restarted server where its workers look for it).
     pub fn start_on(data: &Path, port: u16, env: &[(&str, &str)]) -> Self {
+        Self::try_start(data, port, env).unwrap_or_else(|status| {
+            panic!("the server exited before it was ready on port {port} ({status})")
+        })
+    }
+
+    /// The server once it answers; its exit status if it ends first (its port was taken, say).
+    fn try_start(
+        data: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Self, std::process::ExitStatus> {
         let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
             .arg("serve")
             .env("ANNEAL_ADDR", format!("127.0.0.1:{port}"))
@@ -44,13 +61,21 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("server starts");
-        let s = Self { child, port };
+        let mut s = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while s.request("GET", "/healthz", None).map(|(c, _)| c) != Some(200) {
+        loop {
+            let answered = s.request("GET", "/healthz", None).map(|(c, _)| c) == Some(200);
+            // Checked after the request too: an answer from another process on the port does
+            // not count once this server has exited.
+            if let Some(status) = s.child.try_wait().expect("server status") {
+                return Err(status);
+            }
+            if answered {
+                return Ok(s);
+            }
             assert!(Instant::now() < deadline, "server never became ready");
             std::thread::sleep(Duration::from_millis(100));
         }
-        s
     }
 
     /// A minimal HTTP/1.1 client: the test needs nothing beyond std.
@@ -94,6 +119,18 @@ impl Server {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
     }
+}
+
+/// A port nothing listens on now, as the OS hands out for port 0.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 impl Drop for Server {

@@ -255,7 +255,7 @@ impl TestApp {
 }
 
 fn random_token() -> String {
-    crate::shares::new_token()
+    crate::tokens::new_token()
 }
 
 impl TestApp {

@@ -24,7 +24,7 @@ async fn dispatched_spec(app: &TestApp, token: &str, spec: &domain::wire::RunSpe
     let db = app.runs.db();
     let id = db.insert_run(spec).await.expect("insert");
     assert!(db.claim(id).await.expect("claim"));
-    db.dispatch_worker(id, "process", &crate::shares::hash_token(token))
+    db.dispatch_worker(id, "process", &crate::tokens::hash_token(token))
         .await
         .expect("dispatch");
     id

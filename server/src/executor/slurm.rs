@@ -1,17 +1,19 @@
-//! The Slurm executor: each run is a batch job, submitted, polled and cancelled through
+//! The `slurm` executor: each run is a batch job, submitted, polled and cancelled through
 //! slurmrestd's REST API, whose job runs `anneal worker` on a node. A job that vanishes without
 //! reporting its end (scancel, a killed node) leaves the run to be resumed by a new job into
-//! the same run id, from its last checkpoint.
+//! the same run id, from its last checkpoint. Jobs outlive the server: a restarted server
+//! adopts those still running, and their workers carry on (they retry while it is down).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use domain::BoxFut;
 use serde_json::{Value, json};
 use trainer::StopFlag;
 
-use crate::executor::STOP_GRACE;
+use super::{Executor, ExecutorName, Host, RunJob, STOP_GRACE, reported};
+use crate::db::{Db, DbError};
 use crate::queue::Finished;
-use crate::runs::{RunJob, RunService};
 use crate::worker::protocol::TOKEN_ENV;
 
 /// Jobs lost without a word are resubmitted this many times before the run is interrupted.
@@ -42,28 +44,109 @@ pub struct SlurmConfig {
     pub log_dir: PathBuf,
 }
 
+/// A job's state as slurmrestd names it (`job_state`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlurmState {
+    Pending,
+    Configuring,
+    Running,
+    Completing,
+    Suspended,
+    Requeued,
+    Completed,
+    Cancelled,
+    Failed,
+    Timeout,
+    NodeFail,
+    Preempted,
+    BootFail,
+    Deadline,
+    OutOfMemory,
+    /// One this server has no use for; taken as final, like the failures.
+    Other(String),
+}
+
+impl SlurmState {
+    const NAMED: [(Self, &'static str); 15] = [
+        (Self::Pending, "PENDING"),
+        (Self::Configuring, "CONFIGURING"),
+        (Self::Running, "RUNNING"),
+        (Self::Completing, "COMPLETING"),
+        (Self::Suspended, "SUSPENDED"),
+        (Self::Requeued, "REQUEUED"),
+        (Self::Completed, "COMPLETED"),
+        (Self::Cancelled, "CANCELLED"),
+        (Self::Failed, "FAILED"),
+        (Self::Timeout, "TIMEOUT"),
+        (Self::NodeFail, "NODE_FAIL"),
+        (Self::Preempted, "PREEMPTED"),
+        (Self::BootFail, "BOOT_FAIL"),
+        (Self::Deadline, "DEADLINE"),
+        (Self::OutOfMemory, "OUT_OF_MEMORY"),
+    ];
+
+    pub fn parse(s: &str) -> Self {
+        Self::NAMED
+            .iter()
+            .find(|(_, name)| *name == s)
+            .map_or_else(|| Self::Other(s.to_owned()), |(state, _)| state.clone())
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(s) => s,
+            known => Self::NAMED
+                .iter()
+                .find(|(state, _)| state == known)
+                .map_or("", |(_, name)| name),
+        }
+    }
+
+    /// No more changes will come.
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            Self::Pending
+                | Self::Running
+                | Self::Configuring
+                | Self::Completing
+                | Self::Suspended
+                | Self::Requeued
+        )
+    }
+}
+
+impl std::fmt::Display for SlurmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A job as slurmrestd reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobState {
-    pub state: String,
+    pub state: SlurmState,
     pub node: Option<String>,
 }
 
 impl JobState {
     /// No more changes will come.
     pub fn is_final(&self) -> bool {
-        !matches!(
-            self.state.as_str(),
-            "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "SUSPENDED" | "REQUEUED"
-        )
+        self.state.is_final()
     }
 }
 
-/// Blocking calls to slurmrestd (run on a blocking thread).
+/// The executor, with its blocking client of slurmrestd (called on blocking threads).
 #[derive(Clone)]
 pub struct Slurm {
     cfg: SlurmConfig,
     agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Slurm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slurm").field("cfg", &self.cfg).finish()
+    }
 }
 
 impl Slurm {
@@ -166,8 +249,8 @@ impl Slurm {
         let j = &v["jobs"][0];
         let state = j["job_state"]
             .as_str()
-            .ok_or_else(|| format!("slurmrestd knows no job {job}"))?
-            .to_owned();
+            .map(SlurmState::parse)
+            .ok_or_else(|| format!("slurmrestd knows no job {job}"))?;
         let node = j["nodes"]
             .as_str()
             .filter(|n| !n.is_empty())
@@ -187,20 +270,49 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|_| "a Slurm call panicked".to_owned())
 }
 
-impl RunService {
-    /// Trains a claimed run as Slurm jobs: one, or a new one into the same run each time a
-    /// job is lost without reporting its end.
-    pub(crate) async fn train_in_slurm(
-        &self,
+impl Executor for Slurm {
+    fn name(&self) -> ExecutorName {
+        ExecutorName::Slurm
+    }
+
+    /// Runs on the cluster use none of this machine's compute: as many jobs may be in flight
+    /// as the cluster setting allows (the headless CLI, with no slots, runs none).
+    fn slots(&self, local: usize) -> usize {
+        if local > 0 {
+            self.cfg.max_jobs.max(local)
+        } else {
+            local
+        }
+    }
+
+    fn left_running<'a>(&'a self, db: &'a Db) -> BoxFut<'a, Result<Vec<(i64, String)>, DbError>> {
+        Box::pin(db.adoptable_slurm_runs())
+    }
+
+    fn train<'a>(
+        &'a self,
+        host: &'a dyn Host,
         job: RunJob,
         stop: StopFlag,
-        slurm: &Slurm,
+    ) -> BoxFut<'a, Result<Finished<()>, String>> {
+        Box::pin(self.train_in_jobs(host, job, stop))
+    }
+}
+
+impl Slurm {
+    /// Trains a claimed run as Slurm jobs: one, or a new one into the same run each time a
+    /// job is lost without reporting its end.
+    async fn train_in_jobs(
+        &self,
+        host: &dyn Host,
+        job: RunJob,
+        stop: StopFlag,
     ) -> Result<Finished<()>, String> {
         let id = job.run.id;
         let mut lost = 0;
         let mut adopt = job.adopt;
         loop {
-            match self.one_slurm_job(id, &stop, slurm, adopt.take()).await? {
+            match self.one_job(host, id, &stop, adopt.take()).await? {
                 Some(done) => return Ok(done),
                 None if lost < RESUBMITS => {
                     lost += 1;
@@ -217,63 +329,65 @@ impl RunService {
     }
 
     /// One job; None when it ended without reporting (the run continues in a new job).
-    async fn one_slurm_job(
+    async fn one_job(
         &self,
+        host: &dyn Host,
         id: i64,
         stop: &StopFlag,
-        slurm: &Slurm,
         adopt: Option<String>,
     ) -> Result<Option<Finished<()>>, String> {
         let job = match adopt {
             // Its worker still holds its token (stored hashed): only watch it.
             Some(job) => {
-                self.workers().start(id, stop.clone());
+                host.adopt_worker(id, stop);
                 job
             }
-            None => self.submit_job(id, stop, slurm).await?,
+            None => self.submit_job(host, id, stop).await?,
         };
-        self.watch_job(id, stop, slurm, job).await
+        self.watch_job(host, id, stop, job).await
     }
 
     /// Hands the run to a new Slurm job with a fresh token; answers the job id.
-    async fn submit_job(&self, id: i64, stop: &StopFlag, slurm: &Slurm) -> Result<String, String> {
-        let token = self.hand_to_worker(id, "slurm", stop).await?;
-        let s = slurm.clone();
+    async fn submit_job(
+        &self,
+        host: &dyn Host,
+        id: i64,
+        stop: &StopFlag,
+    ) -> Result<String, String> {
+        let token = host.hand_to_worker(id, self.name(), stop).await?;
+        let s = self.clone();
         let submitted = blocking(move || s.submit(id, &token)).await.and_then(|r| r);
         let job = match submitted {
             Ok(j) => j,
             Err(e) => {
-                self.take_worker_end(id).await;
+                host.take_worker_end(id).await;
                 tracing::error!(run.id = id, error = %e, "Slurm submission failed");
                 return Err(format!("Slurm refused the job: {e}"));
             }
         };
         tracing::info!(run.id = id, slurm.job = %job, "submitted to Slurm");
-        self.db()
-            .set_executor_job(id, &job, None)
-            .await
-            .map_err(|e| {
-                tracing::error!(run.id = id, error = %e, "recording a Slurm job id failed");
-                "the server could not record this run's Slurm job".to_owned()
-            })?;
+        host.record_placement(id, &job, None).await.map_err(|e| {
+            tracing::error!(run.id = id, error = %e, "recording a Slurm job id failed");
+            "the server could not record this run's Slurm job".to_owned()
+        })?;
         Ok(job)
     }
 
-    /// Waits for a job to end, cancelling it if its worker does not stop when told, and turns
-    /// its end into the run's outcome (None: lost without a report).
-    async fn watch_job(
+    /// Polls the job until it ends, cancelling it if its worker does not stop when told, and
+    /// recording its node once known. Answers its last state.
+    async fn poll_until_final(
         &self,
+        host: &dyn Host,
         id: i64,
         stop: &StopFlag,
-        slurm: &Slurm,
-        job: String,
-    ) -> Result<Option<Finished<()>>, String> {
+        job: &str,
+    ) -> JobState {
         let mut told_at: Option<Instant> = None;
         let mut node_known = false;
         let mut cancel_sent = false;
-        let last = loop {
+        loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let (s, j) = (slurm.clone(), job.clone());
+            let (s, j) = (self.clone(), job.to_owned());
             let state = match blocking(move || s.state(&j)).await.and_then(|r| r) {
                 Ok(st) => st,
                 Err(e) => {
@@ -284,26 +398,40 @@ impl RunService {
             };
             if !node_known && let Some(n) = &state.node {
                 node_known = true;
-                let _ = self.db().set_executor_job(id, &job, Some(n)).await;
+                if let Err(e) = host.record_placement(id, job, Some(n)).await {
+                    tracing::warn!(run.id = id, error = %e, "recording a Slurm job's node failed");
+                }
             }
             if state.is_final() {
-                break state;
+                return state;
             }
             if stop.is_raised()
                 && !cancel_sent
                 && told_at.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
             {
                 cancel_sent = true;
-                let (s, j) = (slurm.clone(), job.clone());
+                let (s, j) = (self.clone(), job.to_owned());
                 let _ = blocking(move || s.cancel(&j)).await;
             }
-        };
-        let end = self.take_worker_end(id).await;
+        }
+    }
+
+    /// Waits for a job to end and turns its end into the run's outcome (None: lost without a
+    /// report).
+    async fn watch_job(
+        &self,
+        host: &dyn Host,
+        id: i64,
+        stop: &StopFlag,
+        job: String,
+    ) -> Result<Option<Finished<()>>, String> {
+        let last = self.poll_until_final(host, id, stop, &job).await;
+        let end = host.take_worker_end(id).await;
         tracing::info!(run.id = id, slurm.job = %job, state = %last.state, "Slurm job ended");
         Ok(match end {
-            Some(end) => Some(self.reported(end)?),
+            Some(end) => Some(reported(end, host.data_dir())?),
             None if stop.is_raised() => Some(Finished::Stopped { at_step: None }),
-            None if last.state == "OUT_OF_MEMORY" => {
+            None if last.state == SlurmState::OutOfMemory => {
                 return Err("the Slurm job ran out of memory (OUT_OF_MEMORY): raise ANNEAL_SLURM_MEMORY_MB or shrink the run".into());
             }
             None => None,
@@ -315,9 +443,8 @@ impl RunService {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_job_request_carries_what_the_worker_needs_and_the_resources() {
-        let cfg = SlurmConfig {
+    fn config() -> SlurmConfig {
+        SlurmConfig {
             url: "http://head:6820".into(),
             api: "v0.0.38".into(),
             user: "lab".into(),
@@ -331,8 +458,12 @@ mod tests {
             server_url: "http://head:3000".into(),
             node_data_dir: "/data/anneal".into(),
             log_dir: "/scratch/logs".into(),
-        };
-        let body = Slurm::new(cfg).job_request(7, "job-token");
+        }
+    }
+
+    #[test]
+    fn a_job_request_carries_what_the_worker_needs_and_the_resources() {
+        let body = Slurm::new(config()).job_request(7, "job-token");
         let script = body["script"].as_str().unwrap_or_default();
         assert!(
             script.contains("'/opt/anneal/anneal' worker --server 'http://head:3000' --run 7"),
@@ -355,12 +486,33 @@ mod tests {
     #[test]
     fn final_states_are_told_apart() {
         let s = |st: &str| JobState {
-            state: st.into(),
+            state: SlurmState::parse(st),
             node: None,
         };
         assert!(!s("PENDING").is_final() && !s("RUNNING").is_final());
         assert!(
             s("COMPLETED").is_final() && s("CANCELLED").is_final() && s("NODE_FAIL").is_final()
         );
+    }
+
+    #[test]
+    fn cluster_runs_get_slots_of_their_own_but_the_headless_cli_none() {
+        let slurm = Slurm::new(SlurmConfig {
+            max_jobs: 8,
+            ..config()
+        });
+        assert_eq!(
+            (slurm.slots(0), slurm.slots(2), slurm.slots(16)),
+            (0, 8, 16)
+        );
+    }
+
+    #[test]
+    fn states_read_back_as_slurm_writes_them() {
+        for name in ["PENDING", "OUT_OF_MEMORY", "NODE_FAIL", "SPECIAL_EXIT"] {
+            assert_eq!(SlurmState::parse(name).as_str(), name);
+        }
+        assert_eq!(SlurmState::parse("OUT_OF_MEMORY"), SlurmState::OutOfMemory);
+        assert!(SlurmState::parse("SPECIAL_EXIT").is_final());
     }
 }

@@ -1,4 +1,4 @@
-//! Receiving a worker's checkpoint upload into the content-addressed object store
+//! Receiving a worker's checkpoint upload into the object store
 //! (`checkpoints/objects/<sha256>/`): the body streams through the archive reader onto disk,
 //! its address computed on the way, so a checkpoint is never held in memory, however large.
 //! A crash mid-upload leaves only an `.incoming-*` folder, never a half-written object.
