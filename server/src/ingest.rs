@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use domain::Failure;
 use domain::wire::{RunStatus, StatusChange};
@@ -36,17 +37,30 @@ fn is_metric_key(key: &str) -> bool {
     (1..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Worker jobs in flight: the flag each one's heartbeats answer, and how it said it ended.
+/// Worker jobs in flight: the flag each one's heartbeats answer, when it last spoke, and how it
+/// said it ended.
 #[derive(Default)]
 pub struct WorkerJobs {
-    jobs: Mutex<HashMap<i64, (StopFlag, Option<End>)>>,
+    jobs: Mutex<HashMap<i64, JobState>>,
     /// The server is stopping: every worker is told to stop.
     stopping: AtomicBool,
 }
 
+struct JobState {
+    stop: StopFlag,
+    /// Handed out, or its last heartbeat: a worker silent for long is hung or gone.
+    last_heard: Instant,
+    end: Option<End>,
+}
+
 impl WorkerJobs {
     pub fn start(&self, run: i64, stop: StopFlag) {
-        lock(&self.jobs).insert(run, (stop, None));
+        let job = JobState {
+            stop,
+            last_heard: Instant::now(),
+            end: None,
+        };
+        lock(&self.jobs).insert(run, job);
     }
 
     /// Whether the worker of `run` should stop: the server is stopping, its flag is raised,
@@ -55,21 +69,35 @@ impl WorkerJobs {
         self.stopping.load(Ordering::SeqCst)
             || lock(&self.jobs)
                 .get(&run)
-                .is_none_or(|(s, _)| s.is_raised())
+                .is_none_or(|j| j.stop.is_raised())
     }
 
     pub fn stop_all(&self) {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
+    /// The worker of `run` spoke (a heartbeat).
+    fn heard(&self, run: i64) {
+        if let Some(job) = lock(&self.jobs).get_mut(&run) {
+            job.last_heard = Instant::now();
+        }
+    }
+
+    /// How long the worker of `run` has been silent; None if no job of ours holds it.
+    pub fn silent_for(&self, run: i64) -> Option<Duration> {
+        lock(&self.jobs).get(&run).map(|j| j.last_heard.elapsed())
+    }
+
     /// Notes how the job of `run` ended; a job ends once; a second report is refused.
     fn ended(&self, run: i64, end: End) -> Result<(), Failure> {
         match lock(&self.jobs).get_mut(&run) {
-            Some((_, Some(first))) => Err(Failure::conflict(format!(
+            Some(JobState {
+                end: Some(first), ..
+            }) => Err(Failure::conflict(format!(
                 "this job already reported its end ({first:?})"
             ))),
             Some(job) => {
-                job.1 = Some(end);
+                job.end = Some(end);
                 Ok(())
             }
             None => Ok(()),
@@ -78,7 +106,7 @@ impl WorkerJobs {
 
     /// Forgets the job of `run`, answering the end it reported.
     pub fn finish(&self, run: i64) -> Option<End> {
-        lock(&self.jobs).remove(&run).and_then(|(_, end)| end)
+        lock(&self.jobs).remove(&run).and_then(|j| j.end)
     }
 }
 
@@ -396,6 +424,7 @@ impl Ingest {
             ));
         }
         self.db.set_heartbeat(run).await.map_err(storage)?;
+        self.jobs.heard(run);
         let progress = domain::wire::Progress {
             step: beat.step,
             total_steps: beat.total_steps,

@@ -17,6 +17,7 @@ use trainer::StopFlag;
 use crate::db::DbError;
 
 /// How a job's own work came back.
+#[derive(Debug)]
 pub enum Finished<T> {
     Completed(T),
     /// It saw its stop flag and returned early, after `at_step` when it counts steps.

@@ -24,6 +24,7 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server), `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) or `slurm` (one batch job per run through slurmrestd, below) |
 /// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
 /// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
+/// | `ANNEAL_WORKER_STALE_SECS` | `60` | a worker process silent this long is killed and replaced |
 /// | `ANNEAL_WORKER_PROGRAM` | this binary | the `anneal` binary workers run (its path on the cluster's nodes for `slurm`) |
 /// | `ANNEAL_SLURM_URL` | (needed for `slurm`) | slurmrestd, e.g. `http://head:6820` |
 /// | `ANNEAL_SLURM_API` | `v0.0.38` | slurmrestd's API version (Slurm 22.05: v0.0.38; 24.05+: v0.0.40 or later) |
@@ -205,10 +206,18 @@ fn process_config(addr: SocketAddr) -> Result<ProcessConfig, SettingsError> {
                 })?,
         ),
     };
+    let stale_secs = parsed("ANNEAL_WORKER_STALE_SECS", 60u64)?;
+    if !(1..=86_400).contains(&stale_secs) {
+        return Err(SettingsError {
+            var: "ANNEAL_WORKER_STALE_SECS",
+            problem: "must be between 1 and 86400 seconds".into(),
+        });
+    }
     Ok(ProcessConfig {
         server_url: worker_server_url(addr),
         program: worker_program()?,
         memory_limit,
+        stale_after: std::time::Duration::from_secs(stale_secs),
     })
 }
 

@@ -1,10 +1,16 @@
 //! The `process` executor end to end on the real binary: runs train in `anneal worker` child
 //! processes that speak the worker protocol, with the same rows as in-process training; a run
-//! that exhausts its worker's memory fails alone while the server goes on serving.
+//! that exhausts its worker's memory fails alone while the server goes on serving; a worker
+//! killed with -9, or hung, is replaced and the run completes with every epoch once.
 
 mod common;
 
-use common::{Server, post_run, prepare, strip_timings, toy, train_all, wait_rows, wait_status};
+use std::time::{Duration, Instant};
+
+use common::{
+    Server, assert_every_epoch_once, metric_rows, post_run, prepare, strip_timings, toy, train_all,
+    wait_rows, wait_status,
+};
 use serde_json::json;
 
 #[test]
@@ -110,6 +116,104 @@ fn a_cancelled_worker_stops_and_the_run_says_cancelled() {
         asked.elapsed() < std::time::Duration::from_secs(10),
         "{:?}",
         asked.elapsed()
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The pid of the worker process training run `id` for the server on `port`, if one is alive.
+fn worker_pid(port: u16, id: i64) -> Option<u32> {
+    let server = format!("http://127.0.0.1:{port}");
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let has = |pair: [&str; 2]| {
+            args.windows(2)
+                .any(|w| w[0] == pair[0].as_bytes() && w[1] == pair[1].as_bytes())
+        };
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // A zombie (Z) is already dead.
+        let alive = state
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'));
+        (alive && has(["--server", &server]) && has(["--run", &id.to_string()])).then_some(pid)
+    })
+}
+
+/// Waits for a worker of run `id` other than `old`.
+fn next_worker(port: u16, id: i64, old: u32, secs: u64) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(pid) = worker_pid(port, id).filter(|&p| p != old) {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new worker took run {id} over"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[test]
+fn a_killed_or_hung_worker_is_replaced_and_every_epoch_lands_once() {
+    const EPOCHS: u64 = 12;
+    let spec = json!({
+        "name": "lost workers",
+        "seed": 5,
+        "schedule": {"kind": "constant", "lr": 0.05},
+        "experiment": {
+            "kind": "net", "dataset": "fashion_mnist", "data_dir": "tiny",
+            "model": {"kind": "mlp", "hidden": [256, 256]},
+            "loss": "cross_entropy",
+            "optimizer": {"kind": "sgd", "momentum": 0.9},
+            "batch": 20, "epochs": EPOCHS, "checkpoint_every": 1
+        }
+    });
+    let data = prepare("worker-lost");
+    let s = Server::start_with(
+        &data,
+        &[
+            ("ANNEAL_EXECUTOR", "process"),
+            ("ANNEAL_WORKER_STALE_SECS", "4"),
+        ],
+    );
+    let id = post_run(&s, &spec);
+    wait_rows(&s, id, 3, 300);
+    // A crash of the worker: killed with -9 mid-run.
+    let first = worker_pid(s.port, id).expect("a worker trains the run");
+    signal(first, "-KILL");
+    let second = next_worker(s.port, id, first, 60);
+    let rows = metric_rows(&s, id).len();
+    wait_rows(&s, id, rows + 2, 300);
+    // A hung worker: stopped, so it holds its job and sends nothing; killed and replaced.
+    signal(second, "-STOP");
+    let third = next_worker(s.port, id, second, 60);
+    assert_ne!(third, first);
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed", "interrupted"], 300),
+        "completed",
+        "{}",
+        s.get(&format!("/api/runs/{id}"))
+    );
+    let rows = metric_rows(&s, id);
+    assert_every_epoch_once(&rows, EPOCHS);
+    let seqs: Vec<i64> = rows.iter().filter_map(|r| r["seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq keeps increasing");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{second}/cmdline")).exists()
+            || worker_pid(s.port, id) != Some(second),
+        "the hung worker was killed"
     );
     drop(s);
     let _ = std::fs::remove_dir_all(&data);

@@ -88,6 +88,11 @@ pub struct RunJob {
     pub adopt: Option<String>,
 }
 
+/// Worker jobs lost without a word (a killed or hung worker process, a lost batch job) are
+/// started again into the same run, from its last checkpoint, this many times before the run
+/// is left interrupted for Resume.
+pub(crate) const RESUBMITS: u32 = 3;
+
 /// What an executor may ask of the run service.
 pub trait Host: Send + Sync {
     /// Datasets and checkpoints live under this directory.
@@ -112,6 +117,9 @@ pub trait Host: Send + Sync {
     ) -> BoxFut<'a, Result<String, String>>;
     /// Watches a worker job a previous server handed out (its worker still holds its token).
     fn adopt_worker(&self, run: i64, stop: &StopFlag);
+    /// How long the run's worker job has said nothing (no heartbeat since it was handed out or
+    /// since its last one); None when no worker job of this server holds the run.
+    fn worker_silent_for(&self, run: i64) -> Option<std::time::Duration>;
     /// Ends the run's worker job: its token dies, and how it said it ended comes back.
     fn take_worker_end(&self, run: i64) -> BoxFut<'_, Option<End>>;
     /// Records the batch system's job running the run and, once known, its node.
@@ -179,6 +187,8 @@ pub(crate) mod fake {
         pub calls: Mutex<Vec<String>>,
         /// What the worker reports when its end is taken.
         pub end: Mutex<Option<End>>,
+        /// How long the worker has been silent, as the executor asks.
+        pub silent: Mutex<Option<std::time::Duration>>,
     }
 
     impl FakeHost {
@@ -187,6 +197,7 @@ pub(crate) mod fake {
                 data_dir: PathBuf::from("/srv/anneal-data"),
                 calls: Mutex::default(),
                 end: Mutex::default(),
+                silent: Mutex::default(),
             }
         }
 
@@ -229,6 +240,10 @@ pub(crate) mod fake {
 
         fn adopt_worker(&self, run: i64, _stop: &StopFlag) {
             self.note(format!("adopt {run}"));
+        }
+
+        fn worker_silent_for(&self, _run: i64) -> Option<std::time::Duration> {
+            *self.silent.lock().expect("silent")
         }
 
         fn take_worker_end(&self, run: i64) -> BoxFut<'_, Option<End>> {

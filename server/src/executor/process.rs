@@ -1,6 +1,8 @@
 //! The `process` executor: one `anneal worker` child process per run, which speaks the worker
 //! protocol to this server. A run that exhausts its worker's memory then fails alone: the
-//! child dies, the server does not.
+//! child dies, the server does not. A worker that dies by a signal without reporting (a
+//! `kill -9`, a crash) or goes silent past `stale_after` (it is killed) has not failed its run:
+//! a new worker takes the run on from its last checkpoint, up to `RESUBMITS` times.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 use domain::BoxFut;
 use trainer::StopFlag;
 
-use super::{Executor, ExecutorName, Host, RunJob, STOP_GRACE, reported};
+use super::{Executor, ExecutorName, Host, RESUBMITS, RunJob, STOP_GRACE, reported};
 use crate::queue::Finished;
 use crate::worker::protocol::TOKEN_ENV;
 
@@ -20,6 +22,8 @@ pub struct ProcessConfig {
     pub program: PathBuf,
     /// Address-space limit of each worker, in bytes (through `prlimit --as`); none by default.
     pub memory_limit: Option<u64>,
+    /// A worker that sends no heartbeat for this long is hung: it is killed and replaced.
+    pub stale_after: Duration,
 }
 
 #[derive(Debug)]
@@ -36,7 +40,7 @@ impl Executor for Process {
         job: RunJob,
         stop: StopFlag,
     ) -> BoxFut<'a, Result<Finished<()>, String>> {
-        Box::pin(self.train_in_worker(host, job.run.id, stop))
+        Box::pin(self.train_in_workers(host, job.run.id, stop))
     }
 }
 
@@ -64,13 +68,40 @@ impl Process {
         cmd
     }
 
-    /// Trains the run in a child process and waits for it.
-    async fn train_in_worker(
+    /// Trains the run in child processes: one, or a new one into the same run each time one is
+    /// lost without reporting its end.
+    async fn train_in_workers(
         &self,
         host: &dyn Host,
         id: i64,
         stop: StopFlag,
     ) -> Result<Finished<()>, String> {
+        let mut lost = 0;
+        loop {
+            match self.train_in_worker(host, id, stop.clone()).await? {
+                Some(done) => return Ok(done),
+                None if lost < RESUBMITS => {
+                    lost += 1;
+                    tracing::warn!(
+                        run.id = id,
+                        attempt = lost,
+                        "the worker process was lost without a report; a new one resumes the run"
+                    );
+                }
+                // Lost again and again: leave it interrupted, for Resume.
+                None => return Ok(Finished::Stopped { at_step: None }),
+            }
+        }
+    }
+
+    /// Trains the run in one child process and waits for it; None when the worker was lost
+    /// (killed by a signal, or hung and killed here) without reporting how the run ended.
+    async fn train_in_worker(
+        &self,
+        host: &dyn Host,
+        id: i64,
+        stop: StopFlag,
+    ) -> Result<Option<Finished<()>>, String> {
         let token = host.hand_to_worker(id, self.name(), &stop).await?;
         let mut child = match self.command(host, id, &token).spawn() {
             Ok(c) => c,
@@ -82,6 +113,7 @@ impl Process {
         };
         tracing::info!(run.id = id, pid = child.id(), "worker process started");
         let mut told_at: Option<Instant> = None;
+        let mut hung = false;
         let status = loop {
             tokio::select! {
                 s = child.wait() => break s,
@@ -90,19 +122,43 @@ impl Process {
                     if stop.is_raised() && told_at.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE {
                         let _ = child.start_kill();
                     }
+                    let silent = host.worker_silent_for(id).unwrap_or_default();
+                    if !hung && silent > self.0.stale_after {
+                        hung = true;
+                        tracing::warn!(run.id = id, silent_s = silent.as_secs(), "the worker process stopped sending heartbeats; killing it");
+                        let _ = child.start_kill();
+                    }
                 }
             }
         };
         match (host.take_worker_end(id).await, status) {
-            (Some(end), _) => reported(end, host.data_dir()),
+            (Some(end), _) => reported(end, host.data_dir()).map(Some),
             // Told to stop and killed before it could say so: stopped all the same.
-            (None, _) if stop.is_raised() => Ok(Finished::Stopped { at_step: None }),
+            (None, _) if stop.is_raised() => Ok(Some(Finished::Stopped { at_step: None })),
+            (None, _) if hung => Ok(None),
+            (None, Ok(status)) if lost_by_signal(status) => Ok(None),
             (None, Ok(status)) => Err(describe_exit(status)),
             (None, Err(e)) => {
                 tracing::error!(run.id = id, error = %e, "waiting for a worker process");
                 Err("the server lost track of the worker process".into())
             }
         }
+    }
+}
+
+/// Whether a worker that said nothing was killed from outside (SIGKILL, a crash signal), which
+/// says nothing about the run, rather than aborted by a failed allocation (SIGABRT), which a
+/// new worker would repeat.
+fn lost_by_signal(status: std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().is_some_and(|sig| sig != 6)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
     }
 }
 
@@ -140,6 +196,7 @@ mod tests {
             server_url: "http://127.0.0.1:1".into(),
             program: program.into(),
             memory_limit: None,
+            stale_after: Duration::from_secs(60),
         })
     }
 
@@ -175,7 +232,57 @@ mod tests {
         let out = process("true")
             .train_in_worker(&host, 3, StopFlag::new())
             .await;
-        assert!(matches!(out, Ok(Finished::Completed(()))));
+        assert!(matches!(out, Ok(Some(Finished::Completed(())))));
         assert_eq!(host.calls(), ["hand process 3", "end 3"]);
+    }
+
+    /// A stand-in worker: a shell script that ignores its arguments.
+    fn script(tmp: &crate::testing::TempDir, body: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = tmp.path().join("worker.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.to_string_lossy().into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_silent_worker_is_killed_and_counted_lost_not_failed() {
+        let tmp = crate::testing::TempDir::new("hung-worker");
+        let host = FakeHost::new();
+        *host.silent.lock().expect("silent") = Some(Duration::from_secs(61));
+        // It holds its job and says nothing: killed at the first check, and lost.
+        let started = Instant::now();
+        let out = process(&script(&tmp, "exec sleep 600"))
+            .train_in_worker(&host, 5, StopFlag::new())
+            .await;
+        assert!(matches!(out, Ok(None)), "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_worker_killed_from_outside_is_replaced_up_to_the_limit() {
+        let tmp = crate::testing::TempDir::new("killed-worker");
+        let host = FakeHost::new();
+        // Every worker is killed with -9: RESUBMITS replacements, then the run is left
+        // interrupted (resumable), not failed.
+        let out = process(&script(&tmp, "kill -9 $$"))
+            .train_in_workers(&host, 4, StopFlag::new())
+            .await;
+        assert!(
+            matches!(out, Ok(Finished::Stopped { at_step: None })),
+            "{out:?}"
+        );
+        let hands = host
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("hand"))
+            .count();
+        assert_eq!(hands as u32, RESUBMITS + 1);
+        // An allocation failure (SIGABRT) is the run's own: it fails at once, saying why.
+        let host = FakeHost::new();
+        let out = process(&script(&tmp, "kill -6 $$"))
+            .train_in_workers(&host, 4, StopFlag::new())
+            .await;
+        assert!(out.is_err_and(|e| e.contains("memory")));
     }
 }

@@ -11,13 +11,10 @@ use domain::BoxFut;
 use serde_json::{Value, json};
 use trainer::StopFlag;
 
-use super::{Executor, ExecutorName, Host, RunJob, STOP_GRACE, reported};
+use super::{Executor, ExecutorName, Host, RESUBMITS, RunJob, STOP_GRACE, reported};
 use crate::db::{Db, DbError};
 use crate::queue::Finished;
 use crate::worker::protocol::TOKEN_ENV;
-
-/// Jobs lost without a word are resubmitted this many times before the run is interrupted.
-const RESUBMITS: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlurmConfig {

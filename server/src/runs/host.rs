@@ -67,6 +67,10 @@ impl Host for RunService {
         self.worker_jobs.start(run, stop.clone());
     }
 
+    fn worker_silent_for(&self, run: i64) -> Option<std::time::Duration> {
+        self.worker_jobs.silent_for(run)
+    }
+
     fn take_worker_end(&self, run: i64) -> BoxFut<'_, Option<End>> {
         Box::pin(async move {
             let end = self.worker_jobs.finish(run);
