@@ -1,7 +1,8 @@
 //! The Slurm executor on a real single-node cluster (`scripts/slurm.sh start`, which the test
 //! command runs and whose settings it exports): runs and a network sweep go through Slurm with
 //! the same rows as in-process training, a job killed with `scancel` is resubmitted into the
-//! same run with no gap and no duplicate, and a cancelled run ends its Slurm job.
+//! same run with no gap and no duplicate, as is one whose worker is killed with -9, and a
+//! cancelled run ends its Slurm job.
 //! Without a cluster (ANNEAL_SLURM_URL unset) each test says so and passes vacuously; the
 //! test command refuses to go on quietly in that case (see scripts/test.sh).
 
@@ -10,8 +11,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Server, assert_every_epoch_once, metric_rows, post_run, prepare, reference_rows, strip_timings,
-    train_all, wait_rows, wait_status,
+    Server, assert_every_epoch_once, metric_rows, next_worker, post_run, prepare, reference_rows,
+    signal, strip_timings, train_all, wait_rows, wait_status, worker_pid,
 };
 use serde_json::json;
 
@@ -138,6 +139,33 @@ fn a_scancelled_job_is_resubmitted_into_the_same_run_without_gaps() {
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&ref_data);
+}
+
+#[test]
+fn a_job_whose_worker_is_killed_is_resubmitted_and_every_epoch_lands_once() {
+    let Some(env) = cluster() else { return };
+    let data = prepare("slurm-kill9");
+    let s = start(&data, &env);
+    let id = post_run(&s, &long_net_run());
+    wait_rows(&s, id, 4, 120);
+    let first_job = job_of(&s, id);
+    // The single node is this machine: the job's worker is a process here.
+    let worker = worker_pid(s.port, id).expect("the job's worker runs here");
+    signal(worker, "-KILL");
+    next_worker(s.port, id, worker, 120);
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed", "interrupted"], 300),
+        "completed"
+    );
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_ne!(
+        run["executor_job_id"].as_str(),
+        Some(first_job.as_str()),
+        "a new job: {run}"
+    );
+    assert_every_epoch_once(&metric_rows(&s, id), 10);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]

@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{
-    Server, assert_every_epoch_once, metric_rows, post_run, prepare, strip_timings, toy, train_all,
-    wait_rows, wait_status,
+    Server, assert_every_epoch_once, metric_rows, next_worker, post_run, prepare, signal,
+    strip_timings, toy, train_all, wait_rows, wait_status, worker_pid,
 };
 use serde_json::json;
 
@@ -119,50 +117,6 @@ fn a_cancelled_worker_stops_and_the_run_says_cancelled() {
     );
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
-}
-
-/// The pid of the worker process training run `id` for the server on `port`, if one is alive.
-fn worker_pid(port: u16, id: i64) -> Option<u32> {
-    let server = format!("http://127.0.0.1:{port}");
-    std::fs::read_dir("/proc").ok()?.find_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let has = |pair: [&str; 2]| {
-            args.windows(2)
-                .any(|w| w[0] == pair[0].as_bytes() && w[1] == pair[1].as_bytes())
-        };
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // A zombie (Z) is already dead.
-        let alive = state
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'));
-        (alive && has(["--server", &server]) && has(["--run", &id.to_string()])).then_some(pid)
-    })
-}
-
-/// Waits for a worker of run `id` other than `old`.
-fn next_worker(port: u16, id: i64, old: u32, secs: u64) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(pid) = worker_pid(port, id).filter(|&p| p != old) {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new worker took run {id} over"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill {sig} {pid}");
 }
 
 #[test]

@@ -301,3 +301,47 @@ pub fn assert_every_epoch_once(rows: &[Value], last: u64) {
         "every epoch exactly once"
     );
 }
+
+/// The pid of the worker process training run `id` for the server on `port`, if one is alive.
+pub fn worker_pid(port: u16, id: i64) -> Option<u32> {
+    let server = format!("http://127.0.0.1:{port}");
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let has = |pair: [&str; 2]| {
+            args.windows(2)
+                .any(|w| w[0] == pair[0].as_bytes() && w[1] == pair[1].as_bytes())
+        };
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // A zombie (Z) is already dead.
+        let alive = state
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'));
+        (alive && has(["--server", &server]) && has(["--run", &id.to_string()])).then_some(pid)
+    })
+}
+
+/// Waits for a worker of run `id` other than `old`.
+pub fn next_worker(port: u16, id: i64, old: u32, secs: u64) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(pid) = worker_pid(port, id).filter(|&p| p != old) {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new worker took run {id} over"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
