@@ -5,7 +5,7 @@
 //! [`WorkerJobs`] is where the ingest meets the executors: the jobs in flight, the flag each
 //! one's heartbeats answer, and the end each one reported.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +48,10 @@ pub struct WorkerJobs {
 
 struct JobState {
     stop: StopFlag,
+    /// Objects this job sent (and the server checked): the ones its checkpoints may name.
+    uploaded: HashSet<String>,
+    /// Taken over from a previous server, which knew what it had uploaded: not checked.
+    adopted: bool,
     /// Handed out, or its last heartbeat: a worker silent for long is hung or gone.
     last_heard: Instant,
     end: Option<End>,
@@ -55,12 +59,38 @@ struct JobState {
 
 impl WorkerJobs {
     pub fn start(&self, run: i64, stop: StopFlag) {
+        self.insert(run, stop, false);
+    }
+
+    /// A job a previous server handed out, whose uploads this one did not see.
+    pub fn adopt(&self, run: i64, stop: StopFlag) {
+        self.insert(run, stop, true);
+    }
+
+    fn insert(&self, run: i64, stop: StopFlag, adopted: bool) {
         let job = JobState {
             stop,
+            uploaded: HashSet::new(),
+            adopted,
             last_heard: Instant::now(),
             end: None,
         };
         lock(&self.jobs).insert(run, job);
+    }
+
+    /// The job of `run` sent object `id`.
+    fn uploaded(&self, run: i64, id: &str) {
+        if let Some(job) = lock(&self.jobs).get_mut(&run) {
+            job.uploaded.insert(id.to_owned());
+        }
+    }
+
+    /// Whether the job of `run` may name object `id` without having sent it: it did send it,
+    /// or this server cannot know (an adopted job, or one no executor here watches).
+    fn sent_or_unknown(&self, run: i64, id: &str) -> bool {
+        lock(&self.jobs)
+            .get(&run)
+            .is_none_or(|j| j.adopted || j.uploaded.contains(id))
     }
 
     /// Whether the worker of `run` should stop: the server is stopping, its flag is raised,
@@ -223,27 +253,26 @@ impl Ingest {
             ));
         }
         use crate::objects::Refused;
-        self.store
-            .receive(id, declared, bound, body)
-            .await
-            .map_err(|r| match r {
-                Refused::BrokeOff(e) => Failure::bad_request(format!("the upload broke off: {e}")),
-                Refused::Overlong { limit } => Failure::new(
-                    413,
-                    format!(
-                        "the upload sent more than {limit} bytes (declared, or this run's bound)"
-                    ),
-                ),
-                Refused::Format(e) => Failure::field("body", e),
-                Refused::Mismatch { actual } => Failure::field(
-                    "object",
-                    format!("the content's SHA-256 is {actual}, not the id it was sent as"),
-                ),
-                Refused::Io(e) => {
-                    tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
-                    Failure::internal()
-                }
-            })
+        let received = self.store.receive(id, declared, bound, body).await;
+        if received.is_ok() {
+            self.jobs.uploaded(run, id);
+        }
+        received.map_err(|r| match r {
+            Refused::BrokeOff(e) => Failure::bad_request(format!("the upload broke off: {e}")),
+            Refused::Overlong { limit } => Failure::new(
+                413,
+                format!("the upload sent more than {limit} bytes (declared, or this run's bound)"),
+            ),
+            Refused::Format(e) => Failure::field("body", e),
+            Refused::Mismatch { actual } => Failure::field(
+                "object",
+                format!("the content's SHA-256 is {actual}, not the id it was sent as"),
+            ),
+            Refused::Io(e) => {
+                tracing::error!(run.id = run, error = %e, "storing an uploaded checkpoint");
+                Failure::internal()
+            }
+        })
     }
 
     async fn spec(&self, run: i64) -> Result<domain::wire::RunSpec, Failure> {
@@ -284,6 +313,12 @@ impl Ingest {
                         "checkpoint object {object} has not been uploaded"
                     )));
                 }
+                WorkerEvent::Checkpoint { object, .. } if !self.may_name(run, object).await? => {
+                    return Err(Failure::conflict(format!(
+                        "checkpoint object {object} was not uploaded by this job: a job names \
+                         only the objects it sent, or the one it started from"
+                    )));
+                }
                 WorkerEvent::Metric { point } if point.values.is_empty() => {
                     return Err(Failure::field("events", "a metric row has no values"));
                 }
@@ -319,6 +354,20 @@ impl Ingest {
             acked = seq + 1;
         }
         Ok(Acked { acked })
+    }
+
+    /// Whether the job of `run` may point a checkpoint at object `id`: one it sent, or the
+    /// checkpoint it started from (its own earlier one, or its parent's at the branch point).
+    async fn may_name(&self, run: i64, id: &str) -> Result<bool, Failure> {
+        if self.jobs.sent_or_unknown(run, id) {
+            return Ok(true);
+        }
+        let (start, _) = self
+            .store
+            .starting_point(&self.db, run)
+            .await
+            .map_err(storage)?;
+        Ok(start.is_some_and(|p| p.file_name().is_some_and(|n| n == id)))
     }
 
     /// The metric rows this batch would store must carry steps past every stored one, strictly

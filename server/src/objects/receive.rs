@@ -42,6 +42,19 @@ impl OnDisk {
     }
 }
 
+/// Reads an upload of an object already stored: checked, not kept.
+struct Discard;
+
+impl Sink for Discard {
+    fn begin(&mut self, _name: &str, _size: u64) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn write(&mut self, _bytes: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 impl Sink for OnDisk {
     fn begin(&mut self, name: &str, _size: u64) -> Result<(), String> {
         self.close_file()?;
@@ -55,6 +68,10 @@ impl Sink for OnDisk {
         Ok(())
     }
 
+    fn close(&mut self) -> Result<(), String> {
+        self.close_file()
+    }
+
     fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         match &mut self.file {
             Some(f) => f
@@ -66,8 +83,9 @@ impl Sink for OnDisk {
 }
 
 /// Streams `body` (of `declared` bytes if it says, and at most `bound`) into `objects/<id>`,
-/// checking that its content is what `id` says. An object already stored is the same content:
-/// the body is not read.
+/// checking that its content is what `id` says. An object already stored is not written again,
+/// but its body is still read and checked: naming an object is not proof of holding it, and
+/// a job may only point its checkpoints at objects it could send.
 pub async fn receive<S, E>(
     objects: &Path,
     id: &str,
@@ -81,12 +99,16 @@ where
 {
     let target = objects.join(id);
     if target.is_dir() {
-        return Ok(());
+        return stream_into(Discard, id, declared, bound, body).await;
     }
     std::fs::create_dir_all(objects).map_err(Refused::Io)?;
     let incoming = objects.join(format!(".incoming-{id}-{:016x}", rand::random::<u64>()));
     std::fs::create_dir(&incoming).map_err(Refused::Io)?;
-    let result = stream_into(&incoming, id, declared, bound, body).await;
+    let sink = OnDisk {
+        dir: incoming.clone(),
+        file: None,
+    };
+    let result = stream_into(sink, id, declared, bound, body).await;
     let result = result.and_then(|()| publish(&incoming, &target, objects));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&incoming);
@@ -96,29 +118,26 @@ where
 
 /// The body, chunk by chunk, through the archive reader on a blocking thread (disk writes), with
 /// at most a few chunks in flight between the two.
-async fn stream_into<S, E>(
-    dir: &Path,
+async fn stream_into<K, S, E>(
+    sink: K,
     id: &str,
     declared: Option<u64>,
     bound: u64,
     mut body: S,
 ) -> Result<(), Refused>
 where
+    K: Sink + Send + 'static,
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
-    let sink = OnDisk {
-        dir: dir.to_path_buf(),
-        file: None,
-    };
     let writer = tokio::task::spawn_blocking(move || {
         let mut unpacker = Unpacker::new(sink);
         while let Some(chunk) = rx.blocking_recv() {
             unpacker.feed(&chunk)?;
         }
         let (actual, mut sink) = unpacker.finish()?;
-        sink.close_file()?;
+        sink.close()?;
         Ok::<String, String>(actual)
     });
     let limit = declared.unwrap_or(bound).min(bound);

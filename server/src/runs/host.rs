@@ -64,7 +64,7 @@ impl Host for RunService {
     }
 
     fn adopt_worker(&self, run: i64, stop: &StopFlag) {
-        self.worker_jobs.start(run, stop.clone());
+        self.worker_jobs.adopt(run, stop.clone());
     }
 
     fn worker_silent_for(&self, run: i64) -> Option<std::time::Duration> {

@@ -141,6 +141,10 @@ pub trait Sink {
     fn begin(&mut self, name: &str, size: u64) -> Result<(), String>;
     /// The next bytes of the current file.
     fn write(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// The archive ended well: make what was written last.
+    fn close(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// What the unpacker waits for next.

@@ -449,3 +449,79 @@ async fn an_unauthenticated_upload_is_answered_without_reading_its_body() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_job_names_only_the_objects_it_sent() {
+    use crate::executor::{ExecutorName, Host};
+    let app = TestApp::with_workers(0).await;
+    // Two network runs handed to worker jobs the way an executor does it.
+    let mut jobs = Vec::new();
+    for _ in 0..2 {
+        let spec = domain::wire::RunSpec {
+            experiment: experiment::Experiment::Net(experiment::NetSpec::fashion_mlp()),
+            ..domain::wire::RunSpec::toy_default()
+        };
+        let id = app.runs.db().insert_run(&spec).await.expect("insert");
+        assert!(app.runs.db().claim(id).await.expect("claim"));
+        let stop = trainer::StopFlag::new();
+        let token = Host::hand_to_worker(&*app.runs, id, ExecutorName::Process, &stop)
+            .await
+            .expect("handed");
+        jobs.push((id, token));
+    }
+    let files: Files = vec![("model.bin".into(), vec![3; 500])];
+    let object = object_id(&files);
+    let put = |run: i64, token: String, body: Vec<u8>| {
+        let (app, object) = (&app, object.clone());
+        async move {
+            app.worker(
+                "PUT",
+                &format!("/api/worker/runs/{run}/objects/{object}"),
+                Some(&token),
+                Body::from(body),
+                "application/octet-stream",
+            )
+            .await
+        }
+    };
+    let checkpoint = |run: i64, token: String| {
+        let (app, object) = (&app, object.clone());
+        async move {
+            app.batch(run, &token, json!({"first": 0, "events": [{"kind": "checkpoint", "epoch": 1, "step": 10, "object": object}]}))
+                .await
+        }
+    };
+    let ((a, ta), (b, tb)) = (jobs[0].clone(), jobs[1].clone());
+    assert_eq!(
+        put(b, tb.clone(), pack(&files)).await.0,
+        StatusCode::CREATED
+    );
+    // The other job's object, by name only: refused, nothing stored.
+    let (code, body) = checkpoint(a, ta.clone()).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        app.runs
+            .db()
+            .checkpoint_at(a, 1)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // Claiming it by uploading other bytes under its name: refused on the content.
+    let (code, _) = put(
+        a,
+        ta.clone(),
+        pack(&vec![("model.bin".into(), vec![4; 500])]),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(checkpoint(a, ta.clone()).await.0, StatusCode::CONFLICT);
+    // Sending the same content itself: stored once, and now its own to name.
+    assert_eq!(
+        put(a, ta.clone(), pack(&files)).await.0,
+        StatusCode::CREATED
+    );
+    let (code, body) = checkpoint(a, ta).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(checkpoint(b, tb).await.0, StatusCode::OK);
+}
