@@ -502,3 +502,23 @@ async fn replicates_train_one_run_per_seed_on_the_same_data() {
         .await;
     assert!(code.is_client_error());
 }
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_413_at_once_through_either_door() {
+    let app = TestApp::new().await;
+    for uri in ["/api/runs", "/api/fn/create_run"] {
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, (1u64 << 20).to_string())
+            .body(Body::from_stream(futures::stream::pending::<
+                Result<Vec<u8>, std::io::Error>,
+            >()))
+            .expect("request");
+        let (code, body) = tokio::time::timeout(std::time::Duration::from_secs(5), app.call(req))
+            .await
+            .expect("answered before the body");
+        assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{uri}: {body}");
+        assert_eq!(body["error"], "request body too large (at most 64 KiB)");
+    }
+    app.runs.shutdown().await;
+}
