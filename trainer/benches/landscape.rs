@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use schedule::Schedule;
 use experiment::landscape::{LandscapeMethod, LandscapeSpec};
 use experiment::{BackendChoice, Experiment, NetSpec, RunSpec};
+use schedule::Schedule;
 use trainer::landscape::{LandscapeProgress, PathInput, net_landscape};
 use trainer::net::checkpoint;
 use trainer::{StopFlag, TrainContext};

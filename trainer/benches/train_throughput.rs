@@ -14,9 +14,9 @@ use std::time::Instant;
 use burn::backend::flex::FlexDevice;
 use burn::backend::{Autodiff, Flex};
 use burn::optim::GradientsParams;
+use experiment::{LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use experiment::{LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use trainer::net::{data, model, optim::AnyOptim};
 
 type B = Autodiff<Flex>;

@@ -9,12 +9,12 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use datasets::ToyProblem;
 use domain::Metric;
+use experiment::ToySpec;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use schedule::Schedule;
-use experiment::ToySpec;
 
 use crate::device::{BackendJob, DeviceInfo};
 use crate::sink::{Event, MetricRow, Sink, StopFlag};

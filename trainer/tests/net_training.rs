@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use schedule::Schedule;
 use experiment::{Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec};
+use schedule::Schedule;
 use trainer::{Event, MetricRow, Outcome, Sink, SinkError, StopFlag, TrainContext};
 
 /// Flex keeps one random generator per process and every run reseeds it (`B::seed`) before

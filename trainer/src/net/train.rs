@@ -10,9 +10,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use datasets::{Augment, Dataset};
 use domain::Metric;
+use experiment::{LossKind, NetSpec};
 use rand::seq::SliceRandom;
 use schedule::Schedule;
-use experiment::{LossKind, NetSpec};
 
 use super::checkpoint::{self, Position};
 use super::data::{self, Prepared};
