@@ -23,6 +23,10 @@ use experiment::{ModelSpec, VggWidth};
 use trainer::net::model::{self, Feature, Net};
 use trainer::net::{fast_conv, fast_pool};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type F = Flex;
 type AD = Autodiff<Flex>;
 

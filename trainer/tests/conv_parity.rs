@@ -25,6 +25,10 @@ use trainer::net::model::{self, Feature, Net};
 use trainer::net::optim::AnyOptim;
 use trainer::net::{fast_conv, fast_pool};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type B = Autodiff<Flex>;
 
 #[derive(Deserialize)]
