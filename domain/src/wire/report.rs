@@ -18,7 +18,7 @@ pub const FINAL_METRICS: [Metric; 4] = [
 ];
 
 /// One finished branch of one seed of a sweep.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BranchResult {
     /// The replicate's training seed.
     #[serde(default)]
@@ -54,7 +54,7 @@ impl BranchResult {
 
 /// One decay point over the seeds that finished it. The plain fields are the means, so a
 /// one-seed sweep reads as it always did.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BranchSummary {
     pub k: u64,
     pub length: u64,
@@ -75,7 +75,7 @@ impl BranchSummary {
 }
 
 /// Pearson r between decay point and final test loss: per seed, and pooled over seeds.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PearsonReport {
     /// (seed, r) for each seed with 3 or more finished branches.
     pub per_seed: Vec<(u64, f64)>,
@@ -84,7 +84,7 @@ pub struct PearsonReport {
 
 /// The schedule-free baseline over seeds, beside the decay point with the lowest mean test
 /// loss.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BaselineSummary {
     /// Its length, in the sweep's unit (that of the longest branch).
     pub length: u64,
@@ -104,7 +104,7 @@ pub struct BaselineSummary {
 }
 
 /// What the band around a mean curve spans.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Spread {
     /// Mean ± one sample standard deviation.
