@@ -237,7 +237,7 @@ pub fn SvgLandscape(landscape: Landscape, test: bool) -> impl IntoView {
 mod tests {
     use super::*;
     use domain::wire::LandscapeMethod;
-    use experiment::landscape::PathProjection;
+    use domain::wire::PathProjection;
 
     fn sample() -> Landscape {
         Landscape {

@@ -1,6 +1,6 @@
-//! Loss-landscape jobs: what the user asks for (plane, grid, margin) and the finished picture
-//! (grids of train/test loss, projected trajectories, explained variance), shared as serde data
-//! by the trainer that computes it, the server that stores it and the UI that draws it.
+//! Loss-landscape requests: what the user asks for (plane, grid, margin), validated at the
+//! boundary. The finished picture is a result, not a specification: it is
+//! `domain::wire::Landscape`.
 
 use schedule::FieldError;
 use serde::{Deserialize, Serialize};
@@ -10,10 +10,6 @@ pub const MIN_GRID: u32 = 3;
 pub const MAX_GRID: u32 = 51;
 /// Extra room on each side of the trajectory's range, as a fraction of that range.
 pub const MAX_MARGIN: f64 = 2.0;
-/// Below this share of variance in PC1+PC2 the plane misrepresents the trajectory.
-pub const LOW_EXPLAINED_VARIANCE: f64 = 0.6;
-/// Above this relative distance of a checkpoint to the plane, its projection is misleading.
-pub const HIGH_PROJECTION_ERROR: f64 = 0.3;
 
 /// Which 2-D slice of parameter space the maps show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,76 +72,6 @@ impl LandscapeSpec {
             });
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
-    }
-}
-
-/// One trajectory (the main run or a branch) in the map's coordinates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PathProjection {
-    /// "main", "k=30", ... as the UI shows it.
-    pub label: String,
-    /// The run the checkpoints came from; the trainer passes it through untouched.
-    pub run_id: Option<String>,
-    pub epochs: Vec<f64>,
-    pub x: Vec<f64>,
-    pub y: Vec<f64>,
-    /// Euclidean distance of each checkpoint to the plane (or sheet) it is drawn on.
-    pub dist_to_plane: Vec<f64>,
-}
-
-/// A finished landscape. Grids are indexed `[iy][ix]`; a point whose loss overflowed is `None`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Landscape {
-    pub method: LandscapeMethod,
-    pub num_params: u64,
-    pub num_checkpoints: u32,
-    /// Explained-variance ratios of PC1, PC2 (and PC3 for the curved sheet); empty when the axes
-    /// are not principal components.
-    pub explained_variance: Vec<f64>,
-    pub x_label: String,
-    pub y_label: String,
-    pub xs: Vec<f64>,
-    pub ys: Vec<f64>,
-    pub train_loss: Vec<Vec<Option<f64>>>,
-    pub test_loss: Vec<Vec<Option<f64>>>,
-    /// Absent for models without a notion of accuracy (the toy regression).
-    pub train_acc: Option<Vec<Vec<Option<f64>>>>,
-    pub test_acc: Option<Vec<Vec<Option<f64>>>>,
-    pub paths: Vec<PathProjection>,
-    /// The largest distance of a checkpoint to the plane, relative to the checkpoints' RMS
-    /// distance from the plane's centre; 0 when every checkpoint lies on it.
-    pub max_rel_projection_error: f64,
-    /// Toy model with d = 2: the curve(s) of training-loss minima in (w₁, w₂).
-    #[serde(default)]
-    pub manifold: Vec<Vec<[f64; 2]>>,
-    /// Toy model with d = 2: the minimum-norm interpolant in (w₁, w₂).
-    #[serde(default)]
-    pub w_mn: Option<[f64; 2]>,
-    pub elapsed_secs: f64,
-}
-
-impl Landscape {
-    /// Plain-language cautions about how faithful the 2-D picture is.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.explained_variance.len() >= 2 {
-            let two = self.explained_variance[0] + self.explained_variance[1];
-            if two < LOW_EXPLAINED_VARIANCE {
-                out.push(format!(
-                    "PC1 and PC2 explain only {:.0}% of the trajectory's variance: much of the \
-                     movement happens off this plane.",
-                    two * 100.0
-                ));
-            }
-        }
-        if self.max_rel_projection_error > HIGH_PROJECTION_ERROR {
-            out.push(format!(
-                "Some checkpoints lie far from the plane (up to {:.0}% of the trajectory's RMS \
-                 distance from its centre): their positions on the map are approximate.",
-                self.max_rel_projection_error * 100.0
-            ));
-        }
-        out
     }
 }
 

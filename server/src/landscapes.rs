@@ -108,7 +108,7 @@ impl LandscapeService {
         id: i64,
         status: RunStatus,
         message: Option<&str>,
-        result: Option<&experiment::landscape::Landscape>,
+        result: Option<&domain::wire::Landscape>,
     ) -> Result<bool, DbError> {
         let changed = self
             .runs
@@ -350,7 +350,7 @@ impl LandscapeService {
         id: i64,
         job: LandscapeJob,
         stop: StopFlag,
-    ) -> Result<Finished<experiment::landscape::Landscape>, String> {
+    ) -> Result<Finished<domain::wire::Landscape>, String> {
         let storage = |e: DbError| {
             tracing::error!(landscape.id = id, error = %e, "landscape job failed in storage");
             "the server could not read or store this landscape".to_owned()
@@ -424,7 +424,7 @@ impl LandscapeService {
     async fn record_end(
         &self,
         id: i64,
-        ended: Ended<experiment::landscape::Landscape>,
+        ended: Ended<domain::wire::Landscape>,
     ) -> Result<(), DbError> {
         match ended {
             Ended::Completed(landscape) => {
@@ -463,7 +463,7 @@ impl LandscapeService {
 
 impl JobKind for LandscapeService {
     type Job = LandscapeJob;
-    type Output = experiment::landscape::Landscape;
+    type Output = domain::wire::Landscape;
     const NOUN: &'static str = "landscape";
 
     fn queue(&self) -> &JobQueue<Self> {

@@ -28,6 +28,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// mimalloc: `anneal` trains, in the server and as a worker (see the `trainer` crate's docs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -23,6 +23,10 @@ use experiment::{ModelSpec, VggWidth};
 use trainer::net::model::{self, Feature, Net};
 use trainer::net::{fast_conv, fast_pool};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type F = Flex;
 type AD = Autodiff<Flex>;
 
@@ -132,7 +136,7 @@ struct Row {
     fast: Option<Stat>,
 }
 
-fn row(name: String, stat: Stat, fast: Option<Stat>) -> Row {
+fn row_of(name: String, stat: Stat, fast: Option<Stat>) -> Row {
     Row { name, stat, fast }
 }
 
@@ -152,161 +156,170 @@ fn per_op(layers: &[Layer], input: [usize; 4], reps: usize) -> (Vec<Row>, Vec<Ro
     // gradient of its input.
     let mut saved: Vec<Back> = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let first = i == 0;
-        match *layer {
-            Layer::Conv { cin, cout } => {
-                let name = label(0, "conv");
-                let w = random(&[cout, cin, 3, 3]);
-                let b = random(&[cout]);
-                let (xi, wi, bi) = (x.clone(), w.clone(), b.clone());
-                let burn = time(reps, || {
-                    F::conv2d(xi.clone(), wi.clone(), Some(bi.clone()), conv_opts());
-                });
-                let fast = time(reps, || {
-                    fast_conv::conv2d_forward(
-                        xi.clone(),
-                        wi.clone(),
-                        Some(bi.clone()),
-                        &conv_opts(),
-                    );
-                });
-                let dims = x.shape().to_vec();
-                fwd.push(row(
-                    format!("{name} {cin}->{cout} {dims:?}"),
-                    burn,
-                    Some(fast),
-                ));
-                let xs = x.clone();
-                x = F::conv2d(x, w.clone(), Some(b.clone()), conv_opts());
-                saved.push(Box::new(move |g, rows| {
-                    let (x, w, b) = (&xs, &w, &b);
-                    let burn = time(reps, || {
-                        F::conv2d_weight_backward(x.clone(), w.clone(), g.clone(), conv_opts());
-                    });
-                    let fast = time(reps, || {
-                        fast_conv::conv2d_weight_backward(
-                            x.clone(),
-                            w.clone(),
-                            g.clone(),
-                            &conv_opts(),
-                        );
-                    });
-                    rows.push(row(format!("{name} weight grad"), burn, Some(fast)));
-                    let burn = time(reps, || {
-                        F::conv2d_bias_backward(x.clone(), b.clone(), g.clone());
-                    });
-                    let fast = time(reps, || {
-                        fast_conv::conv2d_bias_backward(g.clone());
-                    });
-                    rows.push(row(format!("{name} bias grad"), burn, Some(fast)));
-                    let burn = time(reps, || {
-                        F::conv2d_x_backward(x.clone(), w.clone(), g.clone(), conv_opts());
-                    });
-                    let fast = time(reps, || {
-                        fast_conv::conv2d_x_backward(x.clone(), w.clone(), g.clone(), &conv_opts());
-                    });
-                    let note = if first { " (unused: data)" } else { "" };
-                    rows.push(row(format!("{name} input grad{note}"), burn, Some(fast)));
-                    F::conv2d_x_backward(x.clone(), w.clone(), g, conv_opts())
-                }));
-            }
-            Layer::Relu => {
-                let name = label(1, "relu");
-                let xi = x.clone();
-                let burn = time(reps, || {
-                    F::relu(xi.clone());
-                });
-                fwd.push(row(name.clone(), burn, None));
-                x = F::relu(x);
-                let out = x.clone();
-                saved.push(Box::new(move |g, rows| {
-                    let burn = time(reps, || {
-                        F::relu_backward(out.clone(), g.clone());
-                    });
-                    rows.push(row(format!("{name} backward"), burn, None));
-                    F::relu_backward(out.clone(), g)
-                }));
-            }
-            Layer::Pool => {
-                let name = label(2, "pool");
-                let xi = x.clone();
-                let pool = |x: FlexTensor| {
-                    F::max_pool2d_with_indices(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
-                };
-                let burn = time(reps, || {
-                    pool(xi.clone());
-                });
-                let fast = time(reps, || {
-                    fast_pool::max_pool2d_with_indices(xi.clone(), [2, 2], [2, 2]);
-                });
-                fwd.push(row(format!("{name} (with indices)"), burn, Some(fast)));
-                let xs = x.clone();
-                let (_, fast_idx) = fast_pool::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2]);
-                let out = pool(x);
-                x = out.output;
-                let idx = out.indices;
-                saved.push(Box::new(move |g, rows| {
-                    let back = |g: FlexTensor| {
-                        F::max_pool2d_with_indices_backward(
-                            xs.clone(),
-                            [2, 2],
-                            [2, 2],
-                            [0, 0],
-                            [1, 1],
-                            false,
-                            g,
-                            idx.clone(),
-                        )
-                        .x_grad
-                    };
-                    let burn = time(reps, || {
-                        back(g.clone());
-                    });
-                    let dims = xs.shape().dims::<4>();
-                    let fast = time(reps, || {
-                        fast_pool::max_pool2d_backward(g.clone(), &fast_idx, dims);
-                    });
-                    rows.push(row(format!("{name} backward"), burn, Some(fast)));
-                    back(g)
-                }));
-            }
+        let (y, row, back) = match *layer {
+            Layer::Conv { cin, cout } => conv_op(x, cin, cout, label(0, "conv"), i == 0, reps),
+            Layer::Relu => relu_op(x, label(1, "relu"), reps),
+            Layer::Pool => pool_op(x, label(2, "pool"), reps),
             Layer::Flatten => {
                 let shape = x.shape().to_vec();
                 x = x.reshape(vec![shape[0], shape[1..].iter().product()].into());
                 saved.push(Box::new(move |g, _| g.reshape(shape.clone().into())));
+                continue;
             }
-            Layer::Linear { inp, out } => {
-                let name = label(3, "linear");
-                let w = random(&[inp, out]);
-                let b = random(&[1, out]);
-                let fwd_op = |x: FlexTensor, w: FlexTensor, b: FlexTensor| {
-                    F::float_add(F::float_matmul(x, w), b)
-                };
-                let (xi, wi, bi) = (x.clone(), w.clone(), b.clone());
-                let burn = time(reps, || {
-                    fwd_op(xi.clone(), wi.clone(), bi.clone());
-                });
-                fwd.push(row(format!("{name} {inp}->{out}"), burn, None));
-                let xs = x.clone();
-                x = fwd_op(x, w.clone(), b);
-                saved.push(Box::new(move |g, rows| {
-                    // The ops autodiff runs: matmul's two products, the bias add's sum.
-                    let burn = time(reps, || {
-                        F::float_matmul(F::float_transpose(xs.clone()), g.clone());
-                        F::float_sum_dim(g.clone(), 0);
-                        F::float_matmul(g.clone(), F::float_transpose(w.clone()));
-                    });
-                    rows.push(row(format!("{name} backward"), burn, None));
-                    F::float_matmul(g, F::float_transpose(w.clone()))
-                }));
-            }
-        }
+            Layer::Linear { inp, out } => linear_op(x, inp, out, label(3, "linear"), reps),
+        };
+        x = y;
+        fwd.push(row);
+        saved.push(back);
     }
     let mut g = random(&x.shape().to_vec());
     for back in saved.iter().rev() {
         g = back(g, &mut bwd);
     }
     (fwd, bwd)
+}
+
+/// A 3×3 conv layer on `x`: its output, its forward's row, and its backward (weight, bias and
+/// input gradients; the first layer's input gradient is computed but unused in training).
+fn conv_op(
+    x: FlexTensor,
+    cin: usize,
+    cout: usize,
+    name: String,
+    first: bool,
+    reps: usize,
+) -> (FlexTensor, Row, Back) {
+    let w = random(&[cout, cin, 3, 3]);
+    let b = random(&[cout]);
+    let (xi, wi, bi) = (x.clone(), w.clone(), b.clone());
+    let burn = time(reps, || {
+        F::conv2d(xi.clone(), wi.clone(), Some(bi.clone()), conv_opts());
+    });
+    let fast = time(reps, || {
+        fast_conv::conv2d_forward(xi.clone(), wi.clone(), Some(bi.clone()), &conv_opts());
+    });
+    let dims = x.shape().to_vec();
+    let row = row_of(format!("{name} {cin}->{cout} {dims:?}"), burn, Some(fast));
+    let xs = x.clone();
+    let y = F::conv2d(x, w.clone(), Some(b.clone()), conv_opts());
+    let back: Back = Box::new(move |g, rows| {
+        let (x, w, b) = (&xs, &w, &b);
+        let burn = time(reps, || {
+            F::conv2d_weight_backward(x.clone(), w.clone(), g.clone(), conv_opts());
+        });
+        let fast = time(reps, || {
+            fast_conv::conv2d_weight_backward(x.clone(), w.clone(), g.clone(), &conv_opts());
+        });
+        rows.push(row_of(format!("{name} weight grad"), burn, Some(fast)));
+        let burn = time(reps, || {
+            F::conv2d_bias_backward(x.clone(), b.clone(), g.clone());
+        });
+        let fast = time(reps, || {
+            fast_conv::conv2d_bias_backward(g.clone());
+        });
+        rows.push(row_of(format!("{name} bias grad"), burn, Some(fast)));
+        let burn = time(reps, || {
+            F::conv2d_x_backward(x.clone(), w.clone(), g.clone(), conv_opts());
+        });
+        let fast = time(reps, || {
+            fast_conv::conv2d_x_backward(x.clone(), w.clone(), g.clone(), &conv_opts());
+        });
+        let note = if first { " (unused: data)" } else { "" };
+        rows.push(row_of(format!("{name} input grad{note}"), burn, Some(fast)));
+        F::conv2d_x_backward(x.clone(), w.clone(), g, conv_opts())
+    });
+    (y, row, back)
+}
+
+fn relu_op(x: FlexTensor, name: String, reps: usize) -> (FlexTensor, Row, Back) {
+    let xi = x.clone();
+    let burn = time(reps, || {
+        F::relu(xi.clone());
+    });
+    let row = row_of(name.clone(), burn, None);
+    let y = F::relu(x);
+    let out = y.clone();
+    let back: Back = Box::new(move |g, rows| {
+        let burn = time(reps, || {
+            F::relu_backward(out.clone(), g.clone());
+        });
+        rows.push(row_of(format!("{name} backward"), burn, None));
+        F::relu_backward(out.clone(), g)
+    });
+    (y, row, back)
+}
+
+/// A 2×2 max pool on `x`, Burn's (with indices, as autodiff runs it) against trainer's.
+fn pool_op(x: FlexTensor, name: String, reps: usize) -> (FlexTensor, Row, Back) {
+    let xi = x.clone();
+    let pool = |x: FlexTensor| F::max_pool2d_with_indices(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
+    let burn = time(reps, || {
+        pool(xi.clone());
+    });
+    let fast = time(reps, || {
+        fast_pool::max_pool2d_with_indices(xi.clone(), [2, 2], [2, 2]);
+    });
+    let row = row_of(format!("{name} (with indices)"), burn, Some(fast));
+    let xs = x.clone();
+    let (_, fast_idx) = fast_pool::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2]);
+    let out = pool(x);
+    let idx = out.indices;
+    let back: Back = Box::new(move |g, rows| {
+        let back = |g: FlexTensor| {
+            F::max_pool2d_with_indices_backward(
+                xs.clone(),
+                [2, 2],
+                [2, 2],
+                [0, 0],
+                [1, 1],
+                false,
+                g,
+                idx.clone(),
+            )
+            .x_grad
+        };
+        let burn = time(reps, || {
+            back(g.clone());
+        });
+        let dims = xs.shape().dims::<4>();
+        let fast = time(reps, || {
+            fast_pool::max_pool2d_backward(g.clone(), &fast_idx, dims);
+        });
+        rows.push(row_of(format!("{name} backward"), burn, Some(fast)));
+        back(g)
+    });
+    (out.output, row, back)
+}
+
+fn linear_op(
+    x: FlexTensor,
+    inp: usize,
+    out: usize,
+    name: String,
+    reps: usize,
+) -> (FlexTensor, Row, Back) {
+    let w = random(&[inp, out]);
+    let b = random(&[1, out]);
+    let fwd_op =
+        |x: FlexTensor, w: FlexTensor, b: FlexTensor| F::float_add(F::float_matmul(x, w), b);
+    let (xi, wi, bi) = (x.clone(), w.clone(), b.clone());
+    let burn = time(reps, || {
+        fwd_op(xi.clone(), wi.clone(), bi.clone());
+    });
+    let row = row_of(format!("{name} {inp}->{out}"), burn, None);
+    let xs = x.clone();
+    let y = fwd_op(x, w.clone(), b);
+    let back: Back = Box::new(move |g, rows| {
+        // The ops autodiff runs: matmul's two products, the bias add's sum.
+        let burn = time(reps, || {
+            F::float_matmul(F::float_transpose(xs.clone()), g.clone());
+            F::float_sum_dim(g.clone(), 0);
+            F::float_matmul(g.clone(), F::float_transpose(w.clone()));
+        });
+        rows.push(row_of(format!("{name} backward"), burn, None));
+        F::float_matmul(g, F::float_transpose(w.clone()))
+    });
+    (y, row, back)
 }
 
 /// Logits of `net` with every conv and pool through Burn's own `forward`, the path the model

@@ -16,6 +16,10 @@ use trainer::landscape::{LandscapeProgress, PathInput, net_landscape};
 use trainer::net::checkpoint;
 use trainer::{StopFlag, TrainContext};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(args: &[String], i: usize, default: u32) -> u32 {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
 }

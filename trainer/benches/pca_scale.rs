@@ -8,6 +8,10 @@ use std::time::Instant;
 use trainer::landscape::pca::{block_len, pca};
 use trainer::landscape::scratch::Scratch;
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak resident set size of this process so far, in MiB (Linux).
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")

@@ -19,6 +19,10 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use trainer::net::{data, model, optim::AnyOptim};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type B = Autodiff<Flex>;
 
 /// One SGD step on the batch `idx`, adding each phase's seconds to `phases`.

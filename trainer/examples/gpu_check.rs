@@ -19,6 +19,10 @@ use trainer::net::data::{self, Prepared};
 use trainer::net::model::{Head, Net, build};
 use trainer::net::train::batch_loss;
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Cpu = Autodiff<burn::backend::Flex>;
 /// Losses of the first steps compared between the backends.
 const COMPARED_STEPS: usize = 5;

@@ -1,5 +1,14 @@
 //! Anneal's training engine on Burn: synchronous and web-free. It reports through a [`Sink`]
 //! and stops when its [`StopFlag`] is raised; callers decide where events go.
+//!
+//! Every binary that trains (the `anneal` server and worker, the benches, examples and
+//! integration tests here) declares mimalloc as its global allocator; a library cannot choose
+//! that for the crates that use it. A training step frees and reallocates activations and
+//! gradients of tens of MiB, many of them from rayon's threads; glibc's per-thread arenas hand
+//! such blocks back to the kernel and fault their pages in again on the next step (a VGG-11
+//! step on CPU took 156 ms, 141 ms with `MALLOC_ARENA_MAX=1`). With mimalloc, VGG-11 trained at
+//! a median 834 samples/s against glibc's 805 (train_throughput, 3 interleaved rounds of 3,
+//! 2 threads), for a peak RSS of 200 MiB instead of 120 in one step.
 
 pub mod device;
 pub mod landscape;
@@ -10,17 +19,8 @@ pub mod toy;
 use std::path::PathBuf;
 
 pub use device::{DeviceInfo, run_on};
-pub use sink::{Event, MetricRow, Sink, SinkError, StopFlag};
-
-/// Every binary that trains (the server, the worker, the benches and tests) allocates through
-/// mimalloc. A training step frees and reallocates activations and gradients of tens of MiB,
-/// many of them from rayon's threads; glibc's per-thread arenas hand such blocks back to the
-/// kernel and fault their pages in again on the next step (a VGG-11 step on CPU took 156 ms,
-/// 141 ms with `MALLOC_ARENA_MAX=1`). With mimalloc, VGG-11 trained at a median 834 samples/s
-/// against glibc's 805 (train_throughput, 3 interleaved rounds of 3, 2 threads), for a peak
-/// RSS of 200 MiB instead of 120 in one step.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub use domain::wire::MetricPoint;
+pub use sink::{Event, Sink, SinkError, StopFlag};
 
 /// Why a run did not finish.
 #[derive(Debug, thiserror::Error)]

@@ -1,21 +1,10 @@
 //! How the trainer talks to the outside: events into a [`Sink`], and a [`StopFlag`] coming in.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use domain::wire::MetricPoint;
 use serde::{Deserialize, Serialize};
-
-/// One row of metrics at an evaluation point. Keys carry their unit or meaning
-/// (`train_loss`, `lr`, `w_norm`, ...); the UI plots whatever keys it receives.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetricRow {
-    /// Optimizer steps completed when the row was taken.
-    pub step: u64,
-    /// Passes over the training set completed (fractional).
-    pub epoch: f64,
-    pub values: BTreeMap<String, f64>,
-}
 
 /// Everything a run reports, in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,7 +17,11 @@ pub enum Event {
         total_steps: u64,
         steps_per_epoch: u64,
     },
-    Metric(MetricRow),
+    /// One row of metrics at an evaluation point: `step` optimizer steps and `epoch` passes
+    /// over the training set (fractional) completed. Keys carry their unit or meaning
+    /// (`train_loss`, `lr`, `w_norm`, ...); the UI plots whatever keys it receives. The same
+    /// type the server stores and streams.
+    Metric(MetricPoint),
     /// A checkpoint after `epoch` epochs was written to `dir`.
     Checkpoint {
         epoch: u32,

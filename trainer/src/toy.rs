@@ -17,8 +17,9 @@ use rand_distr::{Distribution, StandardNormal};
 use schedule::Schedule;
 
 use crate::device::{BackendJob, DeviceInfo};
-use crate::sink::{Event, MetricRow, Sink, StopFlag};
+use crate::sink::{Event, Sink, StopFlag};
 use crate::{Outcome, TrainError};
+use domain::wire::MetricPoint;
 
 /// The trainable vector w; α = ‖w‖^γ·w is the effective linear predictor.
 #[derive(Module, Debug)]
@@ -167,7 +168,7 @@ impl BackendJob for ToyJob<'_> {
                         what: Metric::parse(what).map_or("a metric", Metric::key),
                     });
                 }
-                sink.emit(Event::Metric(MetricRow {
+                sink.emit(Event::Metric(MetricPoint {
                     step,
                     epoch: step as f64 / steps_per_epoch as f64,
                     values,
@@ -264,7 +265,7 @@ mod tests {
         spec
     }
 
-    fn metrics(events: &[Event]) -> Vec<&MetricRow> {
+    fn metrics(events: &[Event]) -> Vec<&MetricPoint> {
         events
             .iter()
             .filter_map(|e| {

@@ -7,6 +7,8 @@
 //!
 //! `cargo test -p trainer --test conv_parity -- --nocapture` prints the measured errors.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use burn::backend::flex::{FlexDevice, FlexTensor};
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
@@ -25,7 +27,22 @@ use trainer::net::model::{self, Feature, Net};
 use trainer::net::optim::AnyOptim;
 use trainer::net::{fast_conv, fast_pool};
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type B = Autodiff<Flex>;
+
+/// Flex keeps one random generator per process: a test drawing random tensors while
+/// `training_steps_match_burns_kernels` is between reseeding it and drawing a dropout mask made
+/// the two trainings it compares use different masks (about one run in three on 2 cores). The
+/// tests that draw take turns.
+static RNG: Mutex<()> = Mutex::new(());
+
+fn rng_turn() -> MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the others still deserve their turn.
+    RNG.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -166,6 +183,7 @@ fn flex_values(t: FlexTensor) -> Vec<f32> {
 
 #[test]
 fn convolutions_it_does_not_cover_go_through_burn() {
+    let _turn = rng_turn();
     let x = Tensor::<B, 4>::random([2, 4, 9, 9], Distribution::Default, &FlexDevice).require_grad();
     let w = Tensor::<B, 4>::random([4, 2, 3, 3], Distribution::Default, &FlexDevice).require_grad();
     // Dilation 2, and groups 2 (the weight's C_in is 2 of the input's 4).
@@ -207,6 +225,7 @@ fn convolutions_it_does_not_cover_go_through_burn() {
 /// flipped-kernel input gradient, col2im and the dense product) and on plain flex.
 #[test]
 fn fused_relu_equals_conv_then_relu_bit_for_bit() {
+    let _turn = rng_turn();
     // (x shape, C_out, stride): 16 channels at 8×8 take the flipped path, stride 2 col2im,
     // 2×2 maps the dense product.
     for (x_shape, cout, stride) in [
@@ -364,6 +383,7 @@ fn train(
 
 #[test]
 fn training_steps_match_burns_kernels() {
+    let _turn = rng_turn();
     let narrow = ModelSpec::Vgg11 {
         width: VggWidth::Narrow,
         batch_norm: false,

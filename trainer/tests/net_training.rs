@@ -7,7 +7,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use experiment::{Experiment, LossKind, ModelSpec, NetSpec, OptimizerSpec, RunSpec};
 use schedule::Schedule;
-use trainer::{Event, MetricRow, Outcome, Sink, SinkError, StopFlag, TrainContext};
+use trainer::{Event, MetricPoint, Outcome, Sink, SinkError, StopFlag, TrainContext};
+
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Flex keeps one random generator per process and every run reseeds it (`B::seed`) before
 /// drawing its initial weights, so two runs starting at once in this test binary would draw
@@ -27,7 +31,7 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn rows(events: &[Event]) -> Vec<MetricRow> {
+fn rows(events: &[Event]) -> Vec<MetricPoint> {
     events
         .iter()
         .filter_map(|e| {
@@ -41,7 +45,7 @@ fn rows(events: &[Event]) -> Vec<MetricRow> {
 }
 
 /// Rows without the wall-clock figures, which differ between any two runs.
-fn comparable(rows: &[MetricRow]) -> Vec<MetricRow> {
+fn comparable(rows: &[MetricPoint]) -> Vec<MetricPoint> {
     rows.iter()
         .cloned()
         .map(|mut r| {

@@ -21,6 +21,10 @@ use trainer::net::flat::{flatten, unflatten};
 use trainer::net::model::{Head, Net};
 use trainer::net::optim::AnyOptim;
 
+// mimalloc, as every binary that trains (see the `trainer` crate's docs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type B = Autodiff<Flex>;
 
 /// A network's parameters in PyTorch's layout, by `nn.Sequential` name.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use domain::wire::{MetricPoint, Progress, RunStatus, StatusChange};
+use domain::wire::{Progress, RunStatus, StatusChange};
 use trainer::{Event, Sink, SinkError};
 
 use crate::db::{Db, DbError, EventKind};
@@ -69,12 +69,7 @@ impl DbSink {
                 Ok(())
             }),
             Event::Metric(row) if self.skip_through.is_some_and(|s| row.step <= s) => Ok(()),
-            Event::Metric(row) => {
-                let point = MetricPoint {
-                    step: row.step,
-                    epoch: row.epoch,
-                    values: row.values,
-                };
+            Event::Metric(point) => {
                 self.handle
                     .block_on(self.events.record(
                         id,

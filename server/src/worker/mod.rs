@@ -185,13 +185,7 @@ impl HttpSink<'_> {
                 backend, device, ..
             } => self.push(WorkerEvent::Started { backend, device }),
             Event::Metric(row) if self.skip_through.is_some_and(|s| row.step <= s) => Ok(()),
-            Event::Metric(row) => self.push(WorkerEvent::Metric {
-                point: domain::wire::MetricPoint {
-                    step: row.step,
-                    epoch: row.epoch,
-                    values: row.values,
-                },
-            }),
+            Event::Metric(point) => self.push(WorkerEvent::Metric { point }),
             Event::Checkpoint { epoch, step, dir } => {
                 let object = self.upload(&dir)?;
                 self.push(WorkerEvent::Checkpoint {

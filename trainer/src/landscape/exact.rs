@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use datasets::ToyProblem;
+use domain::wire::{Landscape, PathProjection};
 use experiment::ToySpec;
-use experiment::landscape::{Landscape, LandscapeSpec, PathProjection};
+use experiment::landscape::LandscapeSpec;
 
 use super::{LandscapeProgress, Reporter, ToyPathInput, grid, invalid};
 use crate::{StopFlag, TrainError};

@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use experiment::landscape::{Landscape, LandscapeSpec, PathProjection};
+use domain::wire::{Landscape, PathProjection};
+use experiment::landscape::LandscapeSpec;
 use experiment::{BackendChoice, NetSpec};
 
 use crate::device::{BackendJob, DeviceInfo, run_on};

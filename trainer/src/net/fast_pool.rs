@@ -26,7 +26,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::fast_conv::{cast, same_type};
+use super::same_backend::{cast, same_type};
 
 /// A MaxPool2d layer's output for `x`: through this module on flex (with or without autodiff)
 /// when the layer is one it covers, else through `MaxPool2d::forward`. Same result.

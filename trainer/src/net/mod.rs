@@ -7,5 +7,6 @@ pub mod fast_pool;
 pub mod flat;
 pub mod model;
 pub mod optim;
+mod same_backend;
 pub mod schedule_free;
 pub mod train;

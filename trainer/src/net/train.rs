@@ -20,9 +20,10 @@ use super::flat::flatten;
 use super::model::{Net, build};
 use super::optim::AnyOptim;
 use crate::device::{BackendJob, DeviceInfo};
-use crate::sink::{Event, MetricRow, Sink, StopFlag};
+use crate::sink::{Event, Sink, StopFlag};
 use crate::toy::seeded_stream;
 use crate::{Outcome, TrainContext, TrainError};
+use domain::wire::MetricPoint;
 
 /// Images per forward pass when evaluating a split.
 pub const EVAL_BATCH: usize = 1000;
@@ -194,13 +195,95 @@ impl BackendJob for NetJob<'_> {
             stop,
         } = self;
         let Prepared { train, test } = data::prepare(spec, &ctx.data_root, data_seed)?;
-        let classes = train.num_classes;
         let steps_per_epoch = (train.labels.len().div_ceil(spec.batch as usize)).max(1) as u64;
         let total_steps = steps_per_epoch * u64::from(spec.epochs);
+        let Start {
+            mut model,
+            mut optim,
+            at: start,
+            w0,
+        } = Start::<B>::new(spec, &train, seed, ctx, &device)?;
 
+        sink.emit(Event::Started {
+            backend: info.backend,
+            device: info.device,
+            total_steps,
+            steps_per_epoch,
+        })?;
+        let rows = Rows {
+            spec,
+            schedule,
+            train: &train,
+            test: &test,
+            total_steps,
+            w0,
+            device: device.clone(),
+        };
+        if start.epoch == 0 {
+            rows.emit(sink, &model, &optim, (0, 0), (0, 0.0))?;
+        }
+
+        let epochs = Epochs {
+            spec,
+            schedule,
+            train: &train,
+            seed,
+            total_steps,
+            steps_per_epoch,
+            device,
+            augment: spec.augment.then_some(Augment {
+                crop_padding: 4,
+                hflip: true,
+            }),
+        };
+        let mut step = start.step;
+        for epoch in start.epoch..spec.epochs {
+            let Some((trained, secs)) =
+                epochs.train(epoch, model, &mut optim, &mut step, sink, stop)?
+            else {
+                return Ok(Outcome::Stopped { at_step: step });
+            };
+            model = trained;
+            let done = epoch + 1;
+            rows.emit(
+                sink,
+                &model,
+                &optim,
+                (done, step),
+                (train.labels.len(), secs),
+            )?;
+            // After the row: a crash in between re-runs this epoch, and its identical row is skipped.
+            if spec.checkpoint_every > 0
+                && done % spec.checkpoint_every == 0
+                && let Some(root) = &ctx.checkpoint_dir
+            {
+                checkpoint_after(root, done, step, seed, &model, &optim, sink)?;
+            }
+        }
+        Ok(Outcome::Completed)
+    }
+}
+
+/// The model and optimizer a run starts from, where it starts, and the initial weights w₀.
+struct Start<B: AutodiffBackend> {
+    model: Net<B>,
+    optim: AnyOptim<B>,
+    at: Position,
+    w0: Vec<f32>,
+}
+
+impl<B: AutodiffBackend> Start<B> {
+    /// Fresh from the seed, or loaded from the checkpoint the run resumes.
+    fn new(
+        spec: &NetSpec,
+        train: &Dataset,
+        seed: u64,
+        ctx: &TrainContext,
+        device: &B::Device,
+    ) -> Result<Self, TrainError> {
         // The initial weights depend only on the seed, so a resumed run knows its w₀.
-        B::seed(&device, seed);
-        let mut model: Net<B> = build(&spec.model, train.shape, classes, &device);
+        B::seed(device, seed);
+        let mut model: Net<B> = build(&spec.model, train.shape, train.num_classes, device);
         let w0 = flatten(&model);
         let mut optim = AnyOptim::<B>::new(&spec.optimizer);
         let mut start = Position {
@@ -210,7 +293,7 @@ impl BackendJob for NetJob<'_> {
             num_params: model.num_params(),
         };
         if let Some(dir) = &ctx.resume_from {
-            let (m, o, pos) = checkpoint::load(dir, model, optim, &device)?;
+            let (m, o, pos) = checkpoint::load(dir, model, optim, device)?;
             if pos.seed != seed {
                 return Err(TrainError::Checkpoint(
                     "checkpoint was made with another seed".into(),
@@ -218,124 +301,160 @@ impl BackendJob for NetJob<'_> {
             }
             (model, optim, start) = (m, o, pos);
         }
+        Ok(Self {
+            model,
+            optim,
+            at: start,
+            w0,
+        })
+    }
+}
 
-        sink.emit(Event::Started {
-            backend: info.backend,
-            device: info.device,
-            total_steps,
-            steps_per_epoch,
-        })?;
-        // Every figure of a row is taken at the weights the optimizer evaluates: for
-        // schedule-free, the average x rather than the gradient point y the model holds.
-        let emit_row = |sink: &mut dyn Sink,
-                        model: &Net<B>,
-                        optim: &AnyOptim<B>,
-                        epoch: u32,
-                        step: u64,
-                        train_secs: f64,
-                        samples: usize| {
-            let eval = optim.eval_model(model);
-            let inner = device.clone();
-            let (train_loss, train_acc) = evaluate(&eval, &train, spec.loss, &inner);
-            let (test_loss, test_acc) = evaluate(&eval, &test, spec.loss, &inner);
-            let w = flatten(&eval);
-            let mut values = domain::metric::values([
-                (Metric::TrainLoss, train_loss),
-                (Metric::TrainAcc, train_acc),
-                (Metric::TestLoss, test_loss),
-                (Metric::TestAcc, test_acc),
-                (
-                    Metric::Lr,
-                    schedule.lr_at(step.min(total_steps.saturating_sub(1))),
-                ),
-                (Metric::WNorm, norm(&w)),
-                (Metric::DistInit, dist(&w, &w0)),
-            ]);
-            if samples > 0 {
-                values.insert(
-                    Metric::SamplesPerSec.key().into(),
-                    samples as f64 / train_secs.max(1e-9),
-                );
-                values.insert(Metric::EpochSeconds.key().into(), train_secs);
-            }
-            // Any value, not only the loss: a row with an infinity is never stored.
-            if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(TrainError::Diverged {
-                    step,
-                    what: Metric::parse(what).map_or("a metric", Metric::key),
-                });
-            }
-            sink.emit(Event::Metric(MetricRow {
-                step,
-                epoch: f64::from(epoch),
-                values,
-            }))?;
-            Ok(())
-        };
-        if start.epoch == 0 {
-            emit_row(sink, &model, &optim, 0, 0, 0.0, 0)?;
+/// What a run's metric rows are measured on: both splits, the schedule's LR, and w₀.
+struct Rows<'a, B: AutodiffBackend> {
+    spec: &'a NetSpec,
+    schedule: &'a Schedule,
+    train: &'a Dataset,
+    test: &'a Dataset,
+    total_steps: u64,
+    w0: Vec<f32>,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Rows<'_, B> {
+    /// Measures and emits the row after `epoch` epochs and `step` steps, `samples` having
+    /// trained in `train_secs` (none for the row before training).
+    ///
+    /// Every figure of a row is taken at the weights the optimizer evaluates: for
+    /// schedule-free, the average x rather than the gradient point y the model holds.
+    fn emit(
+        &self,
+        sink: &mut dyn Sink,
+        model: &Net<B>,
+        optim: &AnyOptim<B>,
+        (epoch, step): (u32, u64),
+        (samples, train_secs): (usize, f64),
+    ) -> Result<(), TrainError> {
+        let (spec, total_steps) = (self.spec, self.total_steps);
+        let eval = optim.eval_model(model);
+        let inner = self.device.clone();
+        let (train_loss, train_acc) = evaluate(&eval, self.train, spec.loss, &inner);
+        let (test_loss, test_acc) = evaluate(&eval, self.test, spec.loss, &inner);
+        let w = flatten(&eval);
+        let mut values = domain::metric::values([
+            (Metric::TrainLoss, train_loss),
+            (Metric::TrainAcc, train_acc),
+            (Metric::TestLoss, test_loss),
+            (Metric::TestAcc, test_acc),
+            (
+                Metric::Lr,
+                self.schedule.lr_at(step.min(total_steps.saturating_sub(1))),
+            ),
+            (Metric::WNorm, norm(&w)),
+            (Metric::DistInit, dist(&w, &self.w0)),
+        ]);
+        if samples > 0 {
+            values.insert(
+                Metric::SamplesPerSec.key().into(),
+                samples as f64 / train_secs.max(1e-9),
+            );
+            values.insert(Metric::EpochSeconds.key().into(), train_secs);
         }
+        // Any value, not only the loss: a row with an infinity is never stored.
+        if let Some((what, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(TrainError::Diverged {
+                step,
+                what: Metric::parse(what).map_or("a metric", Metric::key),
+            });
+        }
+        sink.emit(Event::Metric(MetricPoint {
+            step,
+            epoch: f64::from(epoch),
+            values,
+        }))?;
+        Ok(())
+    }
+}
 
-        let augment = spec.augment.then_some(Augment {
-            crop_padding: 4,
-            hflip: true,
-        });
+/// What every epoch of a run trains with.
+struct Epochs<'a, B: AutodiffBackend> {
+    spec: &'a NetSpec,
+    schedule: &'a Schedule,
+    train: &'a Dataset,
+    seed: u64,
+    total_steps: u64,
+    steps_per_epoch: u64,
+    device: B::Device,
+    augment: Option<Augment>,
+}
+
+impl<B: AutodiffBackend> Epochs<'_, B> {
+    /// One epoch of steps, with progress heartbeats: the trained model and the seconds its
+    /// steps took, or None when the stop flag was raised before a step (`step` then counts the
+    /// steps completed).
+    fn train(
+        &self,
+        epoch: u32,
+        mut model: Net<B>,
+        optim: &mut AnyOptim<B>,
+        step: &mut u64,
+        sink: &mut dyn Sink,
+        stop: &StopFlag,
+    ) -> Result<Option<(Net<B>, f64)>, TrainError> {
+        let (spec, train, seed, device) = (self.spec, self.train, self.seed, &self.device);
         let batch = spec.batch as usize;
-        let mut step = start.step;
-        let progress_every = (steps_per_epoch / 20).max(1);
-        for epoch in start.epoch..spec.epochs {
-            // Everything random in this epoch is derived from (seed, epoch): resumable exactly.
-            B::seed(&device, seed ^ epoch_stream(3, epoch));
-            let mut order: Vec<usize> = (0..train.labels.len()).collect();
-            order.shuffle(&mut seeded_stream(seed, epoch_stream(1, epoch)));
-            let mut aug_rng = seeded_stream(seed, epoch_stream(2, epoch));
-            let started = Instant::now();
-            for (i, idx) in order.chunks(batch).enumerate() {
-                if stop.is_raised() {
-                    return Ok(Outcome::Stopped { at_step: step });
-                }
-                let (mut x, dims) = data::gather(&train, idx);
-                if let Some(aug) = &augment {
-                    datasets::augment_batch(&mut x, train.shape, aug, &mut aug_rng);
-                }
-                let logits = model.forward(data::to_tensor::<B>(x, dims, &device));
-                let loss = batch_loss(logits, &train, idx, spec.loss, &device);
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(schedule.lr_at(step), model, grads);
-                step += 1;
-                if (i as u64 + 1).is_multiple_of(progress_every) {
-                    let secs = started.elapsed().as_secs_f64().max(1e-9);
-                    let done = (i + 1) * batch;
-                    sink.emit(Event::Progress {
-                        step,
-                        total_steps,
-                        samples_per_sec: done as f64 / secs,
-                    })?;
-                }
+        let progress_every = (self.steps_per_epoch / 20).max(1);
+        // Everything random in this epoch is derived from (seed, epoch): resumable exactly.
+        B::seed(device, seed ^ epoch_stream(3, epoch));
+        let mut order: Vec<usize> = (0..train.labels.len()).collect();
+        order.shuffle(&mut seeded_stream(seed, epoch_stream(1, epoch)));
+        let mut aug_rng = seeded_stream(seed, epoch_stream(2, epoch));
+        let started = Instant::now();
+        for (i, idx) in order.chunks(batch).enumerate() {
+            if stop.is_raised() {
+                return Ok(None);
             }
-            let secs = started.elapsed().as_secs_f64();
-            let done = epoch + 1;
-            emit_row(sink, &model, &optim, done, step, secs, train.labels.len())?;
-            // After the row: a crash in between re-runs this epoch, and its identical row is skipped.
-            if spec.checkpoint_every > 0
-                && done % spec.checkpoint_every == 0
-                && let Some(root) = &ctx.checkpoint_dir
-            {
-                let dir = checkpoint::dir_for(root, done);
-                let pos = Position {
-                    epoch: done,
-                    step,
-                    seed,
-                    num_params: model.num_params(),
-                };
-                checkpoint::save(&dir, &model, &optim, &pos)?;
-                sink.emit(Event::Checkpoint {
-                    epoch: done,
-                    step,
-                    dir,
+            let (mut x, dims) = data::gather(train, idx);
+            if let Some(aug) = &self.augment {
+                datasets::augment_batch(&mut x, train.shape, aug, &mut aug_rng);
+            }
+            let logits = model.forward(data::to_tensor::<B>(x, dims, device));
+            let loss = batch_loss(logits, train, idx, spec.loss, device);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(self.schedule.lr_at(*step), model, grads);
+            *step += 1;
+            if (i as u64 + 1).is_multiple_of(progress_every) {
+                let secs = started.elapsed().as_secs_f64().max(1e-9);
+                let done = (i + 1) * batch;
+                sink.emit(Event::Progress {
+                    step: *step,
+                    total_steps: self.total_steps,
+                    samples_per_sec: done as f64 / secs,
                 })?;
             }
         }
-        Ok(Outcome::Completed)
+        Ok(Some((model, started.elapsed().as_secs_f64())))
     }
+}
+
+/// Writes the checkpoint after `epoch` epochs and reports where it went.
+fn checkpoint_after<B: AutodiffBackend>(
+    root: &std::path::Path,
+    epoch: u32,
+    step: u64,
+    seed: u64,
+    model: &Net<B>,
+    optim: &AnyOptim<B>,
+    sink: &mut dyn Sink,
+) -> Result<(), TrainError> {
+    let dir = checkpoint::dir_for(root, epoch);
+    let pos = Position {
+        epoch,
+        step,
+        seed,
+        num_params: model.num_params(),
+    };
+    checkpoint::save(&dir, model, optim, &pos)?;
+    sink.emit(Event::Checkpoint { epoch, step, dir })?;
+    Ok(())
 }
