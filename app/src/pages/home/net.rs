@@ -1,10 +1,10 @@
 //! The network half of the launch form: its signals, the `NetSpec` they describe, and its fields.
 
 use domain::wire::FieldError;
-use leptos::prelude::*;
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use leptos::prelude::*;
 
-use super::fields::{ChoiceField, NumField};
+use crate::components::form::{ChoiceField, NumField};
 
 /// The network half of the launch form (dataset, model, loss, optimizer, batch, epochs).
 #[derive(Clone, Copy)]

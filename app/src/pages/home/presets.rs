@@ -1,7 +1,7 @@
 //! The sweep presets: one button per canned `SweepSpec`, launched as it stands.
 
-use leptos::prelude::*;
 use experiment::SweepSpec;
+use leptos::prelude::*;
 
 use crate::api::CreateSweep;
 

@@ -1,12 +1,12 @@
 //! The toy model's half of the launch form, and the `RunSpec` the whole form describes.
 
 use domain::wire::FieldError;
+use experiment::{BackendChoice, Experiment, RunSpec, ToySpec};
 use leptos::prelude::*;
 use schedule::Schedule;
-use experiment::{BackendChoice, Experiment, RunSpec, ToySpec};
 
-use super::fields::NumField;
 use super::net::NetForm;
+use crate::components::form::NumField;
 
 /// The toy model's inputs, plus the seed both experiments share.
 #[derive(Clone, Copy)]
