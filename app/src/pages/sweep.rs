@@ -216,31 +216,7 @@ fn SweepView(
             }.then(|| view! {
                 <LandscapeLauncher source=LandscapeSource::Sweep { id: sweep.id }/>
             })}
-            <table class="runs" id="lineage">
-                <thead><tr><th>"run"</th><th>"seed"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
-                <tbody>
-                    {sweep.runs.iter().map(|r| {
-                        let m = metrics.iter().find(|m| m.run_id == r.run.id);
-                        let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
-                        let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
-                        let role = match r.branch_at {
-                            _ if r.baseline => "schedule-free baseline (no decay)".to_owned(),
-                            None => "main path".to_owned(),
-                            Some(k) => format!("└ branch: decay at {u} {k}"),
-                        };
-                        view! {
-                            <tr>
-                                <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
-                                <td>{r.seed}</td>
-                                <td>{role}</td>
-                                <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
-                                <td>{loss}</td>
-                                <td>{acc}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
+            {lineage_table(&sweep, &metrics)}
         </section>
         <section class="charts">
             <div class="card chart-card"><h2>"final test loss vs decay " {u}</h2><div class="chart" id="sweep-final-vs-k"></div></div>
@@ -253,6 +229,39 @@ fn SweepView(
                 <div class="card chart-card"><h2>"test accuracy, all runs"</h2><div class="chart" id="sweep-test-acc"></div></div>
             })}
         </section>
+    }
+}
+
+/// Every run of the sweep: its seed, its role (main path, a branch and its decay point, the
+/// baseline), its status and final test metrics.
+fn lineage_table(sweep: &SweepSummary, metrics: &[RunMetrics]) -> impl IntoView + use<> {
+    let unit = sweep.unit();
+    view! {
+        <table class="runs" id="lineage">
+        <thead><tr><th>"run"</th><th>"seed"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
+        <tbody>
+            {sweep.runs.iter().map(|r| {
+                let m = metrics.iter().find(|m| m.run_id == r.run.id);
+                let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
+                let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
+                let role = match r.branch_at {
+                    _ if r.baseline => "schedule-free baseline (no decay)".to_owned(),
+                    None => "main path".to_owned(),
+                    Some(k) => format!("└ branch: decay at {unit} {k}"),
+                };
+                view! {
+                    <tr>
+                        <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
+                        <td>{r.seed}</td>
+                        <td>{role}</td>
+                        <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
+                        <td>{loss}</td>
+                        <td>{acc}</td>
+                    </tr>
+                }
+            }).collect_view()}
+        </tbody>
+    </table>
     }
 }
 
