@@ -1,15 +1,20 @@
-//! Anneal's Leptos UI: the HTML shell, routes and pages. Rendered on the server (`ssr`) and
-//! hydrated in the browser (`hydrate`); it never depends on Burn or the server's storage.
+//! Anneal's Leptos UI: the HTML shell and routes (here), the pages, the components they are
+//! built from, and the server functions they call. Rendered on the server (`ssr`) and hydrated
+//! in the browser (`hydrate`); it never depends on Burn or the server's storage.
+//!
+//! Layout, each layer importing only the ones below it:
+//! - `pages`: one module per route; a page fetches its data and lays out components. Pages
+//!   never import each other.
+//! - `components`: the shared widgets (charts and the one palette, the schedule editor, form
+//!   fields, the landscape launcher and maps, branch statistics, run config, the Share button).
+//! - `api`: one server function per operation of `domain::Lab`.
 
 // Deeply nested `view!` types (the sweep and shared pages) outgrow the default of 128.
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod chart;
-pub mod landscape;
+pub mod components;
 pub mod pages;
-pub mod svg;
-pub mod sweep_chart;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -60,7 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/compare") view=pages::compare::ComparePage/>
                     <Route path=path!("/landscapes") view=pages::landscape::LandscapesPage/>
                     <Route path=path!("/landscapes/:id") view=pages::landscape::LandscapePage/>
-                    <Route path=path!("/shares") view=pages::share::SharesPage/>
+                    <Route path=path!("/shares") view=pages::shares::SharesPage/>
                     // Async: the whole page, data included, is in the first response, so it
                     // reads without JavaScript and link previews see the Open Graph tags.
                     <Route path=path!("/s/:token") view=pages::share::SharePage ssr=SsrMode::Async/>

@@ -96,6 +96,8 @@ fn uploads_are_refused_before_their_bodies_without_the_memory_growing() {
         after < before + 8 * 1024,
         "RSS grew from {before} KiB to {after} KiB"
     );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
@@ -124,4 +126,6 @@ fn a_client_that_never_finishes_its_headers_is_dropped() {
         "{:?}",
         started.elapsed()
     );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
 }

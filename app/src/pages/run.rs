@@ -1,101 +1,17 @@
 //! A run's page: its config, the device that ran it, and curves that stream in live.
 
-use domain::Metric;
 use experiment::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::format_ms;
 use crate::api::{CancelRun, ResumeRun, found, get_run};
-use crate::chart::{self, ChartDef};
-use domain::wire::{Progress, Resumed, RunStatus, RunSummary};
-
-/// Charts every run has.
-const LOSS_CHART: ChartDef = ChartDef {
-    div: "chart-loss",
-    title: "loss",
-    log_y: true,
-    series: &[
-        (Metric::TrainLoss, "train loss"),
-        (Metric::TestLoss, "test loss"),
-    ],
-};
-const LR_CHART: ChartDef = ChartDef {
-    div: "chart-lr",
-    title: "learning rate",
-    log_y: false,
-    series: &[(Metric::Lr, "LR")],
-};
-
-/// The charts of a toy run: loss, LR, and the norms that show the drift to α_mn.
-pub const TOY_CHARTS: &[ChartDef] = &[
-    LOSS_CHART,
-    LR_CHART,
-    ChartDef {
-        div: "chart-norms",
-        title: "norms",
-        log_y: false,
-        series: &[(Metric::WNorm, "‖w‖"), (Metric::DistMn, "‖α − α_mn‖")],
-    },
-];
-
-/// The charts of a network run.
-pub const NET_CHARTS: &[ChartDef] = &[
-    LOSS_CHART,
-    ChartDef {
-        div: "chart-acc",
-        title: "accuracy",
-        log_y: false,
-        series: &[
-            (Metric::TrainAcc, "train acc"),
-            (Metric::TestAcc, "test acc"),
-        ],
-    },
-    LR_CHART,
-    ChartDef {
-        div: "chart-norms",
-        title: "norms",
-        log_y: false,
-        series: &[(Metric::WNorm, "‖w‖"), (Metric::DistInit, "‖w − w₀‖")],
-    },
-];
-
-/// What the page lists under the title: every knob of the run, as (name, value).
-pub fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
-    let mut rows = match &run.spec.experiment {
-        Experiment::Toy(t) => vec![
-            ("model", "toy y = ‖w‖^γ·wᵀx".to_owned()),
-            ("d", t.d.to_string()),
-            ("n", t.n.to_string()),
-            ("γ", t.gamma.to_string()),
-            ("label noise σ", t.label_noise.to_string()),
-            ("batch", t.batch.to_string()),
-            ("steps", t.steps.to_string()),
-        ],
-        Experiment::Net(n) => vec![
-            ("dataset", n.dataset.label().to_owned()),
-            (
-                "train images",
-                n.train_per_class
-                    .map_or("all".into(), |k| format!("{k} per class")),
-            ),
-            ("model", n.model.describe()),
-            ("loss", n.loss.describe().to_owned()),
-            ("optimizer", n.optimizer.describe()),
-            ("batch", n.batch.to_string()),
-            ("epochs", n.epochs.to_string()),
-        ],
-    };
-    rows.push(("seed", run.spec.seed.to_string()));
-    if let Some(d) = run.spec.data_seed.filter(|&d| d != run.spec.seed) {
-        rows.push((
-            "data seed",
-            format!("{d} (draws the data; shared by the replicates)"),
-        ));
-    }
-    rows.push(("schedule", run.spec.schedule.describe()));
-    rows
-}
+use crate::components::chart;
+use crate::components::format::format_ms;
+use crate::components::landscape::LandscapeLauncher;
+use crate::components::run_charts::charts_for;
+use crate::components::run_config::config_list;
+use crate::components::share_button::ShareButton;
+use domain::wire::{LandscapeSource, Progress, Resumed, RunStatus, RunSummary, ShareKind};
 
 #[component]
 pub fn RunPage() -> impl IntoView {
@@ -130,10 +46,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
     let progress = RwSignal::new(None::<Progress>);
     let cancel = ServerAction::<CancelRun>::new();
     let resume = ServerAction::<ResumeRun>::new();
-    let charts = match run.spec.experiment {
-        Experiment::Toy(_) => TOY_CHARTS,
-        Experiment::Net(_) => NET_CHARTS,
-    };
+    let charts = charts_for(&run.spec.experiment);
     let title = match &run.spec.experiment {
         Experiment::Toy(_) => "toy model".to_owned(),
         Experiment::Net(n) => n.dataset.label().to_owned(),
@@ -165,7 +78,6 @@ fn RunView(run: RunSummary) -> impl IntoView {
         move |p| progress.set(Some(p)),
     );
 
-    let config = config_rows(&run);
     // A toy run's weights are only kept (as metric rows) when d = 2, where the map is exact.
     let drawable = match &run.spec.experiment {
         Experiment::Toy(t) => t.d == 2,
@@ -217,13 +129,13 @@ fn RunView(run: RunSummary) -> impl IntoView {
                 " · "
                 <a id="export-json" href=format!("/api/runs/{id}/metrics") download>"JSON"</a>
             </p>
-            <super::share::ShareButton kind=domain::wire::ShareKind::Run id=id/>
+            <ShareButton kind=ShareKind::Run id=id/>
             {drawable.then(|| view! {
-                <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Run { id }/>
+                <LandscapeLauncher source=LandscapeSource::Run { id }/>
             })}
             <Lineage run=run.clone()/>
             <dl class="config">
-                {config.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                {config_list(&run)}
             </dl>
         </section>
         <section class="charts">

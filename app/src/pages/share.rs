@@ -1,5 +1,6 @@
-//! Share links: the read-only page behind `/s/<token>` (rendered whole on the server, so it
-//! reads without JavaScript and in link previews), the Share button, and the owner's list.
+//! A shared result: the read-only page behind `/s/<token>`, rendered whole on the server so it
+//! reads without JavaScript and in link previews (its charts drawn as SVG until Plotly takes
+//! over), with the data it shows for download.
 
 use domain::Metric;
 use experiment::Experiment;
@@ -7,16 +8,16 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
-use super::format_ms;
-use super::run::{NET_CHARTS, TOY_CHARTS, config_rows};
-use crate::api::{CreateShare, RevokeShare, found, list_shares, open_share};
-use crate::chart::{ChartDef, ChartOptions};
-use crate::svg::{Line, SvgChart};
+use crate::api::{found, open_share};
+use crate::components::branch_stats::BranchStats;
+use crate::components::chart::{ChartDef, ChartOptions};
+use crate::components::format::format_ms;
+use crate::components::landscape::{LandscapeMaps, reading};
+use crate::components::run_charts::charts_for;
+use crate::components::run_config::config_list;
+use crate::components::svg::{Line, SvgChart};
 use domain::analysis::{Spread, mean_band, pearson_line, run_conclusion, sweep_report};
-use domain::wire::{
-    MetricPoint, RunMetrics, RunSummary, ShareKind, ShareRequest, SharedBody, SharedPage,
-    SweepSummary,
-};
+use domain::wire::{MetricPoint, RunMetrics, RunSummary, SharedBody, SharedPage, SweepSummary};
 
 #[component]
 pub fn SharePage() -> impl IntoView {
@@ -61,9 +62,9 @@ fn SharedView(page: SharedPage, token: String) -> impl IntoView {
         SharedBody::Landscape { landscape, result } => (
             {
                 let _ = landscape;
-                crate::landscape::reading(result)
+                reading(result)
             },
-            view! { <crate::pages::landscape::LandscapeMaps landscape=result.clone()/> }.into_any(),
+            view! { <LandscapeMaps landscape=result.clone()/> }.into_any(),
         ),
     };
     let is_sweep = matches!(page.body, SharedBody::Sweep { .. });
@@ -109,14 +110,11 @@ fn interactive_flag() -> RwSignal<bool> {
 
 #[component]
 fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
-    let charts: &'static [ChartDef] = match run.spec.experiment {
-        Experiment::Toy(_) => TOY_CHARTS,
-        Experiment::Net(_) => NET_CHARTS,
-    };
+    let charts: &'static [ChartDef] = charts_for(&run.spec.experiment);
     let interactive = interactive_flag();
     {
         let points = points.clone();
-        Effect::new(move |_| crate::chart::draw_static(charts, &points));
+        Effect::new(move |_| crate::components::chart::draw_static(charts, &points));
     }
     // A table a reader can scan: at most ~25 rows, always including the last.
     let stride = points.len().div_ceil(25).max(1);
@@ -138,7 +136,7 @@ fn SharedRun(run: RunSummary, points: Vec<MetricPoint>) -> impl IntoView {
                     run.device.clone().unwrap_or_else(|| "—".into()))}
             </p>
             <dl class="config">
-                {config_rows(&run).into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                {config_list(&run)}
             </dl>
         </section>
         <section class="charts">
@@ -244,7 +242,9 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
     {
         let (sweep, metrics, report) = (sweep.clone(), metrics.clone(), report.clone());
         let opts = ChartOptions::default();
-        Effect::new(move |_| crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts, None));
+        Effect::new(move |_| {
+            crate::components::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts, None)
+        });
     }
     let overlay = |key: Metric| role_lines(&sweep, &metrics, key);
     let bs = &report.branches;
@@ -288,14 +288,13 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
             </p>
             <p class="meta method">{format!("How: {}.", report.method)}</p>
             <dl class="config">
-                {config_rows(&RunSummary { spec: sweep.spec.main.clone(), ..sweep.runs[0].run.clone() })
-                    .into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                {config_list(&RunSummary { spec: sweep.spec.main.clone(), ..sweep.runs[0].run.clone() })}
                 <dt>"branches"</dt>
                 <dd>{format!("decay at {unit}s {:?}, then {} for {} {unit}s",
                     sweep.spec.branch_at, sweep.spec.after.describe(), sweep.spec.branch_length)}</dd>
             </dl>
             <div id="share-data">
-                <super::sweep::BranchStats report=report.clone()/>
+                <BranchStats report=report.clone()/>
             </div>
             <table class="runs" id="share-seeds">
                 <thead><tr>
@@ -333,98 +332,6 @@ fn SharedSweep(sweep: SweepSummary, metrics: Vec<RunMetrics>) -> impl IntoView {
                 view! { <SvgChart lines=overlay(Metric::TrainLoss) x_label="step" log_y=true/> }.into_any())}
             {(!toy).then(|| static_card("test accuracy, all runs".into(), "sweep-test-acc",
                 view! { <SvgChart lines=overlay(Metric::TestAcc) x_label="step"/> }.into_any()))}
-        </section>
-    }
-}
-
-/// "Share": freezes the result behind a new link, shown once with its optional expiry.
-#[component]
-pub fn ShareButton(kind: ShareKind, id: i64) -> impl IntoView {
-    let action = ServerAction::<CreateShare>::new();
-    let hours = RwSignal::new(String::new());
-    let reply = move || action.value().get();
-    view! {
-        <div class="share-box">
-            <label>"expires after "
-                <select id="share-expiry" on:change=move |ev| hours.set(event_target_value(&ev))>
-                    <option value="">"never (until revoked)"</option>
-                    <option value="24">"1 day"</option>
-                    <option value="168">"7 days"</option>
-                    <option value="720">"30 days"</option>
-                </select>
-            </label>
-            " "
-            <button id="share" class="secondary" on:click=move |_| {
-                let expires_in_hours = hours.get_untracked().parse().ok();
-                action.dispatch(CreateShare { req: ShareRequest { kind, id, expires_in_hours } });
-            }>"Share"</button>
-            {move || match reply() {
-                Some(Ok(c)) => view! {
-                    <p class="share-link">
-                        "Read-only link (shown once): "
-                        <a id="share-url" href=c.url.clone() target="_blank" rel="noreferrer">{c.url.clone()}</a>
-                        " · " <a href="/shares">"manage links"</a>
-                    </p>
-                }.into_any(),
-                Some(Err(e)) if !e.0.field_errors().is_empty() => view! {
-                    <p class="form-error">{e.0.field_errors().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}</p>
-                }.into_any(),
-                Some(Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                None => ().into_any(),
-            }}
-        </div>
-    }
-}
-
-/// The owner's list of links, with revoke.
-#[component]
-pub fn SharesPage() -> impl IntoView {
-    let revoke = ServerAction::<RevokeShare>::new();
-    let shares = Resource::new(move || revoke.version().get(), |_| list_shares());
-    view! {
-        <Title text="Share links · Anneal"/>
-        <section class="card">
-            <h1>"Share links"</h1>
-            <p class="meta">"Each link opens a frozen, read-only copy of a result. Revoking one makes it answer 404 at once."</p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match shares.await {
-                        Ok(list) if list.is_empty() => view! { <p>"No links yet: use Share on a run or a sweep."</p> }.into_any(),
-                        Ok(list) => {
-                            let now = crate::pages::now_ms();
-                            view! {
-                                <table class="runs" id="shares">
-                                    <thead><tr><th>"link"</th><th>"of"</th><th>"created"</th><th>"expires"</th><th>"state"</th><th></th></tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|s| {
-                                            let id = s.id;
-                                            let state = if s.revoked_at_ms.is_some() { "revoked" } else if s.is_active(now) { "active" } else { "expired" };
-                                            let target = match s.kind {
-                                                ShareKind::Run => format!("/runs/{}", s.target_id),
-                                                ShareKind::Sweep => format!("/sweeps/{}", s.target_id),
-                                                ShareKind::Landscape => format!("/landscapes/{}", s.target_id),
-                                            };
-                                            view! {
-                                                <tr data-share=id>
-                                                    <td>{format!("#{id}")}</td>
-                                                    <td><a href=target>{s.title.clone()}</a></td>
-                                                    <td>{format_ms(s.created_at_ms)}</td>
-                                                    <td>{s.expires_at_ms.map_or("never".into(), format_ms)}</td>
-                                                    <td class="share-state">{state}</td>
-                                                    <td>{(state == "active").then(|| view! {
-                                                        <button class="secondary revoke" on:click=move |_| { revoke.dispatch(RevokeShare { id }); }>"Revoke"</button>
-                                                    })}</td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
-                        }
-                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
         </section>
     }
 }

@@ -7,14 +7,16 @@ use experiment::Experiment;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::format_ms;
 use crate::api::{AddSweepSeeds, Refusal, found, get_sweep, sweep_metrics, sweep_prediction};
-use crate::chart::{ChartOptions, XAxis};
+use crate::components::branch_stats::BranchStats;
+use crate::components::chart::{ChartOptions, XAxis};
+use crate::components::format::format_ms;
+use crate::components::landscape::LandscapeLauncher;
+use crate::components::share_button::ShareButton;
 use domain::Metric;
 use domain::analysis::{Spread, last_value, pearson_line, sweep_report};
 use domain::prediction::{LawPrediction, SweepPrediction};
-use domain::stats::Stat;
-use domain::wire::{RunMetrics, RunStatus, SweepReport, SweepSummary};
+use domain::wire::{LandscapeSource, RunMetrics, RunStatus, ShareKind, SweepSummary};
 
 #[component]
 pub fn SweepPage() -> impl IntoView {
@@ -82,24 +84,33 @@ pub fn SweepPage() -> impl IntoView {
     );
     let show_prediction = RwSignal::new(true);
     // Chart controls live outside the polled view so they survive every refresh.
-    let log_y = RwSignal::new(true);
-    let x_axis = RwSignal::new(XAxis::Step);
-    let smoothing = RwSignal::new(0.0f64);
-    let spread = RwSignal::new(Spread::Sd);
-    let show_seeds = RwSignal::new(false);
-    let opts = Signal::derive(move || ChartOptions {
-        log_y: log_y.get(),
-        x: x_axis.get(),
-        smoothing: smoothing.get(),
-        spread: spread.get(),
-        show_seeds: show_seeds.get(),
-    });
+    let opts = RwSignal::new(ChartOptions::default());
+    view! {
+        <ChartControls opts show_prediction/>
+        <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
+            {move || Suspend::new(async move {
+                let (s, m) = (sweep.await, metrics.await);
+                match (s, m) {
+                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts=opts.into() add_seeds prediction show_prediction/> }.into_any(),
+                    (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The chart controls above the sweep: axes, smoothing, the band over seeds, each seed, and
+/// the loss-law predictions.
+#[component]
+fn ChartControls(opts: RwSignal<ChartOptions>, show_prediction: RwSignal<bool>) -> impl IntoView {
+    let get = move |f: fn(&ChartOptions) -> bool| move || opts.with(f);
     view! {
         <div class="card preview-controls chart-controls">
-            <label><input id="ctl-log" type="checkbox" prop:checked=move || log_y.get()
-                on:change=move |ev| log_y.set(event_target_checked(&ev))/>" log y (losses, LR)"</label>
+            <label><input id="ctl-log" type="checkbox" prop:checked=get(|o| o.log_y)
+                on:change=move |ev| opts.update(|o| o.log_y = event_target_checked(&ev))/>" log y (losses, LR)"</label>
             <label>"x-axis "
-                <select id="ctl-x" on:change=move |ev| x_axis.set(match event_target_value(&ev).as_str() {
+                <select id="ctl-x" on:change=move |ev| opts.update(|o| o.x = match event_target_value(&ev).as_str() {
                     "epoch" => XAxis::Epoch,
                     "seconds" => XAxis::Seconds,
                     _ => XAxis::Step,
@@ -110,12 +121,12 @@ pub fn SweepPage() -> impl IntoView {
                 </select>
             </label>
             <label>"smoothing (debiased EMA) "
-                <input id="ctl-smooth" type="range" min="0" max="0.99" step="0.01" prop:value=move || smoothing.get().to_string()
-                    on:input=move |ev| smoothing.set(event_target_value(&ev).parse().unwrap_or(0.0))/>
-                {move || format!(" {:.2}", smoothing.get())}
+                <input id="ctl-smooth" type="range" min="0" max="0.99" step="0.01" prop:value=move || opts.with(|o| o.smoothing.to_string())
+                    on:input=move |ev| opts.update(|o| o.smoothing = event_target_value(&ev).parse().unwrap_or(0.0))/>
+                {move || format!(" {:.2}", opts.with(|o| o.smoothing))}
             </label>
             <label>"band over seeds "
-                <select id="ctl-band" on:change=move |ev| spread.set(match event_target_value(&ev).as_str() {
+                <select id="ctl-band" on:change=move |ev| opts.update(|o| o.spread = match event_target_value(&ev).as_str() {
                     "minmax" => Spread::MinMax,
                     _ => Spread::Sd,
                 })>
@@ -123,22 +134,12 @@ pub fn SweepPage() -> impl IntoView {
                     <option value="minmax">"min – max"</option>
                 </select>
             </label>
-            <label><input id="ctl-seeds" type="checkbox" prop:checked=move || show_seeds.get()
-                on:change=move |ev| show_seeds.set(event_target_checked(&ev))/>" each seed"</label>
+            <label><input id="ctl-seeds" type="checkbox" prop:checked=get(|o| o.show_seeds)
+                on:change=move |ev| opts.update(|o| o.show_seeds = event_target_checked(&ev))/>" each seed"</label>
             <label><input id="ctl-predict" type="checkbox" prop:checked=move || show_prediction.get()
                 on:change=move |ev| show_prediction.set(event_target_checked(&ev))/>" loss-law predictions (dashed)"</label>
             <span class="hint">"Curves keep each bucket's min, max and last point; smoothing is never applied to the LR, and the raw curve stays faintly behind; click a legend entry to hide a series."</span>
         </div>
-        <Suspense fallback=|| view! { <p>"Loading sweep…"</p> }>
-            {move || Suspend::new(async move {
-                let (s, m) = (sweep.await, metrics.await);
-                match (s, m) {
-                    (Ok(Some(s)), Ok(m)) => view! { <SweepView sweep=s metrics=m opts add_seeds prediction show_prediction/> }.into_any(),
-                    (Ok(None), _) => view! { <p class="notfound">"No such sweep."</p> }.into_any(),
-                    (Err(e), _) | (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
     }
 }
 
@@ -167,7 +168,13 @@ fn SweepView(
                 .flatten()
                 .and_then(Result::ok)
                 .filter(|_| show_prediction.get());
-            crate::sweep_chart::draw_sweep(&sweep, &metrics, &report, opts.get(), p.as_ref());
+            crate::components::sweep_chart::draw_sweep(
+                &sweep,
+                &metrics,
+                &report,
+                opts.get(),
+                p.as_ref(),
+            );
         });
     }
     view! {
@@ -202,38 +209,14 @@ fn SweepView(
                 <a href=format!("/api/sweeps/{}/summary", sweep.id) download>"JSON"</a>
                 " · each run's metrics from its page"
             </p>
-            <super::share::ShareButton kind=domain::wire::ShareKind::Sweep id=sweep.id/>
+            <ShareButton kind=ShareKind::Sweep id=sweep.id/>
             {match &sweep.spec.main.experiment {
-                experiment::Experiment::Toy(t) => t.d == 2,
-                experiment::Experiment::Net(_) => true,
+                Experiment::Toy(t) => t.d == 2,
+                Experiment::Net(_) => true,
             }.then(|| view! {
-                <super::landscape::LandscapeLauncher source=domain::wire::LandscapeSource::Sweep { id: sweep.id }/>
+                <LandscapeLauncher source=LandscapeSource::Sweep { id: sweep.id }/>
             })}
-            <table class="runs" id="lineage">
-                <thead><tr><th>"run"</th><th>"seed"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
-                <tbody>
-                    {sweep.runs.iter().map(|r| {
-                        let m = metrics.iter().find(|m| m.run_id == r.run.id);
-                        let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
-                        let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
-                        let role = match r.branch_at {
-                            _ if r.baseline => "schedule-free baseline (no decay)".to_owned(),
-                            None => "main path".to_owned(),
-                            Some(k) => format!("└ branch: decay at {u} {k}"),
-                        };
-                        view! {
-                            <tr>
-                                <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
-                                <td>{r.seed}</td>
-                                <td>{role}</td>
-                                <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
-                                <td>{loss}</td>
-                                <td>{acc}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
+            {lineage_table(&sweep, &metrics)}
         </section>
         <section class="charts">
             <div class="card chart-card"><h2>"final test loss vs decay " {u}</h2><div class="chart" id="sweep-final-vs-k"></div></div>
@@ -249,6 +232,39 @@ fn SweepView(
     }
 }
 
+/// Every run of the sweep: its seed, its role (main path, a branch and its decay point, the
+/// baseline), its status and final test metrics.
+fn lineage_table(sweep: &SweepSummary, metrics: &[RunMetrics]) -> impl IntoView + use<> {
+    let unit = sweep.unit();
+    view! {
+        <table class="runs" id="lineage">
+        <thead><tr><th>"run"</th><th>"seed"</th><th>"role"</th><th>"status"</th><th>"final test loss"</th><th>"final test acc"</th></tr></thead>
+        <tbody>
+            {sweep.runs.iter().map(|r| {
+                let m = metrics.iter().find(|m| m.run_id == r.run.id);
+                let loss = m.and_then(|m| last_value(m, Metric::TestLoss)).map_or("—".into(), |v| format!("{v:.4}"));
+                let acc = m.and_then(|m| last_value(m, Metric::TestAcc)).map_or("—".into(), |v| format!("{:.2}%", 100.0 * v));
+                let role = match r.branch_at {
+                    _ if r.baseline => "schedule-free baseline (no decay)".to_owned(),
+                    None => "main path".to_owned(),
+                    Some(k) => format!("└ branch: decay at {unit} {k}"),
+                };
+                view! {
+                    <tr>
+                        <td><a href=format!("/runs/{}", r.run.id)>{r.run.id}</a></td>
+                        <td>{r.seed}</td>
+                        <td>{role}</td>
+                        <td><span class=format!("status {}", r.run.status.as_str())>{r.run.status.as_str()}</span></td>
+                        <td>{loss}</td>
+                        <td>{acc}</td>
+                    </tr>
+                }
+            }).collect_view()}
+        </tbody>
+    </table>
+    }
+}
+
 /// "seed 0" or "seeds 0, 1, 2".
 pub fn seed_list(seeds: &[u64]) -> String {
     let list = seeds
@@ -261,50 +277,6 @@ pub fn seed_list(seeds: &[u64]) -> String {
     } else {
         format!("{} seeds ({list})", seeds.len())
     }
-}
-
-/// The final metrics per decay point over seeds: mean, 95% interval and n.
-#[component]
-pub fn BranchStats(report: SweepReport) -> impl IntoView {
-    let u = report.unit.clone();
-    let acc = report.branches.iter().any(|b| b.test_acc.is_some());
-    let dist = report.branches.iter().any(|b| b.dist_mn.is_some());
-    (!report.branches.is_empty()).then(|| view! {
-        <table class="runs" id="branch-stats">
-            <thead><tr>
-                <th>{format!("decay {u} k")}</th><th>"seeds"</th>
-                <th>"final test loss (mean [95% CI])"</th>
-                {acc.then(|| view! { <th>"final test acc, % (mean [95% CI])"</th> })}
-                {dist.then(|| view! { <th>"final ‖α − α_mn‖ (mean [95% CI])"</th> })}
-                <th>"final train loss (mean)"</th>
-            </tr></thead>
-            <tbody>
-                {report.branches.iter().map(|b| view! {
-                    <tr>
-                        <td>{b.k}</td>
-                        <td>{b.n}</td>
-                        <td>{Stat::with_interval(b.stat(Metric::TestLoss), 1.0, 4)}</td>
-                        {acc.then(|| view! { <td>{Stat::with_interval(b.stat(Metric::TestAcc), 100.0, 2)}</td> })}
-                        {dist.then(|| view! { <td>{Stat::with_interval(b.stat(Metric::DistMn), 1.0, 3)}</td> })}
-                        <td>{b.stat(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
-                    </tr>
-                }).collect_view()}
-                {report.baseline.clone().filter(|b| b.n > 0).map(|b| {
-                    let st = |m: Metric| b.stats.get(m.key());
-                    view! {
-                        <tr id="baseline-row">
-                            <td>{format!("schedule-free (no decay, {} {u}s)", b.length)}</td>
-                            <td>{b.n}</td>
-                            <td>{Stat::with_interval(st(Metric::TestLoss), 1.0, 4)}</td>
-                            {acc.then(|| view! { <td>{Stat::with_interval(st(Metric::TestAcc), 100.0, 2)}</td> })}
-                            {dist.then(|| view! { <td>{Stat::with_interval(st(Metric::DistMn), 1.0, 3)}</td> })}
-                            <td>{st(Metric::TrainLoss).map_or("—".into(), |s| format!("{:.2e}", s.mean))}</td>
-                        </tr>
-                    }
-                })}
-            </tbody>
-        </table>
-    })
 }
 
 /// Adds seeds to the sweep: each a new main path and its branches; the existing runs stay.

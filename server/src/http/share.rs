@@ -133,7 +133,7 @@ fn summary_csv(page: &SharedPage) -> Result<Response, ApiError> {
             "only a sweep has a summary table",
         )));
     };
-    Ok(super::api::summary_csv(
+    Ok(super::csv::summary(
         "shared-summary.csv",
         &domain::analysis::sweep_report(sweep, metrics),
     ))

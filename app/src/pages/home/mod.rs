@@ -1,6 +1,5 @@
 //! Home: the launch form for a toy-model or network run, the decay-sweep launcher, and the runs.
 
-mod fields;
 mod net;
 mod presets;
 mod sweep;
@@ -11,10 +10,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
 
-use super::schedule_editor::ScheduleEditor;
-use super::{answered, format_ms};
-use crate::api::{CreateReplicates, CreateRun, list_runs};
-use fields::ChoiceField;
+use crate::api::{CreateReplicates, CreateRun, Refusal, list_runs};
+use crate::components::form::{ChoiceField, NumField, answered};
+use crate::components::format::format_ms;
+use crate::components::schedule_editor::ScheduleEditor;
+use domain::wire::RunSummary;
 use net::{NetFields, NetForm};
 use sweep::SweepLauncher;
 use toy::{ToyFields, ToyForm};
@@ -35,68 +35,14 @@ pub fn HomePage() -> impl IntoView {
     let net = move || is_net.get().then_some(net_form);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let schedule = RwSignal::new(None::<Schedule>);
-    let steps_per_epoch = Signal::derive(move || {
-        if is_net.get() {
-            // The count depends on these fields; `NetSpec` knows each dataset's size.
-            net_form.dataset.track();
-            net_form.per_class.track();
-            net_form.batch.track();
-            net_form.to_net(&mut Vec::new()).steps_per_epoch()
-        } else {
-            whole_or(form.n, 1)
-                .div_ceil(whole_or(form.batch, 1).max(1))
-                .max(1)
-        }
-    });
-    let total_steps = Signal::derive(move || {
-        if is_net.get() {
-            whole_or(net_form.epochs, 0) * steps_per_epoch.get()
-        } else {
-            whole_or(form.steps, 0)
-        }
-    });
+    let (steps_per_epoch, total_steps) = step_counts(form, net_form, is_net);
     let start = ServerAction::<CreateRun>::new();
     let start_many = ServerAction::<CreateReplicates>::new();
     // Empty: one run under the form's seed; a list: one run per seed, on the form seed's data.
     let replicate_seeds = RwSignal::new(String::new());
     // Shared with the sweep launcher: its server failures show under this form too.
     let failure = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(result) = start.value().get()
-            && let Some(created) = answered(result, |es| errors.set(es), failure)
-        {
-            navigate(&format!("/runs/{}", created.id), Default::default());
-        }
-    });
-    let navigate_many = use_navigate();
-    Effect::new(move |_| {
-        if let Some(result) = start_many.value().get()
-            && let Some(created) = answered(
-                result,
-                // The sweep launcher's seeds field is `seeds`; this form's is its own.
-                |es: Vec<FieldError>| {
-                    errors.set(
-                        es.into_iter()
-                            .map(|mut e| {
-                                if e.field == "seeds" {
-                                    e.field = "replicate_seeds".into();
-                                }
-                                e
-                            })
-                            .collect(),
-                    )
-                },
-                failure,
-            )
-        {
-            let ids: Vec<String> = created.runs.iter().map(i64::to_string).collect();
-            navigate_many(
-                &format!("/compare?runs={}", ids.join(",")),
-                Default::default(),
-            );
-        }
-    });
+    open_created(start, start_many, errors, failure);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         failure.set(None);
@@ -148,7 +94,7 @@ pub fn HomePage() -> impl IntoView {
                 <h2>"Learning-rate schedule"</h2>
                 <ScheduleEditor schedule errors total_steps steps_per_epoch whatif=true/>
                 <div class="grid">
-                    <fields::NumField label="replicate over seeds (optional: a list or start:stop:step, 1–16)" field="replicate_seeds" value=replicate_seeds errors/>
+                    <NumField label="replicate over seeds (optional: a list or start:stop:step, 1–16)" field="replicate_seeds" value=replicate_seeds errors/>
                 </div>
                 <p class="hint">"With seeds, one run per seed is started on the same data (drawn from the seed above), and the compare view opens on them."</p>
                 <button type="submit" id="start" disabled=move || start.pending().get() || start_many.pending().get()>
@@ -163,29 +109,114 @@ pub fn HomePage() -> impl IntoView {
         <section class="card">
             <h2>"Runs"</h2>
             <p class="meta"><a href="/compare" id="compare-link">"Compare runs →"</a></p>
-            <Suspense fallback=|| view! { <p>"Loading runs…"</p> }>
-                {move || Suspend::new(async move {
-                    match runs.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="runs" id="runs">
-                                <thead><tr><th>"#"</th><th>"run"</th><th>"status"</th><th>"created"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|r| view! {
-                                        <tr>
-                                            <td>{r.id}</td>
-                                            <td><a href=format!("/runs/{}", r.id)>{r.spec.schedule.describe()}</a></td>
-                                            <td><span class=format!("status {}", r.status.as_str())>{r.status.as_str()}</span></td>
-                                            <td>{format_ms(r.created_at_ms)}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <RunList runs/>
         </section>
+    }
+}
+
+/// The schedule editors' step scale: steps per epoch and the run's total steps, as the
+/// form's fields describe them (half-typed counts read as their defaults).
+fn step_counts(
+    form: ToyForm,
+    net_form: NetForm,
+    is_net: Signal<bool>,
+) -> (Signal<u64>, Signal<u64>) {
+    let steps_per_epoch = Signal::derive(move || {
+        if is_net.get() {
+            // The count depends on these fields; `NetSpec` knows each dataset's size.
+            net_form.dataset.track();
+            net_form.per_class.track();
+            net_form.batch.track();
+            net_form.to_net(&mut Vec::new()).steps_per_epoch()
+        } else {
+            whole_or(form.n, 1)
+                .div_ceil(whole_or(form.batch, 1).max(1))
+                .max(1)
+        }
+    });
+    let total_steps = Signal::derive(move || {
+        if is_net.get() {
+            whole_or(net_form.epochs, 0) * steps_per_epoch.get()
+        } else {
+            whole_or(form.steps, 0)
+        }
+    });
+    (steps_per_epoch, total_steps)
+}
+
+/// Opens what the launch form created: the run's page, or the compare view on the replicates.
+/// Field errors go beside their inputs, any other refusal into `failure`.
+fn open_created(
+    start: ServerAction<CreateRun>,
+    start_many: ServerAction<CreateReplicates>,
+    errors: RwSignal<Vec<FieldError>>,
+    failure: RwSignal<Option<String>>,
+) {
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start.value().get()
+            && let Some(created) = answered(result, |es| errors.set(es), failure)
+        {
+            navigate(&format!("/runs/{}", created.id), Default::default());
+        }
+    });
+    let navigate_many = use_navigate();
+    Effect::new(move |_| {
+        if let Some(result) = start_many.value().get()
+            && let Some(created) = answered(
+                result,
+                |es: Vec<FieldError>| errors.set(as_replicate_errors(es)),
+                failure,
+            )
+        {
+            let ids: Vec<String> = created.runs.iter().map(i64::to_string).collect();
+            navigate_many(
+                &format!("/compare?runs={}", ids.join(",")),
+                Default::default(),
+            );
+        }
+    });
+}
+
+/// The replicate request's field errors as this form names them: the server's seeds field is
+/// `seeds`, which on this page is the sweep launcher's; this form's is its own.
+fn as_replicate_errors(es: Vec<FieldError>) -> Vec<FieldError> {
+    es.into_iter()
+        .map(|mut e| {
+            if e.field == "seeds" {
+                e.field = "replicate_seeds".into();
+            }
+            e
+        })
+        .collect()
+}
+
+/// The runs so far, newest first, each linked to its page.
+#[component]
+fn RunList(runs: Resource<Result<Vec<RunSummary>, Refusal>>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading runs…"</p> }>
+            {move || Suspend::new(async move {
+                match runs.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="runs" id="runs">
+                            <thead><tr><th>"#"</th><th>"run"</th><th>"status"</th><th>"created"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|r| view! {
+                                    <tr>
+                                        <td>{r.id}</td>
+                                        <td><a href=format!("/runs/{}", r.id)>{r.spec.schedule.describe()}</a></td>
+                                        <td><span class=format!("status {}", r.status.as_str())>{r.status.as_str()}</span></td>
+                                        <td>{format_ms(r.created_at_ms)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }

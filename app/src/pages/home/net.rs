@@ -4,7 +4,7 @@ use domain::wire::FieldError;
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use leptos::prelude::*;
 
-use super::fields::{ChoiceField, NumField};
+use crate::components::form::{ChoiceField, NumField};
 
 /// The network half of the launch form (dataset, model, loss, optimizer, batch, epochs).
 #[derive(Clone, Copy)]

@@ -1,20 +1,95 @@
 //! The decay-sweep launcher: decay points, branch length, the branches' schedule, and launching.
 
 use domain::wire::FieldError;
-use experiment::SweepSpec;
+use experiment::{RunSpec, SweepSpec, parse_points};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use schedule::Schedule;
 
-use super::fields::NumField;
 use super::net::NetForm;
 use super::presets::Presets;
 use super::toy::ToyForm;
 use super::whole_or;
 use crate::api::{CreateSweep, list_sweeps};
-use crate::pages::schedule_editor::ScheduleEditor;
-use crate::pages::{answered, format_ms};
-use experiment::parse_points;
+use crate::components::form::{NumField, answered};
+use crate::components::format::format_ms;
+use crate::components::schedule_editor::ScheduleEditor;
+
+/// The sweep's own inputs (the main path is the launch form above).
+#[derive(Clone, Copy)]
+struct BranchFields {
+    at: RwSignal<String>,
+    len: RwSignal<String>,
+    seeds: RwSignal<String>,
+    sf_baseline: RwSignal<bool>,
+}
+
+impl BranchFields {
+    /// The sweep the fields describe around `main` and the branches' schedule `after`, or
+    /// every problem found, keyed as the server keys them. `main` is None when the launch form
+    /// has problems of its own (shown there): then there is no sweep, and the sweep's own
+    /// messages stay as they were unless its branches' schedule is unusable.
+    fn to_spec(
+        self,
+        main: Option<RunSpec>,
+        after: Option<Schedule>,
+        is_net: bool,
+    ) -> Result<Option<SweepSpec>, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let branch_at = parse_points(&self.at.get_untracked()).unwrap_or_else(|message| {
+            errs.push(FieldError {
+                field: experiment::fields::sweep::BRANCH_AT.into(),
+                message,
+            });
+            Vec::new()
+        });
+        let branch_length: u64 = self.len.get_untracked().trim().parse().unwrap_or_else(|_| {
+            errs.push(FieldError {
+                field: "branch_length".into(),
+                message: "must be a whole number of steps".into(),
+            });
+            0
+        });
+        let seeds = parse_points(&self.seeds.get_untracked()).unwrap_or_else(|message| {
+            errs.push(FieldError {
+                field: experiment::fields::SEEDS.into(),
+                message,
+            });
+            Vec::new()
+        });
+        let Some(after) = after else {
+            errs.push(FieldError {
+                field: "after".into(),
+                message: "fix the branches' schedule first".into(),
+            });
+            return Err(errs);
+        };
+        let Some(main) = main else {
+            return Ok(None);
+        };
+        let spec = SweepSpec {
+            name: if is_net {
+                "network sweep".into()
+            } else {
+                "toy sweep".into()
+            },
+            main,
+            branch_at,
+            after,
+            branch_length,
+            seeds,
+            schedule_free_baseline: is_net && self.sf_baseline.get_untracked(),
+        };
+        if let Err(es) = spec.validate() {
+            errs.extend(es);
+        }
+        if errs.is_empty() {
+            Ok(Some(spec))
+        } else {
+            Err(errs)
+        }
+    }
+}
 
 /// The sweep card. The launch form above is the main path, so its signals come in as props;
 /// a refusal the branches' fields can't show goes to the form's `failure`.
@@ -29,20 +104,20 @@ pub(super) fn SweepLauncher(
     steps_per_epoch: Signal<u64>,
 ) -> impl IntoView {
     let net = move || is_net.get().then_some(net_form);
-    let sweeps = Resource::new(|| (), |_| list_sweeps());
-
-    let sweep_at = RwSignal::new("1000, 5000, 20000, 40000".to_owned());
-    let sweep_len = RwSignal::new("10000".to_owned());
-    let sweep_seeds = RwSignal::new("0".to_owned());
-    let sf_baseline = RwSignal::new(false);
+    let fields = BranchFields {
+        at: RwSignal::new("1000, 5000, 20000, 40000".to_owned()),
+        len: RwSignal::new("10000".to_owned()),
+        seeds: RwSignal::new("0".to_owned()),
+        sf_baseline: RwSignal::new(false),
+    };
     // The seeds field as the presets use it; an unreadable field leaves a preset as it stands.
     let seeds_for_presets =
-        Signal::derive(move || parse_points(&sweep_seeds.get()).unwrap_or_default());
+        Signal::derive(move || parse_points(&fields.seeds.get()).unwrap_or_default());
     // The schedule every branch follows from its decay point on (its clock starts at k).
     let after = RwSignal::new(None::<Schedule>);
     let after_errors = RwSignal::new(Vec::<FieldError>::new());
     let after_steps = Signal::derive(move || {
-        let len = whole_or(sweep_len, 0);
+        let len = whole_or(fields.len, 0);
         if is_net.get() {
             len * steps_per_epoch.get()
         } else {
@@ -50,97 +125,33 @@ pub(super) fn SweepLauncher(
         }
     });
     let sweep_errors = RwSignal::new(Vec::<FieldError>::new());
-    // Decay points are steps for the toy model and epochs for networks: sensible defaults for each.
-    Effect::new(move |prev: Option<bool>| {
-        let net_now = is_net.get();
-        if prev.is_some_and(|p| p != net_now) {
-            let (at, len) = if net_now {
-                ("5, 15, 30, 45, 60", "15")
-            } else {
-                ("1000, 5000, 20000, 40000", "10000")
-            };
-            sweep_at.set(at.into());
-            sweep_len.set(len.into());
-        }
-        net_now
-    });
+    unit_defaults(fields, is_net);
     let start_sweep = ServerAction::<CreateSweep>::new();
     let navigate_sweep = use_navigate();
     Effect::new(move |_| {
         let Some(result) = start_sweep.value().get() else {
             return;
         };
-        let fields = |es: Vec<FieldError>| {
+        let show = |es: Vec<FieldError>| {
             after_errors.set(es.clone());
             sweep_errors.set(es);
         };
-        if let Some(created) = answered(result, fields, failure) {
+        if let Some(created) = answered(result, show, failure) {
             navigate_sweep(&format!("/sweeps/{}", created.id), Default::default());
         }
     });
     let launch_sweep = move |_| {
-        let mut errs = Vec::new();
-        let main = match form.to_spec(net(), schedule.get_untracked()) {
-            Ok(s) => Some(s),
-            Err(es) => {
-                errors.set(es);
-                None
+        let main = form
+            .to_spec(net(), schedule.get_untracked())
+            .map_err(|es| errors.set(es))
+            .ok();
+        match fields.to_spec(main, after.get_untracked(), is_net.get_untracked()) {
+            Ok(Some(spec)) => {
+                sweep_errors.set(Vec::new());
+                start_sweep.dispatch(CreateSweep { spec });
             }
-        };
-        let branch_at = parse_points(&sweep_at.get_untracked()).unwrap_or_else(|message| {
-            errs.push(FieldError {
-                field: "branch_at".into(),
-                message,
-            });
-            Vec::new()
-        });
-        let branch_length: u64 = sweep_len
-            .get_untracked()
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| {
-                errs.push(FieldError {
-                    field: "branch_length".into(),
-                    message: "must be a whole number of steps".into(),
-                });
-                0
-            });
-        let seeds = parse_points(&sweep_seeds.get_untracked()).unwrap_or_else(|message| {
-            errs.push(FieldError {
-                field: "seeds".into(),
-                message,
-            });
-            Vec::new()
-        });
-        let Some(after_schedule) = after.get_untracked() else {
-            errs.push(FieldError {
-                field: "after".into(),
-                message: "fix the branches' schedule first".into(),
-            });
-            return sweep_errors.set(errs);
-        };
-        let Some(main) = main else { return };
-        let spec = SweepSpec {
-            name: if is_net.get() {
-                "network sweep".into()
-            } else {
-                "toy sweep".into()
-            },
-            main,
-            branch_at,
-            after: after_schedule,
-            branch_length,
-            seeds,
-            schedule_free_baseline: is_net.get_untracked() && sf_baseline.get_untracked(),
-        };
-        if let Err(es) = spec.validate() {
-            errs.extend(es);
-        }
-        if errs.is_empty() {
-            sweep_errors.set(Vec::new());
-            start_sweep.dispatch(CreateSweep { spec });
-        } else {
-            sweep_errors.set(errs);
+            Ok(None) => {}
+            Err(errs) => sweep_errors.set(errs),
         }
     };
 
@@ -152,30 +163,11 @@ pub(super) fn SweepLauncher(
                 "then follows the branches' schedule below (its clock starts at k) for the branch length. The sweep page plots final test loss "
                 "and ‖α − α" <sub>"mn"</sub> "‖ against k."
             </p>
-            <div class="grid">
-                <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field=experiment::fields::sweep::BRANCH_AT value=sweep_at errors=sweep_errors/>
-                <NumField label="branch length (same unit)" field=experiment::fields::sweep::BRANCH_LENGTH value=sweep_len errors=sweep_errors/>
-                <NumField label="training seeds (1–16: a list or start:stop:step)" field=experiment::fields::SEEDS value=sweep_seeds errors=sweep_errors/>
-            </div>
-            <Show when=move || is_net.get()>
-                <label class="field inline" for="f-schedule_free_baseline">
-                    <span class="label">"add a schedule-free baseline"</span>
-                    <input id="f-schedule_free_baseline" type="checkbox" prop:checked=move || sf_baseline.get()
-                        on:change=move |ev| sf_baseline.set(event_target_checked(&ev))/>
-                    <span class="hint">"Per seed, one more run that never decays: the main path's optimizer in its schedule-free form (Defazio et al. 2024), at the main LR, as long as the longest branch; evaluated at its averaged weights."</span>
-                </label>
-            </Show>
-            <p class="hint" id="seeds-hint">
-                "Each seed trains its own main path and branches, and sets the initialisation, the data order, "
-                "augmentation, dropout and (toy model) the label noise. The data itself (the training subset; the toy "
-                "model's samples) comes from the run's seed above, the same for every replicate, so replicates measure "
-                "training noise. With two or more seeds the verdict compares decay points within each seed and gives "
-                "95% intervals."
-            </p>
+            <BranchInputs fields errors=sweep_errors is_net/>
             <h2>"Branches' schedule after k"</h2>
             <ScheduleEditor schedule=after errors=after_errors total_steps=after_steps steps_per_epoch
                 id_prefix="after-" error_key="after" preview_div="after-lr-preview" initial_lr="0.005"/>
-            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| !["branch_at", "branch_length", "seeds"].contains(&e.field.as_str())))>
+            <Show when=move || sweep_errors.with(|es| es.iter().any(|e| ![experiment::fields::sweep::BRANCH_AT, experiment::fields::sweep::BRANCH_LENGTH, experiment::fields::SEEDS].contains(&e.field.as_str())))>
                 <p class="form-error" id="sweep-errors">
                     {move || sweep_errors.get().iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")}
                 </p>
@@ -183,19 +175,78 @@ pub(super) fn SweepLauncher(
             <button type="button" id="start-sweep" on:click=launch_sweep disabled=move || start_sweep.pending().get()>"Launch sweep"</button>
             " "
             <Presets start_sweep seeds=seeds_for_presets/>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let list = sweeps.await.unwrap_or_default();
-                    (!list.is_empty()).then(|| view! {
-                        <ul class="sweeps" id="sweeps">
-                            {list.into_iter().map(|s| view! {
-                                <li><a href=format!("/sweeps/{}", s.id)>{format!("sweep {} · {}", s.id, s.name)}</a>" · "{format_ms(s.created_at_ms)}</li>
-                            }).collect_view()}
-                        </ul>
-                    })
-                })}
-            </Suspense>
+            <SweepList/>
         </section>
+    }
+}
+
+/// Decay points are steps for the toy model and epochs for networks: switching the form's
+/// experiment puts sensible defaults for its unit in the decay points and branch length.
+fn unit_defaults(fields: BranchFields, is_net: Signal<bool>) {
+    Effect::new(move |prev: Option<bool>| {
+        let net_now = is_net.get();
+        if prev.is_some_and(|p| p != net_now) {
+            let (at, len) = if net_now {
+                ("5, 15, 30, 45, 60", "15")
+            } else {
+                ("1000, 5000, 20000, 40000", "10000")
+            };
+            fields.at.set(at.into());
+            fields.len.set(len.into());
+        }
+        net_now
+    });
+}
+
+/// The sweep's own inputs: decay points, branch length, seeds, and (networks) the
+/// schedule-free baseline.
+#[component]
+fn BranchInputs(
+    fields: BranchFields,
+    errors: RwSignal<Vec<FieldError>>,
+    is_net: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="grid">
+            <NumField label="decay points k₁, k₂, … or start:stop:step (steps; epochs for networks)" field=experiment::fields::sweep::BRANCH_AT value=fields.at errors/>
+            <NumField label="branch length (same unit)" field=experiment::fields::sweep::BRANCH_LENGTH value=fields.len errors/>
+            <NumField label="training seeds (1–16: a list or start:stop:step)" field=experiment::fields::SEEDS value=fields.seeds errors/>
+        </div>
+        <Show when=move || is_net.get()>
+            <label class="field inline" for="f-schedule_free_baseline">
+                <span class="label">"add a schedule-free baseline"</span>
+                <input id="f-schedule_free_baseline" type="checkbox" prop:checked=move || fields.sf_baseline.get()
+                    on:change=move |ev| fields.sf_baseline.set(event_target_checked(&ev))/>
+                <span class="hint">"Per seed, one more run that never decays: the main path's optimizer in its schedule-free form (Defazio et al. 2024), at the main LR, as long as the longest branch; evaluated at its averaged weights."</span>
+            </label>
+        </Show>
+        <p class="hint" id="seeds-hint">
+            "Each seed trains its own main path and branches, and sets the initialisation, the data order, "
+            "augmentation, dropout and (toy model) the label noise. The data itself (the training subset; the toy "
+            "model's samples) comes from the run's seed above, the same for every replicate, so replicates measure "
+            "training noise. With two or more seeds the verdict compares decay points within each seed and gives "
+            "95% intervals."
+        </p>
+    }
+}
+
+/// The sweeps so far, each linked to its page.
+#[component]
+fn SweepList() -> impl IntoView {
+    let sweeps = Resource::new(|| (), |_| list_sweeps());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = sweeps.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! {
+                    <ul class="sweeps" id="sweeps">
+                        {list.into_iter().map(|s| view! {
+                            <li><a href=format!("/sweeps/{}", s.id)>{format!("sweep {} · {}", s.id, s.name)}</a>" · "{format_ms(s.created_at_ms)}</li>
+                        }).collect_view()}
+                    </ul>
+                })
+            })}
+        </Suspense>
     }
 }
 

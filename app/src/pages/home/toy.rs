@@ -5,8 +5,8 @@ use experiment::{BackendChoice, Experiment, RunSpec, ToySpec};
 use leptos::prelude::*;
 use schedule::Schedule;
 
-use super::fields::NumField;
 use super::net::NetForm;
+use crate::components::form::NumField;
 
 /// The toy model's inputs, plus the seed both experiments share.
 #[derive(Clone, Copy)]

@@ -1,13 +1,51 @@
-//! The launch form's small input components: a text field for numbers and a select.
+//! Form plumbing every form shares: routing a creating action's answer (field errors beside
+//! their inputs, anything else in a failure line), a field's message, and the small inputs (a
+//! text field for numbers, a select) bound to string signals.
 
 use domain::wire::FieldError;
 use leptos::prelude::*;
 
-use crate::pages::FieldMessage;
+/// Routes the answer of a form's creating action: the new thing back to the caller (to open its
+/// page), field errors to `fields` (to show beside their inputs), any other refusal into the
+/// form's `failure` line.
+pub fn answered<T>(
+    result: Result<T, crate::api::Refusal>,
+    fields: impl FnOnce(Vec<FieldError>),
+    failure: RwSignal<Option<String>>,
+) -> Option<T> {
+    match result {
+        Ok(created) => Some(created),
+        Err(e) if !e.0.field_errors().is_empty() => {
+            fields(e.field_errors());
+            None
+        }
+        Err(e) => {
+            failure.set(Some(e.to_string()));
+            None
+        }
+    }
+}
+
+/// The message for `field`, shown under its input.
+#[component]
+pub fn FieldMessage(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> impl IntoView {
+    let msg = move || {
+        errors.with(|es| {
+            es.iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone())
+        })
+    };
+    view! {
+        <Show when=move || msg().is_some()>
+            <span class="field-error" data-field=field>{msg}</span>
+        </Show>
+    }
+}
 
 /// One numeric input, bound to a string signal so half-typed values survive.
 #[component]
-pub(super) fn NumField(
+pub fn NumField(
     label: &'static str,
     field: &'static str,
     value: RwSignal<String>,
@@ -37,7 +75,7 @@ pub(super) fn NumField(
 
 /// A select whose options are (value, label) pairs, bound to a string signal.
 #[component]
-pub(super) fn ChoiceField(
+pub fn ChoiceField(
     label: &'static str,
     field: &'static str,
     value: RwSignal<String>,

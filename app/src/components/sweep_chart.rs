@@ -10,28 +10,14 @@ use domain::prediction::{LawPrediction, SweepPrediction};
 use domain::wire::{BASELINE_LABEL, RunMetrics, SweepReport, SweepRun, SweepSummary};
 use serde_json::{Value, json};
 
-use crate::chart::{CURVE_POINTS, ChartOptions, XAxis};
+use super::chart::{CURVE_POINTS, ChartOptions, XAxis};
+use super::palette::{BASELINE, PALETTE, colour, rgba};
 
 /// One figure: the div it goes in, its traces and its layout.
 pub struct Figure {
     pub div: &'static str,
     pub traces: Value,
     pub layout: Value,
-}
-
-/// The schedule-free baseline's colour: apart from the palette the roles cycle through.
-const BASELINE_COLOR: &str = "#000000";
-
-/// Plotly's default colours, so a series keeps one colour across its band, mean and seeds
-/// (or its raw and smoothed curves).
-pub(crate) const PALETTE: [&str; 10] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf",
-];
-
-fn rgba(hex: &str, alpha: f64) -> String {
-    let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
-    format!("rgba({}, {}, {}, {alpha})", c(1), c(3), c(5))
 }
 
 /// Every `stride`-th point and the last, so a band's three edges stay aligned.
@@ -104,7 +90,7 @@ pub fn overlay(
         .map(|(i, role)| {
             (
                 SweepSummary::role_label(role),
-                PALETTE[i % PALETTE.len()],
+                colour(i),
                 if role.is_none() { 3.0 } else { 1.5 },
                 sweep.runs.iter().filter(|r| r.plays(role)).collect(),
             )
@@ -112,7 +98,7 @@ pub fn overlay(
         .collect();
     let baseline: Vec<&SweepRun> = sweep.runs.iter().filter(|r| r.baseline).collect();
     if !baseline.is_empty() {
-        groups.push((BASELINE_LABEL.into(), BASELINE_COLOR, 2.5, baseline));
+        groups.push((BASELINE_LABEL.into(), BASELINE, 2.5, baseline));
     }
     for (name, color, width, members) in groups {
         let runs: Vec<&RunMetrics> = members
@@ -292,7 +278,7 @@ pub fn final_vs_k(report: &SweepReport) -> Value {
             );
         }
         traces.push(json!({"x": x, "y": [s.mean, s.mean], "mode": "lines",
-            "line": {"color": BASELINE_COLOR, "dash": "dashdot", "width": 2},
+            "line": {"color": BASELINE, "dash": "dashdot", "width": 2},
             "legendgroup": BASELINE_LABEL,
             "name": format!("{mean}schedule-free baseline ({} {}s)", b.length, report.unit)}));
     }
@@ -391,7 +377,7 @@ pub fn predicted(
                 "name": format!("{} (predicted)", law.law.key()),
                 "legendgroup": format!("prediction-{}", law.law.key()), "showlegend": j == 0,
                 "meta": "prediction",
-                "line": {"width": 2, "dash": dash, "color": PALETTE[i % PALETTE.len()]}}));
+                "line": {"width": 2, "dash": dash, "color": colour(i)}}));
         }
     }
     traces
@@ -474,7 +460,7 @@ pub fn draw_sweep(
 ) {
     #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     for f in sweep_figures(sweep, metrics, report, opts, prediction) {
-        crate::chart::browser::react_when_attached(f.div, f.traces, f.layout, 120);
+        super::chart::browser::react_when_attached(f.div, f.traces, f.layout, 120);
     }
     #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
     let _ = (sweep, metrics, report, opts, prediction);
@@ -492,10 +478,5 @@ mod tests {
         assert_eq!(t.first(), Some(&0));
         assert_eq!(t.last(), Some(&9));
         assert!(t.len() <= 5);
-    }
-
-    #[test]
-    fn colours_turn_translucent() {
-        assert_eq!(rgba("#1f77b4", 0.2), "rgba(31, 119, 180, 0.2)");
     }
 }

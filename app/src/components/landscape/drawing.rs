@@ -5,14 +5,11 @@
 use leptos::prelude::*;
 use serde_json::{Value, json};
 
+use crate::components::palette::path_colour;
 use domain::wire::Landscape;
 
 pub const TRAIN_DIV: &str = "landscape-train";
 pub const TEST_DIV: &str = "landscape-test";
-
-const PATH_COLOURS: [&str; 8] = [
-    "#ffffff", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-];
 
 /// log₁₀ of each loss, so that a valley and a cliff share one colour scale; gaps stay gaps.
 fn log_grid(grid: &[Vec<Option<f64>>]) -> Vec<Vec<Option<f64>>> {
@@ -45,7 +42,7 @@ pub fn grid_minimum(l: &Landscape, grid: &[Vec<Option<f64>>]) -> Option<(f64, f6
 fn overlays(l: &Landscape, show_legend: bool) -> Vec<Value> {
     let mut out = Vec::new();
     for (i, p) in l.paths.iter().enumerate() {
-        let colour = PATH_COLOURS[i % PATH_COLOURS.len()];
+        let colour = path_colour(i);
         out.push(json!({
             "type": "scatter", "mode": "lines+markers", "name": p.label,
             "x": p.x, "y": p.y, "text": p.epochs.iter().zip(&p.dist_to_plane)
@@ -217,7 +214,7 @@ pub fn SvgLandscape(landscape: Landscape, test: bool) -> impl IntoView {
                     .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
                     .collect::<Vec<_>>()
                     .join(" ");
-            let colour = PATH_COLOURS[i % PATH_COLOURS.len()];
+            let colour = path_colour(i);
             view! { <polyline points=pts fill="none" stroke=colour stroke-width="2"/> }
         })
         .collect_view();
