@@ -24,7 +24,7 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_EXECUTOR` | `local` | where runs train: `local` (in the server), `process` (one `anneal worker` child process per run, so a run that exhausts memory fails alone) or `slurm` (one batch job per run through slurmrestd, below) |
 /// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
 /// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
-/// | `ANNEAL_WORKER_STALE_SECS` | `60` | a worker process silent this long is killed and replaced |
+/// | `ANNEAL_WORKER_STALE_SECS` | `60` | a worker (process or Slurm job) silent this long is killed and replaced |
 /// | `ANNEAL_WORKER_PROGRAM` | this binary | the `anneal` binary workers run (its path on the cluster's nodes for `slurm`) |
 /// | `ANNEAL_SLURM_URL` | (needed for `slurm`) | slurmrestd, e.g. `http://head:6820` |
 /// | `ANNEAL_SLURM_API` | `v0.0.38` | slurmrestd's API version (Slurm 22.05: v0.0.38; 24.05+: v0.0.40 or later) |
@@ -206,6 +206,17 @@ fn process_config(addr: SocketAddr) -> Result<ProcessConfig, SettingsError> {
                 })?,
         ),
     };
+    Ok(ProcessConfig {
+        server_url: worker_server_url(addr),
+        program: worker_program()?,
+        memory_limit,
+        stale_after: worker_stale_after()?,
+    })
+}
+
+/// How long a running worker may stay silent before its executor treats it as hung (both the
+/// process and the Slurm executor read the one setting).
+fn worker_stale_after() -> Result<std::time::Duration, SettingsError> {
     let stale_secs = parsed("ANNEAL_WORKER_STALE_SECS", 60u64)?;
     if !(1..=86_400).contains(&stale_secs) {
         return Err(SettingsError {
@@ -213,12 +224,7 @@ fn process_config(addr: SocketAddr) -> Result<ProcessConfig, SettingsError> {
             problem: "must be between 1 and 86400 seconds".into(),
         });
     }
-    Ok(ProcessConfig {
-        server_url: worker_server_url(addr),
-        program: worker_program()?,
-        memory_limit,
-        stale_after: std::time::Duration::from_secs(stale_secs),
-    })
+    Ok(std::time::Duration::from_secs(stale_secs))
 }
 
 /// A setting the Slurm executor cannot do without.
@@ -247,6 +253,7 @@ fn positive(k: &'static str) -> Result<Option<u64>, SettingsError> {
 
 fn slurm_config(addr: SocketAddr, data_dir: &Path) -> Result<SlurmConfig, SettingsError> {
     Ok(SlurmConfig {
+        stale_after: worker_stale_after()?,
         url: needed_for_slurm("ANNEAL_SLURM_URL")?,
         api: var("ANNEAL_SLURM_API").unwrap_or_else(|| "v0.0.38".into()),
         user: needed_for_slurm("ANNEAL_SLURM_USER")?,

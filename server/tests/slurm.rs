@@ -1,8 +1,8 @@
 //! The Slurm executor on a real single-node cluster (`scripts/slurm.sh start`, which the test
 //! command runs and whose settings it exports): runs and a network sweep go through Slurm with
 //! the same rows as in-process training, a job killed with `scancel` is resubmitted into the
-//! same run with no gap and no duplicate, as is one whose worker is killed with -9, and a
-//! cancelled run ends its Slurm job.
+//! same run with no gap and no duplicate, as is one whose worker is killed with -9 or stopped
+//! (silent past ANNEAL_WORKER_STALE_SECS), and a cancelled run ends its Slurm job.
 //! Without a cluster (ANNEAL_SLURM_URL unset) each test says so and passes vacuously; the
 //! test command refuses to go on quietly in that case (see scripts/test.sh).
 
@@ -164,6 +164,38 @@ fn a_job_whose_worker_is_killed_is_resubmitted_and_every_epoch_lands_once() {
         "a new job: {run}"
     );
     assert_every_epoch_once(&metric_rows(&s, id), 10);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_job_whose_worker_hangs_is_cancelled_and_resubmitted() {
+    let Some(mut env) = cluster() else { return };
+    env.push(("ANNEAL_WORKER_STALE_SECS", "4".to_owned()));
+    let data = prepare("slurm-hang");
+    let s = start(&data, &env);
+    let id = post_run(&s, &long_net_run());
+    wait_rows(&s, id, 3, 120);
+    let first_job = job_of(&s, id);
+    // A stopped worker holds its job and its token but says nothing: only silence gives it away.
+    let worker = worker_pid(s.port, id).expect("the job's worker runs here");
+    signal(worker, "-STOP");
+    next_worker(s.port, id, worker, 120);
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed", "interrupted"], 300),
+        "completed"
+    );
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_ne!(
+        run["executor_job_id"].as_str(),
+        Some(first_job.as_str()),
+        "a new job: {run}"
+    );
+    assert_every_epoch_once(&metric_rows(&s, id), 10);
+    // Slurm has killed it with its job; if not, let it go rather than leave it stopped.
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &worker.to_string()])
+        .status();
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
 }

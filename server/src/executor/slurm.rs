@@ -39,6 +39,9 @@ pub struct SlurmConfig {
     pub node_data_dir: PathBuf,
     /// Where the jobs' output goes on the nodes (`%j` is the job id).
     pub log_dir: PathBuf,
+    /// A running job whose worker has been silent this long is hung (stopped, deadlocked, its
+    /// node cut off): it is cancelled, and the run goes to a new job like a lost one.
+    pub stale_after: Duration,
 }
 
 /// A job's state as slurmrestd names it (`job_state`).
@@ -370,8 +373,9 @@ impl Slurm {
         Ok(job)
     }
 
-    /// Polls the job until it ends, cancelling it if its worker does not stop when told, and
-    /// recording its node once known. Answers its last state.
+    /// Polls the job until it ends, cancelling it if its worker does not stop when told or goes
+    /// silent past `stale_after` while running, and recording its node once known. Answers its
+    /// last state.
     async fn poll_until_final(
         &self,
         host: &dyn Host,
@@ -382,6 +386,8 @@ impl Slurm {
         let mut told_at: Option<Instant> = None;
         let mut node_known = false;
         let mut cancel_sent = false;
+        // Silence counts from when Slurm says the job runs: a pending job has no worker yet.
+        let mut running_since: Option<Instant> = None;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let (s, j) = (self.clone(), job.to_owned());
@@ -401,6 +407,20 @@ impl Slurm {
             }
             if state.is_final() {
                 return state;
+            }
+            let hung = if state.state == SlurmState::Running {
+                let running = running_since.get_or_insert_with(Instant::now).elapsed();
+                let silent = host.worker_silent_for(id).map_or(running, |s| s.min(running));
+                silent > self.cfg.stale_after
+            } else {
+                running_since = None;
+                false
+            };
+            if hung && !cancel_sent {
+                tracing::warn!(run.id = id, slurm.job = %job, "the job's worker went silent; cancelling it");
+                cancel_sent = true;
+                let (s, j) = (self.clone(), job.to_owned());
+                let _ = blocking(move || s.cancel(&j)).await;
             }
             if stop.is_raised()
                 && !cancel_sent
@@ -455,6 +475,7 @@ mod tests {
             server_url: "http://head:3000".into(),
             node_data_dir: "/data/anneal".into(),
             log_dir: "/scratch/logs".into(),
+            stale_after: Duration::from_secs(60),
         }
     }
 
