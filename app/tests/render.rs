@@ -472,6 +472,15 @@ impl Lab for Stored {
     fn cancel_landscape(&self, _: i64) -> Answer<'_, Cancelled> {
         refused()
     }
+    fn list_datasets(&self) -> Answer<'_, Vec<domain::wire::DatasetInfo>> {
+        refused()
+    }
+    fn get_dataset(&self, _: String) -> Answer<'_, domain::wire::DatasetInfo> {
+        refused()
+    }
+    fn delete_dataset(&self, _: String) -> Answer<'_, domain::wire::DatasetDeleted> {
+        refused()
+    }
 }
 
 /// The page at `path`, rendered on one runtime for every test (as the server has one) and one

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::prediction::{ReferenceLaw, SweepPrediction};
 
 use crate::wire::{
-    AddSeeds, Cancelled, Created, FieldError, Landscape, LandscapeFilter, LandscapeRequest,
+    AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, FieldError, Landscape,
+    LandscapeFilter, LandscapeRequest,
     LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
     RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
     SweepItem, SweepReport, SweepSummary,
@@ -150,6 +151,13 @@ pub trait Lab: Send + Sync + 'static {
     /// The computed maps; 404 until the job has finished.
     fn landscape_result(&self, id: i64) -> Answer<'_, Landscape>;
     fn cancel_landscape(&self, id: i64) -> Answer<'_, Cancelled>;
+    /// The built-in datasets and every registered one (newest version of each name first).
+    fn list_datasets(&self) -> Answer<'_, Vec<DatasetInfo>>;
+    /// A dataset by name: its newest version.
+    fn get_dataset(&self, name: String) -> Answer<'_, DatasetInfo>;
+    /// Deletes every version of a registered dataset; refused (409, with their ids) while runs
+    /// use it.
+    fn delete_dataset(&self, name: String) -> Answer<'_, DatasetDeleted>;
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ pub mod toy {
 /// A network's knobs (`Experiment::Net`).
 pub mod net {
     pub const DATASET: &str = "experiment.dataset";
+    /// A registered dataset's name and pinned content hash.
+    pub const DATASET_NAME: &str = "experiment.dataset.registered.name";
+    pub const DATASET_HASH: &str = "experiment.dataset.registered.hash";
+    pub const AUGMENT: &str = "experiment.augment";
     pub const DATA_DIR: &str = "experiment.data_dir";
     pub const TRAIN_PER_CLASS: &str = "experiment.train_per_class";
     pub const TEST_LIMIT: &str = "experiment.test_limit";

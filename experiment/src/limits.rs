@@ -15,3 +15,15 @@ pub const MAX_PER_CLASS: u32 = 100_000;
 pub const MAX_BRANCHES: usize = 50;
 /// At most this many seeds per sweep (and per replicated run).
 pub const MAX_SEEDS: usize = 16;
+/// A registered dataset's name: what the CLI, the URL and the file system all take as is.
+pub const MAX_DATASET_NAME: usize = 64;
+
+/// 1 to [`MAX_DATASET_NAME`] ASCII letters, digits, `.`, `_` or `-`, starting with a letter or
+/// digit (so never `.` or `..`, and never an option to a command).
+pub fn is_dataset_name(name: &str) -> bool {
+    name.len() <= MAX_DATASET_NAME
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

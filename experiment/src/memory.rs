@@ -5,7 +5,7 @@
 //! pass, and the data held in memory.
 
 use crate::fields;
-use crate::net::{DatasetChoice, ModelSpec, NetSpec, VggWidth};
+use crate::net::{ModelSpec, NetSpec, VggWidth};
 use crate::run::{Experiment, RunSpec};
 use crate::toy::ToySpec;
 
@@ -65,16 +65,14 @@ fn vgg_plan(width: VggWidth) -> (&'static [u64], &'static [u64]) {
 
 impl NetSpec {
     fn input(&self) -> (u64, u64, u64) {
-        match self.dataset {
-            DatasetChoice::FashionMnist | DatasetChoice::Mnist => (1, 28, 28),
-            DatasetChoice::Cifar10 => (3, 32, 32),
-        }
+        let [c, h, w] = self.dataset.facts().map_or([1, 1, 1], |f| f.shape);
+        (u64::from(c), u64::from(h), u64::from(w))
     }
 
     /// (parameters, activations per sample) of the model.
     fn model_size(&self) -> (u64, u64) {
         let (c, h, w) = self.input();
-        let classes = 10;
+        let classes = u64::from(self.dataset.classes().max(1));
         let dense = |mut inputs: u64, widths: &[u64]| {
             let (mut params, mut acts) = (0u64, inputs);
             for &out in widths.iter().chain(std::iter::once(&classes)) {

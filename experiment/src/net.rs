@@ -3,31 +3,93 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Image datasets in their official on-disk formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The data a network trains on: a built-in dataset in its official on-disk format, or one
+/// registered with the server (an image folder, arrays or a table a user brought).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetChoice {
     FashionMnist,
     Mnist,
     Cifar10,
+    /// `{"registered": {"name": "…"}}`: the server pins the content hash and fills in the facts
+    /// from its registry when the run is submitted, so a stored run names exactly its data.
+    Registered(DatasetRef),
+}
+
+/// A registered dataset as a run names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetRef {
+    pub name: String,
+    /// SHA-256 of the dataset's cache file. Given by a client, it must match the registry's
+    /// entry of that name (any version); absent, the server pins the newest version's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// What validation needs to know of the data; the server always replaces a client's values
+    /// with the registry's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<DatasetFacts>,
+}
+
+/// The shape and sizes of a registered dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetFacts {
+    /// [channels, height, width]; a table or feature vectors are [1, 1, features].
+    pub shape: [u32; 3],
+    pub classes: u32,
+    pub train: u32,
+    pub test: u32,
+    /// The fewest training examples of any class: the most `train_per_class` can ask for.
+    pub min_train_per_class: u32,
+    /// Images (augmentable, convolvable) rather than feature vectors.
+    pub images: bool,
 }
 
 impl DatasetChoice {
-    /// Images in the full official training split.
-    pub fn train_size(self) -> u32 {
+    /// The facts of a built-in dataset, or of a registered one once the server filled them in.
+    pub fn facts(&self) -> Option<DatasetFacts> {
+        let builtin = |shape, train, min_train_per_class| {
+            Some(DatasetFacts {
+                shape,
+                classes: 10,
+                train,
+                test: 10_000,
+                min_train_per_class,
+                images: true,
+            })
+        };
         match self {
-            Self::FashionMnist | Self::Mnist => 60_000,
-            Self::Cifar10 => 50_000,
+            Self::FashionMnist => builtin([1, 28, 28], 60_000, 6_000),
+            // MNIST's classes are not balanced: its rarest training digit, 5, has 5,421 images.
+            Self::Mnist => builtin([1, 28, 28], 60_000, 5_421),
+            Self::Cifar10 => builtin([3, 32, 32], 50_000, 5_000),
+            Self::Registered(r) => r.facts.clone(),
         }
     }
-    pub fn test_size(self) -> u32 {
-        10_000
+    /// Examples in the full training split (0 while a registered dataset's facts are unknown).
+    pub fn train_size(&self) -> u32 {
+        self.facts().map_or(0, |f| f.train)
     }
-    pub fn label(self) -> &'static str {
+    pub fn test_size(&self) -> u32 {
+        self.facts().map_or(0, |f| f.test)
+    }
+    pub fn classes(&self) -> u32 {
+        self.facts().map_or(0, |f| f.classes)
+    }
+    pub fn label(&self) -> String {
         match self {
-            Self::FashionMnist => "Fashion-MNIST",
-            Self::Mnist => "MNIST",
-            Self::Cifar10 => "CIFAR-10",
+            Self::FashionMnist => "Fashion-MNIST".into(),
+            Self::Mnist => "MNIST".into(),
+            Self::Cifar10 => "CIFAR-10".into(),
+            Self::Registered(r) => r.name.clone(),
+        }
+    }
+    /// The registered dataset's content hash, once pinned.
+    pub fn registered_hash(&self) -> Option<&str> {
+        match self {
+            Self::Registered(r) => r.hash.as_deref(),
+            _ => None,
         }
     }
 }
@@ -218,7 +280,7 @@ pub struct NetSpec {
 impl NetSpec {
     pub fn train_size(&self) -> u32 {
         match self.train_per_class {
-            Some(k) => k.saturating_mul(10),
+            Some(k) => k.saturating_mul(self.dataset.classes()),
             None => self.dataset.train_size(),
         }
     }

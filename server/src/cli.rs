@@ -109,7 +109,8 @@ pub enum Command {
         #[arg(long)]
         run: i64,
     },
-    /// Datasets: download CIFAR-10, or check that a dataset loads.
+    /// Datasets: register your own (image folders, archives, arrays, tables), list or delete
+    /// them; download CIFAR-10, or check that a built-in dataset loads.
     Data {
         #[command(subcommand)]
         action: DataAction,
@@ -129,6 +130,33 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DataAction {
+    /// Register a dataset already on this machine's disk under NAME, decoded once into the data
+    /// directory's registry (works with the server stopped or running).
+    ///
+    /// PATH is one of: an image folder `train/<class>/*` + `test/<class>/*`, or `<class>/*`
+    /// split by --held-out; the same inside a .zip, .tar or .tar.gz; NumPy arrays (x.npy + y.npy,
+    /// train_x/train_y/test_x/test_y.npy, or an .npz with x, y or x_train, y_train, x_test,
+    /// y_test); a CSV table with a header and a label column. Images are PNG, JPEG or BMP, gray
+    /// or RGB, all of one size unless --resize is given. Registering other content under a taken
+    /// name makes its next version; the same content again changes nothing.
+    Add {
+        /// 1 to 64 letters, digits, `.`, `_` or `-`.
+        name: String,
+        path: PathBuf,
+        /// Fraction of each class held out as the test split when PATH has none (default 0.2).
+        #[arg(long)]
+        held_out: Option<f64>,
+        /// Resize every image to WIDTHxHEIGHT, e.g. 32x32.
+        #[arg(long)]
+        resize: Option<String>,
+        /// A table's label column (default `label`).
+        #[arg(long)]
+        label_column: Option<String>,
+    },
+    /// List the built-in and registered datasets.
+    List,
+    /// Delete every version of a registered dataset (refused while runs use it).
+    Rm { name: String },
     /// Download a dataset into the data directory and verify its SHA-256 before unpacking.
     Fetch {
         /// Only `cifar10` can be fetched (Fashion-MNIST comes from `apt-get install dataset-fashion-mnist`).

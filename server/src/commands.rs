@@ -94,7 +94,7 @@ async fn headless(
 > {
     let runs = open_service(settings, 0).await?;
     let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), false).await?;
-    Ok((runs.clone(), crate::service::Service::new(runs, landscapes)))
+    Ok((runs.clone(), crate::service::Service::new(runs, landscapes, settings.dataset_limits.clone())))
 }
 
 /// A refusal as the terminal shows it: field errors one per line.
@@ -428,6 +428,81 @@ fn dataset_kind(name: &str) -> Result<datasets::DatasetKind, BoxError> {
     }
 }
 
+/// The registry's subcommands: `data add`, `data list`, `data rm`.
+pub async fn registry(settings: Settings, action: crate::cli::DataAction) -> Result<(), BoxError> {
+    use crate::cli::DataAction;
+    if matches!(action, DataAction::Fetch { .. } | DataAction::Check { .. }) {
+        return data(&settings, action);
+    }
+    let (runs, lab) = headless(&settings).await?;
+    match action {
+        DataAction::Add {
+            name,
+            path,
+            held_out,
+            resize,
+            label_column,
+        } => {
+            let resize = resize
+                .map(|r| {
+                    let (w, h) = r.split_once(['x', 'X']).ok_or("--resize: use WIDTHxHEIGHT, e.g. 32x32")?;
+                    Ok::<_, BoxError>((w.trim().parse::<u32>()?, h.trim().parse::<u32>()?))
+                })
+                .transpose()?;
+            let options = crate::registry::RegisterOptions {
+                held_out,
+                resize,
+                label_column,
+            };
+            let started = std::time::Instant::now();
+            let got = runs
+                .registry()
+                .register(&name, &path, options, &settings.dataset_limits.import)
+                .await?
+                .map_err(|errs| field_errors(&format!("{} was not registered", path.display()), &errs))?;
+            let d = &got.info;
+            let verb = if got.existed { "already registered" } else { "registered" };
+            println!(
+                "{} {verb} as version {} ({} classes, {} training and {} test examples of {}×{}×{}, {:.1} s)\nhash {}",
+                d.name,
+                d.version,
+                d.class_names.len(),
+                d.train_count(),
+                d.test_count(),
+                d.shape[0],
+                d.shape[1],
+                d.shape[2],
+                started.elapsed().as_secs_f64(),
+                d.hash.as_deref().unwrap_or_default()
+            );
+        }
+        DataAction::List => {
+            for d in lab.list_datasets().await? {
+                println!(
+                    "{:<24} v{:<3} {:<9} {}×{}×{} {:>3} classes {:>7} train {:>6} test  {}{}",
+                    d.name,
+                    d.version,
+                    d.kind,
+                    d.shape[0],
+                    d.shape[1],
+                    d.shape[2],
+                    d.class_names.len(),
+                    d.train_count(),
+                    d.test_count(),
+                    d.source,
+                    if d.available { "" } else { " (not installed)" }
+                );
+            }
+        }
+        DataAction::Rm { name } => {
+            let gone = lab.delete_dataset(name).await?;
+            println!("deleted {} ({} version(s))", gone.name, gone.versions);
+        }
+        DataAction::Fetch { .. } | DataAction::Check { .. } => {}
+    }
+    Ok(())
+}
+
 pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), BoxError> {
     use crate::cli::DataAction;
     match action {
@@ -470,6 +545,9 @@ pub fn data(settings: &Settings, action: crate::cli::DataAction) -> Result<(), B
                 dir.display()
             );
             Ok(())
+        }
+        DataAction::Add { .. } | DataAction::List | DataAction::Rm { .. } => {
+            Err("the registry's subcommands run through `commands::registry`".into())
         }
     }
 }
@@ -521,7 +599,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     }
     let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), true).await?;
     let state = AppState {
-        lab: crate::service::Service::new(runs.clone(), landscapes.clone()),
+        lab: crate::service::Service::new(runs.clone(), landscapes.clone(), settings.dataset_limits.clone()),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
         private: settings.private,

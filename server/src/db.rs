@@ -7,7 +7,7 @@
 //! This file holds the `Db` handle (opening, connecting, migrations), the error type, the
 //! backend and the helpers the tables share; each table's methods are an `impl Db` block in a
 //! child module (`db/runs.rs`, `db/events.rs`, `db/checkpoints.rs`, `db/sweeps.rs`,
-//! `db/shares.rs`, `db/landscapes.rs`).
+//! `db/shares.rs`, `db/landscapes.rs`, `db/datasets.rs`).
 
 use std::path::Path;
 
@@ -16,6 +16,7 @@ use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 
 mod checkpoints;
+mod datasets;
 mod events;
 mod landscapes;
 mod runs;
@@ -23,6 +24,7 @@ mod shares;
 mod sweeps;
 mod workers;
 
+pub use datasets::Inserted as DatasetInserted;
 pub use workers::WorkerJobRow;
 
 pub use events::{EventKind, StoredEvent};

@@ -223,6 +223,17 @@ impl Ingest {
         Ok(pack(&files))
     }
 
+    /// The content hash of the registered dataset this job trains on (a worker whose node has
+    /// no copy fetches it by this hash).
+    pub async fn dataset_hash(&self, run: i64, token: Option<&str>) -> Result<String, Failure> {
+        let job = self.job(run, token).await?;
+        match &job.spec.experiment {
+            experiment::Experiment::Net(n) => n.dataset.registered_hash().map(str::to_owned),
+            _ => None,
+        }
+        .ok_or_else(|| Failure::not_found("registered dataset of this job"))
+    }
+
     /// Stores an uploaded checkpoint as it streams in, after checking that its content is what
     /// its name says. Nothing of `body` is read before the token is checked and its declared
     /// length is found within what this job's model can hold in a checkpoint.

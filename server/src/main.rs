@@ -15,6 +15,7 @@ mod objects;
 mod ownership;
 mod queue;
 mod redact;
+mod registry;
 mod runs;
 mod service;
 mod settings;
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
         },
         cli::Command::Data { action } => settings::Settings::from_environment()
             .map_err(Into::into)
-            .and_then(|s| commands::data(&s, action)),
+            .and_then(|s| runtime().and_then(|rt| rt.block_on(commands::registry(s, action)))),
         cli::Command::Schedule {
             spec,
             steps,

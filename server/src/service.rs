@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use domain::prediction::{self, ReferenceLaw, SweepPrediction};
 use domain::wire::{
-    AddSeeds, Cancelled, Created, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
+    AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
     LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
     RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
     SweepItem, SweepReport, SweepSummary,
@@ -15,12 +15,15 @@ use domain::{Answer, Failure, LIST_LIMIT, Lab};
 
 use crate::db::{Db, DbError};
 use crate::landscapes::LandscapeService;
+use crate::registry::{RegisterOptions, Registered, RegistryLimits, upload};
 use crate::runs::RunService;
 use crate::shares;
 
 pub struct Service {
     runs: Arc<RunService>,
     landscapes: Arc<LandscapeService>,
+    /// How much a dataset upload may hold.
+    dataset_limits: RegistryLimits,
 }
 
 /// A storage failure is logged in full and shown as a plain 500.
@@ -35,8 +38,64 @@ impl From<DbError> for Failure {
 }
 
 impl Service {
-    pub fn new(runs: Arc<RunService>, landscapes: Arc<LandscapeService>) -> Arc<Self> {
-        Arc::new(Self { runs, landscapes })
+    pub fn new(
+        runs: Arc<RunService>,
+        landscapes: Arc<LandscapeService>,
+        dataset_limits: RegistryLimits,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            runs,
+            landscapes,
+            dataset_limits,
+        })
+    }
+
+    pub fn dataset_limits(&self) -> &RegistryLimits {
+        &self.dataset_limits
+    }
+
+    /// Registers an uploaded dataset: the body streams onto disk (refused by its declared
+    /// length before a byte is read, cut off past the cap), is decoded into the registry, and
+    /// the upload itself is removed whatever the outcome.
+    pub async fn register_upload<S, E>(
+        &self,
+        name: &str,
+        file_name: Option<&str>,
+        declared: Option<u64>,
+        body: S,
+        options: RegisterOptions,
+    ) -> Result<Registered, Failure>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let registry = self.runs.registry();
+        // Before a byte of the body: a bad name needs no upload to be refused.
+        crate::registry::check_name(name).map_err(Failure::invalid)?;
+        let limit = self.dataset_limits.max_upload_bytes;
+        let received = upload::receive(&registry.uploads_dir(), file_name, declared, limit, body)
+            .await
+            .map_err(|r| match r {
+                upload::Refused::TooLarge { limit } => {
+                    Failure::new(413, format!("the upload is larger than this server takes ({limit} bytes; ANNEAL_DATASET_MAX_BYTES)"))
+                }
+                upload::Refused::BrokeOff(why) => Failure::invalid(vec![domain::wire::FieldError {
+                    field: crate::registry::SOURCE_FIELD.into(),
+                    message: format!("the upload broke off before it ended: {why}"),
+                }]),
+                upload::Refused::Empty => Failure::invalid(vec![domain::wire::FieldError {
+                    field: crate::registry::SOURCE_FIELD.into(),
+                    message: "the upload is empty".into(),
+                }]),
+                upload::Refused::Io(e) => {
+                    tracing::error!(error = %e, "storing an upload failed");
+                    Failure::internal()
+                }
+            })?;
+        registry
+            .register(name, received.path(), options, &self.dataset_limits.import)
+            .await?
+            .map_err(Failure::invalid)
     }
 
     pub fn runs(&self) -> &Arc<RunService> {
@@ -331,6 +390,33 @@ impl Lab for Service {
                 )));
             }
             Ok(Cancelled { cancelled: true })
+        })
+    }
+
+    fn list_datasets(&self) -> Answer<'_, Vec<DatasetInfo>> {
+        Box::pin(async move { Ok(self.runs.registry().list().await?) })
+    }
+
+    fn get_dataset(&self, name: String) -> Answer<'_, DatasetInfo> {
+        Box::pin(async move {
+            self.runs
+                .registry()
+                .get(&name)
+                .await?
+                .ok_or_else(|| Failure::not_found("dataset"))
+        })
+    }
+
+    fn delete_dataset(&self, name: String) -> Answer<'_, DatasetDeleted> {
+        Box::pin(async move {
+            match self.runs.registry().delete(&name).await? {
+                None => Err(Failure::not_found("registered dataset")),
+                Some(Err(runs)) => Err(Failure::conflict(format!(
+                    "runs trained on {name:?} ({}); it stays registered while they exist",
+                    runs.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(", ")
+                ))),
+                Some(Ok(versions)) => Ok(DatasetDeleted { name, versions }),
+            }
         })
     }
 }

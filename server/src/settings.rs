@@ -36,6 +36,8 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_SLURM_GPUS` | unset | GPUs per job (a `gres:gpu:N` TRES request; pair it with a CUDA build and `backend = "cuda"`) |
 /// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
 /// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
+/// | `ANNEAL_DATASET_MAX_BYTES` | `2147483648` (2 GiB) | the largest dataset upload (413 beyond, refused by its declared length before it is read) |
+/// | `ANNEAL_DATASET_MAX_FILES`, `ANNEAL_DATASET_MAX_UNPACKED_BYTES` | `1000000`, `8589934592` (8 GiB) | an archive's most entries and unpacked bytes; registration stops as soon as one is passed |
 /// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
 /// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |
@@ -55,6 +57,8 @@ pub struct Settings {
     pub executor: Arc<dyn Executor>,
     /// Host names, besides `localhost` and IP literals, that requests may name.
     pub allowed_hosts: Vec<String>,
+    /// How much a dataset registration may read.
+    pub dataset_limits: crate::registry::RegistryLimits,
     pub site_root: String,
     pub dev_reload: bool,
     pub reload_port: u32,
@@ -135,6 +139,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            dataset_limits: dataset_limits()?,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             dev_reload: var("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
             reload_port: parsed("LEPTOS_RELOAD_PORT", 3001u32)?,
@@ -225,6 +230,21 @@ fn worker_stale_after() -> Result<std::time::Duration, SettingsError> {
         });
     }
     Ok(std::time::Duration::from_secs(stale_secs))
+}
+
+/// The dataset registry's caps: the upload, and an archive's files and unpacked bytes.
+fn dataset_limits() -> Result<crate::registry::RegistryLimits, SettingsError> {
+    let mut limits = crate::registry::RegistryLimits::default();
+    if let Some(n) = positive("ANNEAL_DATASET_MAX_BYTES")? {
+        limits.max_upload_bytes = n;
+    }
+    if let Some(n) = positive("ANNEAL_DATASET_MAX_FILES")? {
+        limits.import.max_files = n;
+    }
+    if let Some(n) = positive("ANNEAL_DATASET_MAX_UNPACKED_BYTES")? {
+        limits.import.max_unpacked_bytes = n;
+    }
+    Ok(limits)
 }
 
 /// A setting the Slurm executor cannot do without.

@@ -4,6 +4,7 @@
 //! (`crate::analysis`, `crate::prediction`) hold functions only. Their serde shape is stored and
 //! snapshotted: a change to it is a change of the wire format.
 
+mod datasets;
 mod landscape;
 mod prediction;
 mod report;
@@ -15,6 +16,7 @@ pub use experiment::RunSpec;
 pub use experiment::landscape::{LandscapeMethod, LandscapeSpec};
 pub use schedule::FieldError;
 
+pub use datasets::{DatasetDeleted, DatasetInfo, DatasetRegistered};
 pub use landscape::{
     HIGH_PROJECTION_ERROR, LOW_EXPLAINED_VARIANCE, Landscape, LandscapeFilter, LandscapeProgress,
     LandscapeRequest, LandscapeSource, LandscapeSummary, PathProjection,

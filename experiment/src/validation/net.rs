@@ -5,7 +5,7 @@ use super::report::Report;
 use crate::fields::net as f;
 use crate::fields::net::optimizer as opt;
 use crate::limits;
-use crate::net::{DatasetChoice, ModelSpec, NetSpec, OptimizerSpec};
+use crate::net::{DatasetChoice, DatasetRef, ModelSpec, NetSpec, OptimizerSpec};
 
 impl NetSpec {
     pub(crate) fn check(&self, report: &mut Report) {
@@ -16,6 +16,9 @@ impl NetSpec {
     }
 
     fn check_data(&self, report: &mut Report) {
+        if let DatasetChoice::Registered(r) = &self.dataset {
+            check_registered(r, self, report);
+        }
         if let Some(dir) = &self.data_dir {
             // Confined to the data directory: relative, and never climbing out of it.
             let escapes = dir.starts_with('/')
@@ -32,8 +35,12 @@ impl NetSpec {
             }
         }
         if let Some(k) = self.train_per_class {
-            let max = self.dataset.train_size() / 10;
-            if k < 1 || k > max.min(limits::MAX_PER_CLASS) {
+            let max = self
+                .dataset
+                .facts()
+                .map_or(0, |f| f.min_train_per_class)
+                .min(limits::MAX_PER_CLASS);
+            if k < 1 || k > max {
                 report.push(f::TRAIN_PER_CLASS, format!("must be between 1 and {max}"));
             }
         }
@@ -68,8 +75,22 @@ impl NetSpec {
             }
             ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
         }
-        if matches!(self.model, ModelSpec::Vgg11 { .. }) && self.dataset != DatasetChoice::Cifar10 {
-            report.push(f::MODEL, "VGG-11 needs 32×32 colour images (CIFAR-10)");
+        // Unknown facts (an unresolved registered dataset) are reported at the dataset.
+        let Some(facts) = self.dataset.facts() else {
+            return;
+        };
+        let [c, h, w] = facts.shape;
+        match &self.model {
+            ModelSpec::Vgg11 { .. } if [c, h, w] != [3, 32, 32] => report.push(
+                f::MODEL,
+                format!("VGG-11 needs 3×32×32 colour images; this dataset has {c}×{h}×{w}"),
+            ),
+            // Two 2×2 poolings: anything smaller than 4×4 pools away to nothing.
+            ModelSpec::SmallCnn if !facts.images || h < 4 || w < 4 => report.push(
+                f::MODEL,
+                format!("the small CNN needs images of at least 4×4; this dataset has {c}×{h}×{w}"),
+            ),
+            _ => {}
         }
     }
 
@@ -174,6 +195,45 @@ fn check_adam_moments(report: &mut Report, beta2: f64, eps: f64, weight_decay: f
 fn check_averaging(report: &mut Report, r: f64, weight_lr_power: f64) {
     report.finite_in(opt::R, r, 0.0, 10.0);
     report.finite_in(opt::WEIGHT_LR_POWER, weight_lr_power, 0.0, 10.0);
+}
+
+/// A registered dataset's reference: a name the registry could hold, a well-formed hash, facts
+/// that make sense, and no knob that only built-in datasets have.
+fn check_registered(r: &DatasetRef, spec: &NetSpec, report: &mut Report) {
+    if !crate::limits::is_dataset_name(&r.name) {
+        report.push(
+            f::DATASET_NAME,
+            format!(
+                "must be 1 to {} letters, digits, `.`, `_` or `-`, starting with a letter or digit",
+                limits::MAX_DATASET_NAME
+            ),
+        );
+    }
+    if let Some(h) = &r.hash
+        && !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    {
+        report.push(f::DATASET_HASH, "must be 64 lowercase hexadecimal digits (SHA-256)");
+    }
+    match &r.facts {
+        None => report.push(
+            f::DATASET,
+            format!("no registered dataset named {:?} is known here", r.name),
+        ),
+        Some(facts) => {
+            if facts.classes < 2 || facts.train == 0 || facts.test == 0 || facts.shape.contains(&0) {
+                report.push(f::DATASET, "the registry's facts of this dataset are incomplete");
+            }
+            if spec.augment && !facts.images {
+                report.push(f::AUGMENT, "crop and flip apply to images; this dataset holds feature vectors");
+            }
+        }
+    }
+    if spec.data_dir.is_some() {
+        report.push(
+            f::DATA_DIR,
+            "a registered dataset lives in the server's registry; data_dir is for built-in datasets",
+        );
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod api;
 pub mod auth;
 mod csv;
+mod datasets;
 mod error;
 mod landscape;
 mod serve;
@@ -93,7 +94,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/shares/{id}/revoke", post(share::revoke_share))
         .route("/s/{token}/export", get(share::export))
+        .route(
+            "/api/datasets",
+            get(datasets::list).post(datasets::upload),
+        )
+        .route(
+            "/api/datasets/{name}",
+            get(datasets::get).delete(datasets::delete),
+        )
+        .route("/api/datasets/{name}/samples.png", get(datasets::samples))
         .route("/api/worker/runs/{id}/job", get(worker::job))
+        .route("/api/worker/runs/{id}/dataset", get(worker::get_dataset))
         .route(
             "/api/worker/runs/{id}/objects/{object}",
             get(worker::get_object).put(worker::put_object),
@@ -182,6 +193,11 @@ pub(crate) fn too_large(limit: u64) -> ApiError {
 /// The most bytes a request to this route may carry. A checkpoint upload's own bound, from its
 /// job's model, is checked by the service once the job's token is.
 fn route_allowance(method: &axum::http::Method, path: &str) -> usize {
+    // A dataset upload's cap is a setting (ANNEAL_DATASET_MAX_BYTES), checked by its handler
+    // against the declared length before the body is read.
+    if *method == axum::http::Method::POST && path == "/api/datasets" {
+        return usize::MAX;
+    }
     let worker = path.strip_prefix("/api/worker/runs/");
     match worker.and_then(|p| p.split_once('/')).map(|(_, rest)| rest) {
         Some(rest) if *method == axum::http::Method::PUT && rest.starts_with("objects/") => {

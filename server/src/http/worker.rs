@@ -49,6 +49,36 @@ pub async fn get_object(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// The registered dataset the job trains on, streamed from its cache file (a worker checks its
+/// SHA-256 against the hash its job names before using it).
+pub async fn get_dataset(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let hash = s
+        .lab
+        .runs()
+        .ingest()
+        .dataset_hash(id, token(&headers).as_deref())
+        .await?;
+    let path = datasets::cache_path(&s.lab.runs().registry().dir(), &hash);
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::error!(run.id = id, error = %e, "a job's dataset file is missing");
+        domain::Failure::not_found("dataset file")
+    })?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// The body is taken raw, not as `Bytes`: the service checks the token and the declared length
 /// before reading any of it, then streams it to disk.
 pub async fn put_object(

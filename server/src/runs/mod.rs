@@ -23,6 +23,7 @@ use crate::executor::{Executor, Observer, RunJob};
 use crate::ingest::{Ingest, WorkerJobs};
 use crate::objects::CheckpointStore;
 use crate::queue::{Claim, Ended, Finished, JobKind, JobQueue};
+use crate::registry::Registry;
 
 pub struct RunService {
     db: Db,
@@ -38,6 +39,8 @@ pub struct RunService {
     /// Worker jobs in flight (executors other than `local`), shared with the ingest.
     worker_jobs: Arc<WorkerJobs>,
     ingest: Ingest,
+    /// Registered datasets: a submitted run's is resolved and pinned here.
+    registry: Registry,
 }
 
 impl RunService {
@@ -70,6 +73,7 @@ impl RunService {
                 events.clone(),
                 worker_jobs.clone(),
             ),
+            registry: Registry::new(db.clone(), data_dir.clone()),
             db,
             data_dir,
             events,
@@ -145,6 +149,10 @@ impl RunService {
     /// The compute slots, for the other kinds of job to share.
     pub fn slots(&self) -> Arc<Semaphore> {
         self.slots.clone()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

@@ -28,6 +28,18 @@ impl RunService {
         errors
     }
 
+    /// Resolves a registered dataset the spec names: its hash pinned, its facts the registry's.
+    async fn pin_dataset(
+        &self,
+        spec: &mut RunSpec,
+        prefix: &str,
+    ) -> Result<Result<(), Vec<FieldError>>, DbError> {
+        match &mut spec.experiment {
+            experiment::Experiment::Net(net) => self.registry.resolve(&mut net.dataset, prefix).await,
+            _ => Ok(Ok(())),
+        }
+    }
+
     /// Validates and queues a run.
     pub async fn submit(&self, spec: RunSpec) -> Result<Result<i64, Vec<FieldError>>, DbError> {
         let seed = spec.seed;
@@ -41,9 +53,12 @@ impl RunService {
     /// atomically.
     pub async fn submit_replicates(
         &self,
-        spec: RunSpec,
+        mut spec: RunSpec,
         seeds: &[u64],
     ) -> Result<Result<Vec<i64>, Vec<FieldError>>, DbError> {
+        if let Err(errors) = self.pin_dataset(&mut spec, "").await? {
+            return Ok(Err(errors));
+        }
         let mut errors = spec.validate().err().unwrap_or_default();
         experiment::check_seeds(&[], seeds, &mut errors);
         if errors.is_empty() {
@@ -89,8 +104,11 @@ impl RunService {
     /// Validates and queues a sweep: its main run and every branch.
     pub async fn submit_sweep(
         &self,
-        sweep: experiment::SweepSpec,
+        mut sweep: experiment::SweepSpec,
     ) -> Result<Result<(i64, Vec<i64>), Vec<FieldError>>, DbError> {
+        if let Err(errors) = self.pin_dataset(&mut sweep.main, "main.").await? {
+            return Ok(Err(errors));
+        }
         let mut errors = sweep.validate().err().unwrap_or_default();
         if errors.is_empty() {
             errors.extend(self.unrunnable(&sweep.main, "main."));

@@ -9,6 +9,8 @@ pub mod protocol;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use domain::wire::RunSpec;
+use sha2::{Digest, Sha256};
 use trainer::{Event, Outcome, Sink, SinkError, StopFlag};
 
 use protocol::{Acked, Batch, Beat, BeatAnswer, End, Job, WorkerEvent};
@@ -227,6 +229,51 @@ impl Sink for HttpSink<'_> {
     }
 }
 
+/// Makes sure the registered dataset the job trains on is in this node's `data_dir` (a shared
+/// folder may already hold it): fetched from the server by its hash otherwise, checked against
+/// that hash as it is written, and only then put in place, so a cut-off or damaged transfer
+/// never leaves a file a later job would trust.
+fn ensure_dataset(server: &Server, spec: &RunSpec, data_dir: &Path) -> Result<(), BoxError> {
+    let experiment::Experiment::Net(net) = &spec.experiment else {
+        return Ok(());
+    };
+    let Some(hash) = net.dataset.registered_hash() else {
+        return Ok(());
+    };
+    let dir = data_dir.join(datasets::REGISTRY_DIR);
+    let target = datasets::cache_path(&dir, hash);
+    if target.is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    let partial = dir.join(format!(".incoming-{hash}-{}", std::process::id()));
+    let fetched = (|| -> Result<(), BoxError> {
+        let r = server.call("fetching the dataset", "GET", "/dataset", Payload::Empty)?;
+        let mut file = std::fs::File::create(&partial)?;
+        let mut hasher = Sha256::new();
+        let mut reader = r.into_reader();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            std::io::Write::write_all(&mut file, &buf[..n])?;
+        }
+        file.sync_all()?;
+        if domain::hex::encode(&hasher.finalize()) != hash {
+            return Err("the dataset arrived damaged (its SHA-256 differs from the job's)".into());
+        }
+        std::fs::rename(&partial, &target)?;
+        Ok(())
+    })();
+    if fetched.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    fetched
+}
+
 /// Runs job `run` of the server at `base` with `token`; datasets are read under `data_dir`.
 pub fn run(base: &str, run: i64, token: String, data_dir: &Path) -> Result<(), BoxError> {
     let server = Server {
@@ -239,6 +286,7 @@ pub fn run(base: &str, run: i64, token: String, data_dir: &Path) -> Result<(), B
         token,
     };
     let job: Job = server.get_json("fetching the job", "/job")?;
+    ensure_dataset(&server, &job.spec, data_dir)?;
     let scratch = data_dir
         .join("scratch")
         .join(format!("worker-{run}-{}", std::process::id()));

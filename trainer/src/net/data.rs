@@ -14,40 +14,53 @@ pub struct Prepared {
     pub test: Dataset,
 }
 
-pub fn kind(choice: DatasetChoice) -> DatasetKind {
+/// The built-in dataset `choice` names; None for a registered one.
+pub fn kind(choice: &DatasetChoice) -> Option<DatasetKind> {
     match choice {
-        DatasetChoice::FashionMnist => DatasetKind::FashionMnist,
-        DatasetChoice::Mnist => DatasetKind::Mnist,
-        DatasetChoice::Cifar10 => DatasetKind::Cifar10,
+        DatasetChoice::FashionMnist => Some(DatasetKind::FashionMnist),
+        DatasetChoice::Mnist => Some(DatasetKind::Mnist),
+        DatasetChoice::Cifar10 => Some(DatasetKind::Cifar10),
+        DatasetChoice::Registered(_) => None,
     }
 }
 
-/// Where the run's data lives: its own `data_dir`, else the standard place under `data_root`.
-pub fn data_dir(spec: &NetSpec, data_root: &Path) -> PathBuf {
-    match &spec.data_dir {
-        Some(d) => data_root.join(d),
-        None => datasets::default_dir(kind(spec.dataset), data_root),
+/// Where the run's data lives: a registered dataset's cache file in the registry folder under
+/// `data_root`; a built-in one's own `data_dir`, else its standard place.
+pub fn data_path(spec: &NetSpec, data_root: &Path) -> PathBuf {
+    match (&spec.dataset, kind(&spec.dataset), &spec.data_dir) {
+        (DatasetChoice::Registered(r), ..) => {
+            datasets::cache_path(&data_root.join(datasets::REGISTRY_DIR), r.hash.as_deref().unwrap_or("unpinned"))
+        }
+        (_, _, Some(d)) => data_root.join(d),
+        (_, Some(k), None) => datasets::default_dir(k, data_root),
+        (_, None, None) => data_root.to_path_buf(),
     }
 }
 
 /// Why the run's dataset cannot be loaded, checked cheaply (file presence only) so a server can
 /// refuse a run at submission instead of failing it later. None when the files are there.
 pub fn missing(spec: &NetSpec, data_root: &Path) -> Option<String> {
-    let dir = data_dir(spec, data_root);
+    let dir = data_path(spec, data_root);
     let has = |stem: &str| dir.join(stem).is_file() || dir.join(format!("{stem}.gz")).is_file();
-    let present = match spec.dataset {
+    let present = match &spec.dataset {
         DatasetChoice::FashionMnist | DatasetChoice::Mnist => {
             has("train-images-idx3-ubyte")
                 && has("train-labels-idx1-ubyte")
                 && has("t10k-images-idx3-ubyte")
         }
         DatasetChoice::Cifar10 => has("data_batch_1.bin") && has("test_batch.bin"),
+        DatasetChoice::Registered(r) => {
+            return (!dir.is_file()).then(|| {
+                format!("the registered dataset {:?} has no data in this data directory", r.name)
+            });
+        }
     };
     if present {
         return None;
     }
     // The loader's own error says exactly what to install or fetch.
-    Some(match datasets::load(kind(spec.dataset), &dir) {
+    let kind = kind(&spec.dataset)?;
+    Some(match datasets::load(kind, &dir) {
         Err(e) => e.to_string(),
         Ok(_) => format!("{} is incomplete in the data folder", spec.dataset.label()),
     })
@@ -56,7 +69,11 @@ pub fn missing(spec: &NetSpec, data_root: &Path) -> Option<String> {
 /// Loads, subsets (k per class, from the seed), trims the test set, and normalises both
 /// splits with the training split's per-channel statistics.
 pub fn prepare(spec: &NetSpec, data_root: &Path, seed: u64) -> Result<Prepared, TrainError> {
-    let split = datasets::load(kind(spec.dataset), &data_dir(spec, data_root))?;
+    let path = data_path(spec, data_root);
+    let split = match kind(&spec.dataset) {
+        Some(k) => datasets::load(k, &path)?,
+        None => datasets::read_cache(&path)?.1,
+    };
     let mut train = match spec.train_per_class {
         Some(k) => split.train.subset_per_class(k as usize, seed)?,
         None => split.train,

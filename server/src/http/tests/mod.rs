@@ -71,7 +71,7 @@ impl TestApp {
         let landscapes = LandscapeService::start(runs.clone(), true)
             .await
             .expect("landscape service starts");
-        let lab = Service::new(runs.clone(), landscapes.clone());
+        let lab = Service::new(runs.clone(), landscapes.clone(), crate::registry::RegistryLimits::default());
         Self {
             router: addressed(router(AppState {
                 lab: lab.clone(),
