@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn a_wide_batch_of_images_counts_its_activations() {
         let mut vgg = NetSpec::fashion_mlp();
-        vgg.dataset = DatasetChoice::Cifar10;
+        vgg.dataset = crate::net::DatasetChoice::Cifar10;
         vgg.model = ModelSpec::Vgg11 {
             width: VggWidth::Narrow,
             batch_norm: false,

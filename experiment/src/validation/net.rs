@@ -279,6 +279,105 @@ mod tests {
         }
     }
 
+    fn registered(facts: Option<crate::net::DatasetFacts>) -> NetSpec {
+        NetSpec {
+            dataset: DatasetChoice::Registered(DatasetRef {
+                name: "leaves-v2".into(),
+                hash: Some("ab".repeat(32)),
+                facts,
+            }),
+            ..NetSpec::fashion_mlp()
+        }
+    }
+
+    fn facts(shape: [u32; 3], images: bool) -> crate::net::DatasetFacts {
+        crate::net::DatasetFacts {
+            shape,
+            classes: 4,
+            train: 400,
+            test: 40,
+            min_train_per_class: 70,
+            images,
+        }
+    }
+
+    #[test]
+    fn a_registered_dataset_is_checked_against_its_facts() {
+        let spec = |n: &NetSpec| RunSpec {
+            experiment: Experiment::Net(n.clone()),
+            ..RunSpec::toy_default()
+        };
+        let mut net = registered(Some(facts([3, 20, 20], true)));
+        assert_eq!(spec(&net).validate(), Ok(()));
+        assert_eq!(net.train_size(), 400);
+        net.train_per_class = Some(70);
+        assert_eq!((net.train_size(), spec(&net).validate()), (280, Ok(())));
+        // The rarest class bounds the subset, and the test limit the test split.
+        net.train_per_class = Some(71);
+        net.test_limit = Some(41);
+        let errs = spec(&net).validate().expect_err("too many");
+        assert_eq!(errs[0].field, "experiment.train_per_class");
+        assert!(errs[0].message.contains("70"), "{errs:?}");
+        assert_eq!(errs[1].field, "experiment.test_limit");
+        // A model the images cannot feed is refused with the shape it got.
+        net = registered(Some(facts([3, 20, 20], true)));
+        net.model = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        };
+        let errs = spec(&net).validate().expect_err("vgg on 20×20");
+        assert_eq!(errs[0].field, "experiment.model");
+        assert!(errs[0].message.contains("3×20×20"), "{errs:?}");
+        // Feature vectors: no convolutions, no crops.
+        net = registered(Some(facts([1, 1, 12], false)));
+        net.model = ModelSpec::SmallCnn;
+        net.augment = true;
+        assert_eq!(
+            fields(&spec(&net)),
+            vec!["experiment.augment", "experiment.model"]
+        );
+    }
+
+    #[test]
+    fn a_registered_dataset_needs_a_good_name_a_good_hash_and_known_facts() {
+        let spec = |n: NetSpec| RunSpec {
+            experiment: Experiment::Net(n),
+            ..RunSpec::toy_default()
+        };
+        let mut net = registered(None);
+        let errs = spec(net.clone()).validate().expect_err("unresolved");
+        assert_eq!(errs[0].field, "experiment.dataset");
+        assert!(errs[0].message.contains("leaves-v2"), "{errs:?}");
+        if let DatasetChoice::Registered(r) = &mut net.dataset {
+            r.name = "../etc".into();
+            r.hash = Some("AB".repeat(32));
+            r.facts = Some(facts([1, 8, 8], true));
+        }
+        net.data_dir = Some("elsewhere".into());
+        assert_eq!(
+            fields(&spec(net)),
+            vec![
+                "experiment.dataset.registered.name",
+                "experiment.dataset.registered.hash",
+                "experiment.data_dir"
+            ]
+        );
+    }
+
+    #[test]
+    fn datasets_parse_as_names_or_registered_references() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<DatasetChoice>(v);
+        assert_eq!(
+            parse(serde_json::json!("cifar10")).expect("built-in"),
+            DatasetChoice::Cifar10
+        );
+        let r = parse(serde_json::json!({"registered": {"name": "leaves"}})).expect("registered");
+        assert_eq!(r.label(), "leaves");
+        assert_eq!((r.registered_hash(), r.facts()), (None, None));
+        assert!(parse(serde_json::json!({"registered": {"name": "x", "path": "/etc"}})).is_err());
+        assert_eq!(DatasetChoice::Mnist.facts().map(|f| f.min_train_per_class), Some(5_421));
+    }
+
     fn net_run(optimizer: OptimizerSpec) -> RunSpec {
         RunSpec {
             experiment: Experiment::Net(NetSpec {
