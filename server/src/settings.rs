@@ -25,6 +25,7 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_WORKER_SERVER_URL` | `http://<ANNEAL_ADDR>` (`0.0.0.0` as `127.0.0.1`) | the server as workers reach it |
 /// | `ANNEAL_WORKER_MEMORY_BYTES` | unset | address-space limit of each worker process (`prlimit --as`) |
 /// | `ANNEAL_WORKER_STALE_SECS` | `60` | a worker (process or Slurm job) silent this long is killed and replaced |
+/// | `ANNEAL_WORKER_DATA_DIR` | `ANNEAL_DATA_DIR` | the `process` workers' own data directory; registered datasets missing there are fetched from the server by hash and kept |
 /// | `ANNEAL_WORKER_PROGRAM` | this binary | the `anneal` binary workers run (its path on the cluster's nodes for `slurm`) |
 /// | `ANNEAL_SLURM_URL` | (needed for `slurm`) | slurmrestd, e.g. `http://head:6820` |
 /// | `ANNEAL_SLURM_API` | `v0.0.38` | slurmrestd's API version (Slurm 22.05: v0.0.38; 24.05+: v0.0.40 or later) |
@@ -216,6 +217,7 @@ fn process_config(addr: SocketAddr) -> Result<ProcessConfig, SettingsError> {
         program: worker_program()?,
         memory_limit,
         stale_after: worker_stale_after()?,
+        worker_data_dir: var("ANNEAL_WORKER_DATA_DIR").map(PathBuf::from),
     })
 }
 

@@ -1,7 +1,8 @@
 //! The `process` executor end to end on the real binary: runs train in `anneal worker` child
 //! processes that speak the worker protocol, with the same rows as in-process training; a run
 //! that exhausts its worker's memory fails alone while the server goes on serving; a worker
-//! killed with -9, or hung, is replaced and the run completes with every epoch once.
+//! killed with -9, or hung, is replaced and the run completes with every epoch once; a worker
+//! whose data directory lacks an uploaded dataset fetches it by hash and trains on it.
 
 mod common;
 
@@ -171,4 +172,47 @@ fn a_killed_or_hung_worker_is_replaced_and_every_epoch_lands_once() {
     );
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_worker_fetches_an_uploaded_dataset_by_hash_and_trains_on_it() {
+    use datasets::testgen::{ImageCodec, gzip, image_folder_files, tar_bytes};
+    let data = prepare("worker-dataset");
+    // The workers' node has a data directory of its own, without the dataset.
+    let node = data.with_extension("node");
+    let _ = std::fs::remove_dir_all(&node);
+    let s = Server::start_with(
+        &data,
+        &[
+            ("ANNEAL_EXECUTOR", "process"),
+            ("ANNEAL_WORKER_DATA_DIR", node.to_str().expect("utf-8 path")),
+        ],
+    );
+    let files = image_folder_files("", &["train/", "test/"], &["a", "b"], 6, (8, 8), 3, ImageCodec::Png)
+        .expect("images");
+    let archive = gzip(&tar_bytes(&files, &[]).expect("tar"));
+    let (code, up) = s
+        .send("POST", "/api/datasets?name=pairs", "application/octet-stream", &archive)
+        .expect("upload answers");
+    assert_eq!(code, 201, "{up}");
+    let hash = up["dataset"]["hash"].as_str().expect("hash").to_owned();
+    let id = post_run(
+        &s,
+        &json!({
+            "seed": 1,
+            "schedule": {"kind": "constant", "lr": 0.05},
+            "experiment": {"kind": "net", "dataset": {"registered": {"name": "pairs"}},
+                           "model": {"kind": "mlp", "hidden": [16]}, "loss": "cross_entropy",
+                           "optimizer": {"kind": "sgd", "momentum": 0.9}, "batch": 4, "epochs": 2}
+        }),
+    );
+    assert_eq!(wait_status(&s, id, &["completed", "failed"], 120), "completed");
+    assert_every_epoch_once(&metric_rows(&s, id), 2);
+    // The node now keeps a copy, named by and equal to its hash.
+    let copy = node.join("datasets").join(format!("{hash}.ads"));
+    let bytes = std::fs::read(&copy).expect("the node's copy");
+    assert_eq!(domain::hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)), hash);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&node);
 }

@@ -24,6 +24,9 @@ pub struct ProcessConfig {
     pub memory_limit: Option<u64>,
     /// A worker that sends no heartbeat for this long is hung: it is killed and replaced.
     pub stale_after: Duration,
+    /// The workers' own data directory (their datasets and scratch), when it is not the
+    /// server's: a registered dataset missing there is fetched from the server by its hash.
+    pub worker_data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -62,7 +65,10 @@ impl Process {
             .arg("--run")
             .arg(id.to_string())
             .env(TOKEN_ENV, token)
-            .env("ANNEAL_DATA_DIR", host.data_dir())
+            .env(
+                "ANNEAL_DATA_DIR",
+                cfg.worker_data_dir.as_deref().unwrap_or(host.data_dir()),
+            )
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         cmd
@@ -197,6 +203,7 @@ mod tests {
             program: program.into(),
             memory_limit: None,
             stale_after: Duration::from_secs(60),
+            worker_data_dir: None,
         })
     }
 

@@ -80,16 +80,22 @@ impl Server {
 
     /// A minimal HTTP/1.1 client: the test needs nothing beyond std.
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        self.send(method, path, "application/json", body.as_bytes())
+    }
+
+    /// The same with a body of raw bytes (a dataset upload).
+    pub fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, Value)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
             .ok()?;
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        stream.write_all(req.as_bytes()).ok()?;
+        stream.write_all(head.as_bytes()).ok()?;
+        stream.write_all(body).ok()?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).ok()?;
         let text = String::from_utf8_lossy(&raw);

@@ -2,6 +2,7 @@
 //! (or Postgres, with `ANNEAL_TEST_POSTGRES_URL`), real training, no socket.
 
 mod auth;
+mod datasets;
 mod doors;
 mod landscapes;
 mod runs;
@@ -63,6 +64,15 @@ impl TestApp {
 
     /// With `n` training workers (0: queued runs stay queued, for tests that play a worker).
     async fn with_workers(n: usize) -> Self {
+        Self::build(n, crate::registry::RegistryLimits::default()).await
+    }
+
+    /// With one worker and these caps on dataset registrations.
+    async fn with_dataset_limits(limits: crate::registry::RegistryLimits) -> Self {
+        Self::build(1, limits).await
+    }
+
+    async fn build(n: usize, limits: crate::registry::RegistryLimits) -> Self {
         let dir = TempDir::new("http");
         let db = Db::testing(dir.path()).await.expect("db opens");
         let runs = RunService::start(db, dir.path().to_owned(), n)
@@ -71,7 +81,7 @@ impl TestApp {
         let landscapes = LandscapeService::start(runs.clone(), true)
             .await
             .expect("landscape service starts");
-        let lab = Service::new(runs.clone(), landscapes.clone(), crate::registry::RegistryLimits::default());
+        let lab = Service::new(runs.clone(), landscapes.clone(), limits);
         Self {
             router: addressed(router(AppState {
                 lab: lab.clone(),

@@ -114,7 +114,7 @@ impl TestApp {
     }
 }
 
-fn ids(body: &Value) -> Vec<i64> {
+pub(super) fn ids(body: &Value) -> Vec<i64> {
     body["runs"]
         .as_array()
         .expect("runs")
