@@ -201,39 +201,52 @@ fn payload_len(s: &DatasetSummary) -> Option<u64> {
     n.checked_mul(sample)?.checked_mul(width)?.checked_add(n)
 }
 
-/// The whole cache in its stored form (u8 pixels stay u8).
+/// The whole cache in its stored form (u8 pixels stay u8), read straight into place.
 pub fn read_cache_raw(path: &Path) -> Result<Imported, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let mut cursor = bytes.as_slice();
-    let (summary, start) = parse_header(path, &mut cursor)?;
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let actual = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+    let mut r = io::BufReader::with_capacity(1 << 20, file);
+    let (summary, start) = parse_header(path, &mut r)?;
     let want = payload_len(&summary).and_then(|p| p.checked_add(start));
-    if want != Some(bytes.len() as u64) {
+    if want != Some(actual) {
         return Err(DataError::Truncated {
             path: path.into(),
             expected: want.unwrap_or(u64::MAX),
-            actual: bytes.len() as u64,
+            actual,
         });
     }
     let sample: usize = summary.shape.iter().product();
-    let mut at = start as usize;
-    let mut split = |n: usize| {
-        let x_len = n * sample;
-        let x = match summary.value_type {
-            ValueType::U8 => Values::U8(bytes[at..at + x_len].to_vec()),
-            ValueType::F32 => Values::F32(
-                bytes[at..at + 4 * x_len]
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-            ),
+    let value_type = summary.value_type;
+    let mut split = |n: usize| -> io::Result<SplitData> {
+        let x = match value_type {
+            ValueType::U8 => {
+                let mut v = vec![0u8; n * sample];
+                r.read_exact(&mut v)?;
+                Values::U8(v)
+            }
+            ValueType::F32 => {
+                let mut v = Vec::with_capacity(n * sample);
+                let mut buf = vec![0u8; 4 << 14];
+                let mut left = n * sample;
+                while left > 0 {
+                    let k = left.min(1 << 14);
+                    r.read_exact(&mut buf[..4 * k])?;
+                    v.extend(
+                        buf[..4 * k]
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
+                    left -= k;
+                }
+                Values::F32(v)
+            }
         };
-        at += x.len() * if matches!(x, Values::U8(_)) { 1 } else { 4 };
-        let y = bytes[at..at + n].to_vec();
-        at += n;
-        SplitData { x, y }
+        let mut y = vec![0u8; n];
+        r.read_exact(&mut y)?;
+        Ok(SplitData { x, y })
     };
-    let train = split(summary.train_count);
-    let test = split(summary.test_count);
+    let train = split(summary.train_count).map_err(|e| DataError::io(path, e))?;
+    let test = split(summary.test_count).map_err(|e| DataError::io(path, e))?;
     let classes = summary.class_names.len();
     if let Some(l) = train
         .y

@@ -45,6 +45,7 @@ fn npy_pair_u8_nhwc_images() {
     assert_eq!((s.train_count, s.test_count), (8, 2));
     assert_eq!(s.format, "npy");
     let (_, again) = round_trip(dir.path(), &ImportOptions::default());
+    crate::sample_grid_png(&imported, 2, 1).expect("arrays of images have thumbnails");
     assert_eq!(hash, again);
     let Values::U8(v) = &imported.train.x else {
         panic!("u8")
@@ -73,6 +74,8 @@ fn npy_split_files_and_shapes() {
     );
     assert_eq!(imported.train.x, Values::F32(x.clone()));
     assert_eq!(imported.test.y, [2, 1, 0]);
+    let err = crate::sample_grid_png(&imported, 2, 1).expect_err("no pixels");
+    assert!(matches!(err, ImportError::NotImages { .. }), "{err:?}");
     // (N, C, H, W) with C = 1 and (N, H, W).
     for shape in [[6usize, 1, 1, 5], [6, 1, 5, 1]] {
         dir.file("train_x.npy", &npy_f32(&shape, &x));
