@@ -105,6 +105,21 @@ pub(crate) fn read_dir_tree(
     Ok(out)
 }
 
+/// A whole file, refused if larger than the byte limit.
+pub(crate) fn read_limited(path: &Path, limits: &ImportLimits) -> Result<Vec<u8>, ImportError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| ImportError::io(path, e))?
+        .len();
+    if size > limits.max_unpacked_bytes {
+        return Err(ImportError::LimitExceeded {
+            archive: path.into(),
+            what: "bytes",
+            limit: limits.max_unpacked_bytes,
+        });
+    }
+    std::fs::read(path).map_err(|e| ImportError::io(path, e))
+}
+
 /// Every regular, non-hidden file in the archive at `path`, sorted by path.
 pub(crate) fn read_archive(
     path: &Path,

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::archive::read_zip;
+use super::archive::{read_limited, read_zip};
 use super::{
     Format, ImportError, ImportOptions, ImportTimings, Imported, SampleKind, SplitData, Values,
     assemble, held_out_split,
@@ -112,8 +112,16 @@ pub(crate) fn parse_npy(name: &Path, bytes: &[u8]) -> Result<NpyArray, ImportErr
             ),
         });
     }
+    Ok(NpyArray {
+        shape,
+        data: decode_body(code, body),
+    })
+}
+
+/// The little-endian values of dtype `code`, whose length the caller has checked.
+fn decode_body(code: &str, body: &[u8]) -> NpyData {
     let words = |w: usize| body.chunks_exact(w);
-    let data = match code {
+    match code {
         "u1" | "b1" => NpyData::U8(body.to_vec()),
         "i1" => NpyData::Int(body.iter().map(|&b| i64::from(b as i8)).collect()),
         "i2" => NpyData::Int(
@@ -158,8 +166,7 @@ pub(crate) fn parse_npy(name: &Path, bytes: &[u8]) -> Result<NpyArray, ImportErr
                 .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
                 .collect(),
         ),
-    };
-    Ok(NpyArray { shape, data })
+    }
 }
 
 /// Whether `dir` holds an `x.npy`/`y.npy` or `train_x.npy`/`train_y.npy` pair.
@@ -298,16 +305,15 @@ fn pair(x_name: PathBuf, x: NpyArray, y_name: PathBuf, y: NpyArray) -> Result<Pa
     })
 }
 
-pub(crate) fn import(
+/// The `.npy` arrays of a folder or `.npz` as (key such as `x_train`, path for errors, bytes).
+fn read_arrays(
     path: &Path,
     format: Format,
     opts: &ImportOptions,
-) -> Result<Imported, ImportError> {
-    let started = Instant::now();
-    // name -> (display path, bytes)
-    let files: Vec<(String, PathBuf, Vec<u8>)> = match format {
+) -> Result<Vec<(String, PathBuf, Vec<u8>)>, ImportError> {
+    let files = match format {
         Format::Npz => {
-            let bytes = std::fs::read(path).map_err(|e| ImportError::io(path, e))?;
+            let bytes = read_limited(path, &opts.limits)?;
             read_zip(path, Cursor::new(bytes), &opts.limits, |n| {
                 n.ends_with(".npy")
             })?
@@ -322,14 +328,23 @@ pub(crate) fn import(
             .iter()
             .filter_map(|k| {
                 let p = path.join(format!("{k}.npy"));
-                p.is_file().then(|| {
-                    std::fs::read(&p)
-                        .map(|b| (k.to_string(), p.clone(), b))
-                        .map_err(|e| ImportError::io(&p, e))
-                })
+                p.is_file()
+                    .then(|| read_limited(&p, &opts.limits).map(|b| (k.to_string(), p.clone(), b)))
             })
             .collect::<Result<_, _>>()?,
     };
+    Ok(files)
+}
+
+/// Imports a `.npy` folder or an `.npz`: a train/test pair of arrays, or x and y split by
+/// the held-out fraction. Classes are named `0`..`K-1`, K one more than the largest label.
+pub(crate) fn import(
+    path: &Path,
+    format: Format,
+    opts: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let started = Instant::now();
+    let files = read_arrays(path, format, opts)?;
     let read = started.elapsed();
     let started = Instant::now();
     let get = |keys: &[&str]| -> Option<(PathBuf, Result<NpyArray, ImportError>)> {

@@ -57,9 +57,10 @@ fn classes_of(path: &Path, raw: &[String]) -> Result<(Vec<String>, Vec<u8>), Imp
     Ok((names, y))
 }
 
+/// Imports a CSV table, split by the held-out fraction.
 pub(crate) fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, ImportError> {
     let started = Instant::now();
-    let bytes = std::fs::read(path).map_err(|e| ImportError::io(path, e))?;
+    let bytes = super::archive::read_limited(path, &opts.limits)?;
     let read = started.elapsed();
     let started = Instant::now();
     let mut reader = csv::ReaderBuilder::new()
