@@ -99,6 +99,16 @@ pub enum DataError {
         actual: String,
     },
 
+    #[error(
+        "{}: SHA-256 {actual}, expected {expected}: the dataset cache was changed or damaged; import the dataset again",
+        path.display()
+    )]
+    CacheMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
     #[error("cannot unpack the CIFAR-10 archive: {reason}")]
     Archive { reason: String },
 }

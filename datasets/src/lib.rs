@@ -1,22 +1,36 @@
 //! Dataset loaders for the official on-disk formats (IDX for MNIST/Fashion-MNIST, the CIFAR-10
 //! binary version), the CIFAR-10 download, in-memory dataset operations, and the paper's toy
-//! Gaussian problem. Pure Rust: the trainer turns these buffers into tensors.
+//! Gaussian problem; and the import of users' own datasets (image folders, archives, NumPy
+//! arrays, CSV) into a compact, hashed cache file with thumbnails. Pure Rust: the trainer turns
+//! these buffers into tensors.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod cache;
 mod cifar;
 mod error;
 mod fetch;
 mod idx;
+pub mod import;
 mod ops;
 pub mod testgen;
+mod thumbs;
 mod toy;
 
+pub use cache::{
+    CACHE_EXT, CACHE_MAGIC, CACHE_VERSION, CachedDataset, hash_file, read_cache, read_cache_raw,
+    read_summary, verify_cache, write_cache,
+};
 pub use error::DataError;
 pub use fetch::{CIFAR10_BYTES, CIFAR10_SHA256, CIFAR10_URL, fetch_cifar10};
+pub use import::{
+    DatasetSummary, Format, ImportError, ImportLimits, ImportOptions, ImportTimings, Imported,
+    SampleKind, SplitData, ValueType, Values, import, import_as,
+};
 pub use ops::{Augment, augment_batch};
+pub use thumbs::{sample_grid_png, sample_grid_png_from_cache};
 pub use toy::ToyProblem;
 
 /// Where an apt-installed dataset lives (Debian's `dataset-*` packages use this root).

@@ -240,3 +240,188 @@ mod tests {
         assert!(b.chunks(RECORD).all(|r| r[0] < 10));
     }
 }
+
+/// Image encodings for [`image_folder_files`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageCodec {
+    Png,
+    Jpeg,
+    Bmp,
+}
+
+/// H·W·C pixels of image `index` of `class`: a deterministic pattern, different per class.
+pub fn pattern_pixels(
+    width: u32,
+    height: u32,
+    channels: usize,
+    class: usize,
+    index: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width as usize * height as usize * channels);
+    for y in 0..height as usize {
+        for x in 0..width as usize {
+            for c in 0..channels {
+                out.push(((class * 60 + index * 7 + x * 3 + y * 5 + c * 50) % 256) as u8);
+            }
+        }
+    }
+    out
+}
+
+/// `pixels` (H·W·C, C 1 or 3) encoded as `codec`.
+pub fn encode_image(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    channels: usize,
+    codec: ImageCodec,
+) -> Result<Vec<u8>, DataError> {
+    use image::ImageEncoder;
+    let color = if channels == 3 {
+        image::ExtendedColorType::Rgb8
+    } else {
+        image::ExtendedColorType::L8
+    };
+    let mut out = Vec::new();
+    let result =
+        match codec {
+            ImageCodec::Png => image::codecs::png::PngEncoder::new(&mut out)
+                .write_image(pixels, width, height, color),
+            ImageCodec::Jpeg => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+                .write_image(pixels, width, height, color),
+            ImageCodec::Bmp => image::codecs::bmp::BmpEncoder::new(&mut out)
+                .write_image(pixels, width, height, color),
+        };
+    result.map_err(|e| DataError::Invalid(e.to_string()))?;
+    Ok(out)
+}
+
+/// The files of an image-folder dataset as (relative path, bytes): for each of `splits` (say
+/// `["train/", "test/"]`, or `[""]` for class folders at the top), `per_class` images per
+/// class, named `img{index:03}.{ext}`, under `prefix` (a wrapper folder such as `"cifar/"`).
+pub fn image_folder_files(
+    prefix: &str,
+    splits: &[&str],
+    classes: &[&str],
+    per_class: usize,
+    (width, height): (u32, u32),
+    channels: usize,
+    codec: ImageCodec,
+) -> Result<Vec<(String, Vec<u8>)>, DataError> {
+    let ext = match codec {
+        ImageCodec::Png => "png",
+        ImageCodec::Jpeg => "jpg",
+        ImageCodec::Bmp => "bmp",
+    };
+    let mut files = Vec::new();
+    for (s, split) in splits.iter().enumerate() {
+        for (c, class) in classes.iter().enumerate() {
+            for i in 0..per_class {
+                let pixels = pattern_pixels(width, height, channels, c, i + s * per_class);
+                let bytes = encode_image(&pixels, width, height, channels, codec)?;
+                files.push((format!("{prefix}{split}{class}/img{i:03}.{ext}"), bytes));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Writes (relative path, bytes) files under `root`, creating folders.
+pub fn write_files(root: &Path, files: &[(String, Vec<u8>)]) -> Result<(), DataError> {
+    for (name, bytes) in files {
+        let path = root.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
+        }
+        write(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// A zip (deflated) of (name, bytes) files.
+pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, DataError> {
+    use zip::write::SimpleFileOptions;
+    let err = |e: zip::result::ZipError| DataError::Invalid(e.to_string());
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        zip.start_file(name.as_str(), opts).map_err(err)?;
+        zip.write_all(bytes).map_err(|e| DataError::io(name, e))?;
+    }
+    Ok(zip.finish().map_err(err)?.into_inner())
+}
+
+/// A tar entry written as given, bypassing the tar crate's path checks, for hostile archives.
+#[derive(Debug, Clone)]
+pub struct RawTarEntry {
+    pub name: String,
+    pub kind: tar::EntryType,
+    pub data: Vec<u8>,
+    pub link: Option<String>,
+}
+
+/// A tar of the regular files `files` followed by the `raw` entries.
+pub fn tar_bytes(files: &[(String, Vec<u8>)], raw: &[RawTarEntry]) -> Result<Vec<u8>, DataError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let entries = files
+        .iter()
+        .map(|(n, b)| RawTarEntry {
+            name: n.clone(),
+            kind: tar::EntryType::Regular,
+            data: b.clone(),
+            link: None,
+        })
+        .chain(raw.iter().cloned());
+    for e in entries {
+        let mut header = tar::Header::new_old();
+        let name = e.name.as_bytes();
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name);
+        if let Some(link) = &e.link {
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_entry_type(e.kind);
+        header.set_size(e.data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append(&header, e.data.as_slice())
+            .map_err(|err| DataError::io(&e.name, err))?;
+    }
+    builder.into_inner().map_err(|e| DataError::io("tar", e))
+}
+
+/// A `.npy` file of `raw` little-endian values of dtype `descr` (such as `"|u1"`, `"<f4"`).
+pub fn npy_bytes(descr: &str, shape: &[usize], raw: &[u8], fortran: bool) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let order = if fortran { "True" } else { "False" };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+    // NumPy pads the header with spaces to a multiple of 64 bytes, ending in a newline.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(raw);
+    out
+}
+
+/// `.npy` of f32 values.
+pub fn npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy_bytes("<f4", shape, &raw, false)
+}
+
+/// `.npy` of i64 values.
+pub fn npy_i64(shape: &[usize], values: &[i64]) -> Vec<u8> {
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy_bytes("<i8", shape, &raw, false)
+}
