@@ -33,6 +33,14 @@ pub use ops::{Augment, augment_batch};
 pub use thumbs::{sample_grid_png, sample_grid_png_from_cache};
 pub use toy::ToyProblem;
 
+/// The folder under a data directory holding registered datasets' cache files.
+pub const REGISTRY_DIR: &str = "datasets";
+
+/// The cache file of the registered dataset with content hash `hash` in `dir`.
+pub fn cache_path(dir: &Path, hash: &str) -> PathBuf {
+    dir.join(format!("{hash}.{CACHE_EXT}"))
+}
+
 /// Where an apt-installed dataset lives (Debian's `dataset-*` packages use this root).
 pub const SYSTEM_DATASETS: &str = "/usr/share/datasets";
 

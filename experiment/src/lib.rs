@@ -31,7 +31,9 @@ mod toy;
 mod validation;
 
 pub use limits::{MAX_BRANCHES, MAX_SEEDS};
-pub use net::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+pub use net::{
+    DatasetChoice, DatasetFacts, DatasetRef, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth,
+};
 pub use run::{BackendChoice, Experiment, RunSpec};
 pub use sweep::{SweepSpec, parse_points};
 pub use toy::ToySpec;

@@ -38,7 +38,7 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
 /// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
 /// | `ANNEAL_DATASET_MAX_BYTES` | `2147483648` (2 GiB) | the largest dataset upload (413 beyond, refused by its declared length before it is read) |
-/// | `ANNEAL_DATASET_MAX_FILES`, `ANNEAL_DATASET_MAX_UNPACKED_BYTES` | `1000000`, `8589934592` (8 GiB) | an archive's most entries and unpacked bytes; registration stops as soon as one is passed |
+/// | `ANNEAL_DATASET_MAX_FILES`, `ANNEAL_DATASET_MAX_UNPACKED_BYTES` | `2000000`, `8589934592` (8 GiB) | an archive's most entries and unpacked bytes; registration stops as soon as one is passed |
 /// | `ANNEAL_PRIVATE` | `0` | `1`: reads need the admin token too (a token is then required on loopback as well); share links stay the only public view |
 /// | `ANNEAL_ALLOWED_HOSTS` | unset | extra host names (comma-separated) the server answers to; `localhost` and IP addresses always are |
 /// | `LEPTOS_SITE_ROOT` | `target/site` | built site: wasm, JS, CSS, plotly.min.js |

@@ -122,8 +122,7 @@ impl Registry {
                 )));
             }
         };
-        let bytes = std::fs::metadata(&cached.path).map_or(0, |m| m.len());
-        let info = info_of(name, &cached.hash, &cached.summary, bytes);
+        let info = info_of(name, &cached.hash, &cached.summary, cached.bytes);
         match self.db.insert_dataset(info).await {
             Ok(DatasetInserted::New(info)) => Ok(Ok(Registered {
                 info,
@@ -241,7 +240,7 @@ impl Registry {
             return Ok(None);
         };
         let path = datasets::cache_path(&self.dir(), &hash);
-        let png = tokio::task::spawn_blocking(move || datasets::sample_grid_png(&path, 8))
+        let png = tokio::task::spawn_blocking(move || datasets::sample_grid_png_from_cache(&path, 8, 2))
             .await
             .map_err(|e| DbError::Unsupported(format!("the thumbnail task failed: {e}")))?;
         match png {
@@ -283,7 +282,11 @@ fn info_of(name: &str, hash: &str, s: &datasets::DatasetSummary, bytes: u64) -> 
         hash: Some(hash.to_owned()),
         builtin: false,
         available: true,
-        kind: s.kind.to_string(),
+        kind: match s.kind {
+            datasets::SampleKind::Images => "images",
+            datasets::SampleKind::Features => "features",
+        }
+        .to_owned(),
         shape: s.shape.map(u32_of),
         class_names: s.class_names.clone(),
         train_per_class: s.train_per_class.clone(),

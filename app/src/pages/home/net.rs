@@ -137,7 +137,7 @@ impl NetForm {
             })
         };
         NetSpec {
-            dataset,
+            dataset: dataset.clone(),
             data_dir: None,
             train_per_class,
             test_limit: None,

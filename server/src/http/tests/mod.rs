@@ -2,7 +2,7 @@
 //! (or Postgres, with `ANNEAL_TEST_POSTGRES_URL`), real training, no socket.
 
 mod auth;
-mod datasets;
+mod registry;
 mod doors;
 mod landscapes;
 mod runs;

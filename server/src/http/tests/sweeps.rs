@@ -98,7 +98,7 @@ async fn sweeps_run_and_export_their_verdict() {
 
 impl TestApp {
     /// Waits until each run's stream reports `done`, and returns the final statuses.
-    async fn finish_all(&self, runs: &[i64]) -> Vec<Value> {
+    pub(super) async fn finish_all(&self, runs: &[i64]) -> Vec<Value> {
         let mut out = Vec::new();
         for id in runs {
             let events = self
