@@ -18,6 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let cached = datasets::write_cache(&imported, &dir);
     let write = t.elapsed();
+    // Peak memory of import and write, before the read-back below adds its own copy.
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(str::to_string)
+        });
     let t = Instant::now();
     let thumbs = datasets::sample_grid_png(&imported, 8, 2).map(|p| p.len());
     let thumb_time = t.elapsed();
@@ -47,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "total   {:>8.3} s (import + write)",
         (import_time + write).as_secs_f64()
     );
+    println!("peak    {}", peak.as_deref().unwrap_or("VmHWM unknown"));
     println!(
         "thumbs  {:>8.3} s ({:?} PNG bytes)",
         thumb_time.as_secs_f64(),

@@ -162,9 +162,10 @@ fn unsafe_name(name: &str) -> Option<&'static str> {
     None
 }
 
-/// `name` without a leading `./`, and without a trailing `/`.
+/// `name` with `/` separators (Windows zips use `\\`), without a leading `./` or trailing `/`.
 fn clean_name(name: &str) -> String {
-    let mut s = name;
+    let name = name.replace('\\', "/");
+    let mut s = name.as_str();
     while let Some(rest) = s.strip_prefix("./") {
         s = rest;
     }

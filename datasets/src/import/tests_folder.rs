@@ -521,3 +521,59 @@ fn thumbnail_grid_has_a_row_per_class() {
     let hwc = crate::testgen::pattern_pixels(6, 4, 3, 0, 0);
     assert_eq!(img.get_pixel(2, 2).0, [hwc[0], hwc[1], hwc[2]]);
 }
+
+#[test]
+fn formats_are_detected_from_the_path() {
+    use crate::Format;
+    let dir = Scratch::new("detect");
+    for (name, format) in [
+        ("a.zip", Format::Zip),
+        ("a.tar", Format::Tar),
+        ("a.TAR.GZ", Format::TarGz),
+        ("a.tgz", Format::TarGz),
+        ("a.npz", Format::Npz),
+        ("a.csv", Format::Csv),
+    ] {
+        assert_eq!(Format::detect(&dir.file(name, b"")).expect(name), format);
+    }
+    assert_eq!(
+        Format::detect(dir.path()).expect("dir"),
+        Format::ImageFolder
+    );
+    dir.file("x.npy", b"");
+    assert_eq!(Format::detect(dir.path()).expect("dir"), Format::Npy);
+    let (err, msg) = import_err(&dir.file("a.rar", b""));
+    assert!(
+        matches!(err, ImportError::UnknownFormat { .. }) && msg.contains("a.rar"),
+        "{msg}"
+    );
+    let (err, _) = import_err_with(
+        dir.path(),
+        &ImportOptions {
+            held_out: 1.0,
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(
+            err,
+            ImportError::InvalidOption {
+                name: "held_out",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn windows_separators_in_zips_are_folders() {
+    let dir = Scratch::new("win");
+    let files: Vec<(String, Vec<u8>)> = split_files(ImageCodec::Png, 1)
+        .into_iter()
+        .map(|(n, b)| (n.replace('/', "\\"), b))
+        .collect();
+    let path = dir.file("win.zip", &zip_bytes(&files).expect("zip"));
+    let imported = import(&path, &ImportOptions::default()).expect("imports");
+    assert_eq!(imported.summary.class_names, CLASSES);
+}
