@@ -457,7 +457,7 @@ pub async fn registry(settings: Settings, action: crate::cli::DataAction) -> Res
             let started = std::time::Instant::now();
             let got = runs
                 .registry()
-                .register(&name, &path, options, &settings.dataset_limits.import)
+                .register(&name, &path, options, &settings.dataset_limits.import, &path.display().to_string())
                 .await?
                 .map_err(|errs| field_errors(&format!("{} was not registered", path.display()), &errs))?;
             let d = &got.info;

@@ -93,7 +93,13 @@ impl Service {
                 }
             })?;
         registry
-            .register(name, received.path(), options, &self.dataset_limits.import)
+            .register(
+                name,
+                received.path(),
+                options,
+                &self.dataset_limits.import,
+                file_name.unwrap_or("the upload"),
+            )
             .await?
             .map_err(Failure::invalid)
     }

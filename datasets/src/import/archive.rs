@@ -7,7 +7,8 @@ use std::path::{Component, Path};
 
 use super::{Format, ImportError, ImportLimits};
 
-/// One regular file: its path relative to the root, `/`-separated, and its contents.
+/// One regular file: its path relative to the root, `/`-separated, and its contents. A folder
+/// is an entry too, its path ending in `/` and no bytes, so that an empty class folder is seen.
 #[derive(Debug, Clone)]
 pub(crate) struct FileEntry {
     pub path: String,
@@ -86,6 +87,7 @@ pub(crate) fn read_dir_tree(
                     reason: "symbolic links are not followed",
                 });
             } else if kind.is_dir() {
+                out.push(folder_marker(&rel_path));
                 stack.push((path, rel_path));
             } else if kind.is_file() {
                 let size = item
@@ -163,6 +165,14 @@ fn unsafe_name(name: &str) -> Option<&'static str> {
 }
 
 /// `name` with `/` separators (Windows zips use `\\`), without a leading `./` or trailing `/`.
+/// The entry that stands for the folder `path` (relative, without a trailing `/`).
+fn folder_marker(path: &str) -> FileEntry {
+    FileEntry {
+        path: format!("{path}/"),
+        bytes: Vec::new(),
+    }
+}
+
 fn clean_name(name: &str) -> String {
     let name = name.replace('\\', "/");
     let mut s = name.as_str();
@@ -217,6 +227,13 @@ fn read_tar<R: Read>(
                 entry: raw,
                 reason: "links are not allowed in dataset archives",
             });
+        }
+        if kind.is_dir() {
+            let name = clean_name(&raw);
+            if !name.is_empty() && !is_hidden(&name) {
+                out.push(folder_marker(&name));
+            }
+            continue;
         }
         if !(kind.is_file() || kind.is_contiguous()) {
             continue;
@@ -307,6 +324,10 @@ pub(crate) fn read_zip<R: Read + io::Seek>(
             });
         }
         if file.is_dir() {
+            let name = clean_name(&raw);
+            if !name.is_empty() && !is_hidden(&name) && keep(&format!("{name}/")) {
+                out.push(folder_marker(&name));
+            }
             continue;
         }
         let size = file.size();

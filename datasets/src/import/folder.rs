@@ -40,7 +40,9 @@ fn layout(root: &Path, files: &[FileEntry]) -> Result<(Vec<String>, Vec<Item>), 
             .map(|p| p[depth])
             .collect();
         let only = dirs.iter().next().copied();
-        let direct_files = parts.iter().any(|p| p.len() == depth + 2);
+        let direct_files = parts
+            .iter()
+            .any(|p| p.len() == depth + 2 && p.last().is_some_and(|l| !l.is_empty()));
         if dirs.len() == 1 && !is_split_name(only) && !direct_files && depth < 8 {
             depth += 1;
         } else {
@@ -64,8 +66,9 @@ fn layout(root: &Path, files: &[FileEntry]) -> Result<(Vec<String>, Vec<Item>), 
             });
         }
     };
-    // (split, class name, file index) for every image file.
+    // (split, class name, file index) for every image file; (split, class) for class folders.
     let mut found: Vec<(u8, &str, usize)> = Vec::new();
+    let mut folders: BTreeSet<(u8, &str)> = BTreeSet::new();
     for (i, p) in parts.iter().enumerate() {
         let rest = &p[depth.min(p.len())..];
         let (split, rest) = match split_dirs {
@@ -77,6 +80,19 @@ fn layout(root: &Path, files: &[FileEntry]) -> Result<(Vec<String>, Vec<Item>), 
         };
         match rest.len() {
             0 | 1 => continue,
+            // A folder's own entry: the class exists, whether or not it holds any image.
+            2 if rest[1].is_empty() => {
+                folders.insert((split, rest[0]));
+            }
+            3 if rest[2].is_empty() => {
+                return Err(ImportError::Layout {
+                    path: root.into(),
+                    reason: format!(
+                        "{}: folders inside a class folder are not supported (expected <class>/<image>)",
+                        files[i].path
+                    ),
+                });
+            }
             2 => found.push((split, rest[0], i)),
             _ => {
                 return Err(ImportError::Layout {
@@ -89,8 +105,27 @@ fn layout(root: &Path, files: &[FileEntry]) -> Result<(Vec<String>, Vec<Item>), 
             }
         }
     }
-    let classes_of =
-        |s: u8| -> BTreeSet<&str> { found.iter().filter(|f| f.0 == s).map(|f| f.1).collect() };
+    let classes_of = |s: u8| -> BTreeSet<&str> {
+        found
+            .iter()
+            .map(|f| (f.0, f.1))
+            .chain(folders.iter().copied())
+            .filter(|f| f.0 == s)
+            .map(|f| f.1)
+            .collect()
+    };
+    // A class folder without an image in a split cannot be trained or tested on.
+    for &(s, class) in &folders {
+        if !found.iter().any(|f| f.0 == s && f.1 == class) {
+            return Err(ImportError::EmptyClass {
+                split: match s {
+                    1 => "test",
+                    _ => "training",
+                },
+                class: class.to_owned(),
+            });
+        }
+    }
     let classes: Vec<String> = if split_dirs.is_some() {
         let (tr, te) = (classes_of(0), classes_of(1));
         if tr != te {

@@ -80,13 +80,15 @@ impl Registry {
 
     /// Reads `source` (a folder or file on this machine), decodes it into a cache file and
     /// records it as the next version of `name` (or finds that `name` already holds exactly
-    /// this content). A refusal names its field; nothing of a failed registration stays behind.
+    /// this content). A refusal names its field, and `source` as `shown_as`; nothing of a
+    /// failed registration stays behind.
     pub async fn register(
         &self,
         name: &str,
         source: &Path,
         options: RegisterOptions,
         limits: &datasets::ImportLimits,
+        shown_as: &str,
     ) -> Result<Result<Registered, Vec<FieldError>>, DbError> {
         if let Err(e) = check_name(name) {
             return Ok(Err(e));
@@ -116,6 +118,8 @@ impl Registry {
         let cached = match cached {
             Ok(c) => c,
             Err(why) => {
+                // Messages name files as the user knows them (an upload by its client's name).
+                let why = why.replace(&source.display().to_string(), shown_as);
                 return Ok(Err(field(
                     SOURCE_FIELD,
                     crate::redact::hide_paths(&why, &self.data_dir),

@@ -43,7 +43,7 @@ fn sniff(head: &[u8]) -> &'static str {
         "zip"
     } else if head.starts_with(&[0x1f, 0x8b]) {
         "tar.gz"
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+    } else if is_tar_header(head) {
         "tar"
     } else if head.starts_with(b"\x93NUMPY") {
         "npy"
@@ -59,6 +59,27 @@ fn named_format(file_name: &str) -> Option<&'static str> {
     ["tar.gz", "tgz", "tar", "zip", "npz", "npy", "csv"]
         .into_iter()
         .find(|ext| lower.ends_with(&format!(".{ext}")))
+}
+
+/// Whether `head` starts with a tar header: ustar's magic, or (old-style headers have none) a
+/// checksum field that matches the header's bytes.
+fn is_tar_header(head: &[u8]) -> bool {
+    let Some(block) = head.get(..512) else {
+        return false;
+    };
+    if &block[257..262] == b"ustar" {
+        return true;
+    }
+    let field = String::from_utf8_lossy(&block[148..156]);
+    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+        .sum();
+    sum == stored && block[0] != 0
 }
 
 /// Streams `body` into a temporary file under `dir`, refusing more than `limit` bytes (at once
@@ -186,6 +207,10 @@ mod tests {
         let mut tar = vec![0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");
         assert_eq!(sniff(&tar), "tar");
+        let old = datasets::testgen::tar_bytes(&[("a/b.png".to_owned(), vec![1, 2, 3])], &[])
+            .expect("an old-style tar");
+        assert_eq!(sniff(&old[..512]), "tar");
+        assert_eq!(sniff(&[b'a'; 512]), "csv");
         assert_eq!(sniff(&[0x1f, 0x8b, 8]), "tar.gz");
         assert_eq!(sniff(b"\x93NUMPY\x01\x00"), "npy");
         assert_eq!(sniff(b"a,b,label\n"), "csv");

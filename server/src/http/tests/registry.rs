@@ -161,7 +161,7 @@ async fn zip_tar_npz_and_csv_register_as_their_kinds() {
         ("y.npy".to_owned(), datasets::testgen::npy_i64(&[12], &(0..12).map(|i| i % 3).collect::<Vec<_>>())),
     ]).expect("npy pair");
     let got = app.runs.registry()
-        .register("pairs", &dir, crate::registry::RegisterOptions { held_out: Some(0.34), ..Default::default() }, &datasets::ImportLimits::default())
+        .register("pairs", &dir, crate::registry::RegisterOptions { held_out: Some(0.34), ..Default::default() }, &datasets::ImportLimits::default(), "pairs")
         .await.expect("db").expect("registered");
     assert_eq!((got.info.shape, got.info.class_names.len(), got.info.kind.as_str()), ([1, 1, 3], 3, "features"));
 }
