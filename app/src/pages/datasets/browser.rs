@@ -9,13 +9,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DragEvent, Event, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
+/// An upload under way: its request, and the handler its progress events call.
+type InFlight = (XmlHttpRequest, Closure<dyn FnMut(ProgressEvent)>);
+
 thread_local! {
     /// The file the next upload sends.
     static PICKED: RefCell<Option<File>> = const { RefCell::new(None) };
     /// The request under way and its progress handler, kept alive until the next upload
     /// replaces them (never dropped while the handler runs).
-    static IN_FLIGHT: RefCell<Option<(XmlHttpRequest, Closure<dyn FnMut(ProgressEvent)>)>> =
-        const { RefCell::new(None) };
+    static IN_FLIGHT: RefCell<Option<InFlight>> = const { RefCell::new(None) };
 }
 
 fn keep(file: File) -> (String, f64) {
