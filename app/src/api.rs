@@ -6,9 +6,9 @@ use domain::Failure;
 // `RunMetrics` and `SweepSummary` stay qualified: the server functions `run_metrics` and
 // `sweep_summary` generate structs of those names.
 use domain::wire::{
-    self, Cancelled, Created, Landscape, LandscapeRequest, LandscapeSummary, Resumed, Revoked,
-    RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
-    SweepItem, SweepReport,
+    self, Cancelled, Created, DatasetDeleted, DatasetInfo, Landscape, LandscapeRequest,
+    LandscapeSummary, Resumed, Revoked, RunSpec, RunSummary, ShareCreated, ShareInfo, ShareRequest,
+    SharedPage, SweepCreated, SweepItem, SweepReport,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, JsonEncoding};
@@ -220,4 +220,22 @@ pub async fn landscape_result(id: i64) -> Result<Landscape, Refusal> {
 #[server(prefix = "/api/fn", endpoint = "cancel_landscape")]
 pub async fn cancel_landscape(id: i64) -> Result<Cancelled, Refusal> {
     Ok(lab()?.cancel_landscape(id).await?)
+}
+
+/// The built-in datasets and every registered one (the newest version of each name).
+#[server(prefix = "/api/fn", endpoint = "list_datasets", input = GetUrl)]
+pub async fn list_datasets() -> Result<Vec<DatasetInfo>, Refusal> {
+    Ok(lab()?.list_datasets().await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "get_dataset", input = GetUrl)]
+pub async fn get_dataset(name: String) -> Result<DatasetInfo, Refusal> {
+    Ok(lab()?.get_dataset(name).await?)
+}
+
+/// Deletes every version of a registered dataset; a 409 names the runs that still use it.
+/// (Registering one is a plain upload to `POST /api/datasets`: its body is the file itself.)
+#[server(prefix = "/api/fn", endpoint = "delete_dataset")]
+pub async fn delete_dataset(name: String) -> Result<DatasetDeleted, Refusal> {
+    Ok(lab()?.delete_dataset(name).await?)
 }

@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <span class="tagline">"when should the learning rate come down?"</span>
                 <A href="/compare" attr:class="nav">"compare"</A>
                 <A href="/landscapes" attr:class="nav">"landscapes"</A>
+                <A href="/datasets" attr:class="nav">"datasets"</A>
                 <A href="/shares" attr:class="nav">"share links"</A>
             </header>
             <main>
@@ -66,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/landscapes") view=pages::landscape::LandscapesPage/>
                     <Route path=path!("/landscapes/:id") view=pages::landscape::LandscapePage/>
                     <Route path=path!("/shares") view=pages::shares::SharesPage/>
+                    <Route path=path!("/datasets") view=pages::datasets::DatasetsPage/>
+                    <Route path=path!("/datasets/:name") view=pages::datasets::DatasetPage/>
                     // Async: the whole page, data included, is in the first response, so it
                     // reads without JavaScript and link previews see the Open Graph tags.
                     <Route path=path!("/s/:token") view=pages::share::SharePage ssr=SsrMode::Async/>

@@ -16,11 +16,12 @@ use domain::analysis::{run_conclusion, sweep_report};
 use domain::prediction::{ReferenceLaw, SweepPrediction};
 use domain::wire::PathProjection;
 use domain::wire::{
-    AddSeeds, Cancelled, Created, Landscape, LandscapeFilter, LandscapeMethod, LandscapeProgress,
-    LandscapeRequest, LandscapeSource, LandscapeSpec, LandscapeSummary, Lineage, MetricPoint,
-    MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec, RunStatus, RunSummary,
-    RunsCreated, ShareCreated, ShareInfo, ShareKind, ShareRequest, SharedBody, SharedPage,
-    SweepCreated, SweepItem, SweepReport, SweepRun, SweepSummary,
+    AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, Landscape, LandscapeFilter,
+    LandscapeMethod, LandscapeProgress, LandscapeRequest, LandscapeSource, LandscapeSpec,
+    LandscapeSummary, Lineage, MetricPoint, MetricRow, ReplicateRequest, Resumed, Revoked,
+    RunMetrics, RunSpec, RunStatus, RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareKind,
+    ShareRequest, SharedBody, SharedPage, SweepCreated, SweepItem, SweepReport, SweepRun,
+    SweepSummary,
 };
 use domain::{Answer, Failure, Lab};
 use experiment::{Experiment, SweepSpec};
@@ -37,6 +38,46 @@ struct Stored {
     sweep: SweepSummary,
     landscapes: Vec<(LandscapeSummary, Option<Landscape>)>,
     shares: Vec<ShareInfo>,
+    datasets: Vec<DatasetInfo>,
+}
+
+/// The registry: Fashion-MNIST (built in, installed) and a registered colour image folder.
+fn datasets() -> Vec<DatasetInfo> {
+    let fashion = DatasetInfo {
+        name: "fashion_mnist".into(),
+        version: 1,
+        hash: None,
+        builtin: true,
+        available: true,
+        kind: "images".into(),
+        shape: [1, 28, 28],
+        class_names: (0..10).map(|i| format!("class {i}")).collect(),
+        train_per_class: vec![6000; 10],
+        test_per_class: vec![1000; 10],
+        mean: vec![],
+        std: vec![],
+        source: "official files".into(),
+        bytes: 0,
+        created_at_ms: 0,
+    };
+    let flowers = DatasetInfo {
+        name: "flowers".into(),
+        version: 2,
+        hash: Some(format!("3f9a1c0b7d2e{}", "0".repeat(52))),
+        builtin: false,
+        available: true,
+        kind: "images".into(),
+        shape: [3, 32, 32],
+        class_names: vec!["daisy".into(), "rose".into(), "tulip".into()],
+        train_per_class: vec![400, 360, 120],
+        test_per_class: vec![100, 90, 30],
+        mean: vec![0.4512, 0.4021, 0.3333],
+        std: vec![0.2511, 0.2302, 0.2299],
+        source: "zip".into(),
+        bytes: 2_345_678,
+        created_at_ms: T0,
+    };
+    vec![fashion, flowers]
 }
 
 fn point(step: u64, values: &[(&str, f64)]) -> MetricPoint {
@@ -282,6 +323,7 @@ impl Stored {
             sweep,
             landscapes,
             shares,
+            datasets: datasets(),
         }
     }
 
@@ -472,13 +514,19 @@ impl Lab for Stored {
     fn cancel_landscape(&self, _: i64) -> Answer<'_, Cancelled> {
         refused()
     }
-    fn list_datasets(&self) -> Answer<'_, Vec<domain::wire::DatasetInfo>> {
-        refused()
+    fn list_datasets(&self) -> Answer<'_, Vec<DatasetInfo>> {
+        answer(Ok(self.datasets.clone()))
     }
-    fn get_dataset(&self, _: String) -> Answer<'_, domain::wire::DatasetInfo> {
-        refused()
+    fn get_dataset(&self, name: String) -> Answer<'_, DatasetInfo> {
+        answer(
+            self.datasets
+                .iter()
+                .find(|d| d.name == name)
+                .cloned()
+                .ok_or_else(|| Failure::not_found("dataset")),
+        )
     }
-    fn delete_dataset(&self, _: String) -> Answer<'_, domain::wire::DatasetDeleted> {
+    fn delete_dataset(&self, _: String) -> Answer<'_, DatasetDeleted> {
         refused()
     }
 }
@@ -890,5 +938,117 @@ fn a_shared_landscape_shows_its_reading_and_maps() {
             r#"<figure class="svg-landscape">"#,
             r#"id="landscape-variance""#,
         ],
+    );
+}
+
+#[test]
+fn the_datasets_page_lists_each_dataset_and_offers_the_upload() {
+    let page = served("/datasets");
+    has(
+        &page,
+        &[
+            "<title>Datasets · Anneal</title>",
+            r#"<div id="datasets" class="dataset-grid">"#,
+            // The built-in one by its usual name, not linked; the registered one linked.
+            "<h3>Fashion-MNIST</h3>",
+            r#"<h3><a href="/datasets/flowers">flowers</a></h3>"#,
+            "registered · v2",
+            "<dt>shape (C×H×W)</dt><dd>3×32×32</dd>",
+            "<dt>classes</dt><dd>3</dd>",
+            "<dt>train</dt><dd>880</dd>",
+            "<dt>test</dt><dd>220</dd>",
+            "<dt>train</dt><dd>60\u{202f}000</dd>",
+            "<dt>source</dt><dd>zip · 2.3 MB</dd>",
+            r#"<a href="/?dataset=flowers">Train a network on it →</a>"#,
+            // The upload panel: its inputs, the drop zone over a file input, the button.
+            r#"<form id="upload-form""#,
+            r#"<input id="f-name" name="name""#,
+            r#"<input id="f-held_out" name="held_out""#,
+            r#"<input id="f-resize" name="resize""#,
+            r#"<input id="f-label_column" name="label_column""#,
+            r#"<label for="f-file" id="dropzone" class="dropzone">"#,
+            r#"<input id="f-file" name="file" type="file" accept=".zip,.tar,.tgz,.tar.gz,.npz,.npy,.csv""#,
+            r#"<button type="submit" id="upload-start">Upload</button>"#,
+        ],
+    );
+    // The top bar links here, marked as the current page.
+    has(
+        &page,
+        &[r#"<a href="/datasets" aria-current="page" class="nav">datasets</a>"#],
+    );
+}
+
+#[test]
+fn a_datasets_page_shows_its_classes_normalisation_and_samples() {
+    let page = served("/datasets/flowers");
+    has(
+        &page,
+        &[
+            "<title>flowers · datasets · Anneal</title>",
+            r#"<h1 id="dataset-title">flowers</h1>"#,
+            r#"<dd id="dataset-size">32×32 pixels</dd>"#,
+            r#"<dd id="dataset-channels">3 (RGB)</dd>"#,
+            r#"<dd id="dataset-train">880</dd>"#,
+            r#"<dd id="dataset-test">220</dd>"#,
+            // The hash, short, and whole on hover.
+            &format!(
+                r#"<code id="dataset-hash" title="3f9a1c0b7d2e{}">3f9a1c0b7d2e…</code>"#,
+                "0".repeat(52)
+            ),
+            // A row per class with both splits' counts, bars on the largest count's scale.
+            r#"<div data-class="daisy" class="class-row">"#,
+            "<span class=\"class-count\">400 / 100</span>",
+            "<span class=\"class-count\">120 / 30</span>",
+            r#"<span title="400 train" class="bar train" style="width: 100.0%;">"#,
+            r#"<span title="30 test" class="bar test" style="width: 7.5%;">"#,
+            // Normalisation per channel, and what it was computed on.
+            "<tr><td>R</td><td>0.4512</td><td>0.2511</td></tr>",
+            "<tr><td>B</td><td>0.3333</td><td>0.2299</td></tr>",
+            "Computed on the training split, pixels scaled to [0, 1].",
+            // The samples, rows in class order beside their names.
+            r#"<img src="/api/datasets/flowers/samples.png""#,
+            r#"<li title="daisy">daisy</li><li title="rose">rose</li><li title="tulip">tulip</li>"#,
+            r#"id="delete-dataset""#,
+            r#"<a href="/?dataset=flowers" id="train-on-it">"#,
+        ],
+    );
+    let builtin = served("/datasets/fashion_mnist");
+    has(
+        &builtin,
+        &[
+            r#"<h1 id="dataset-title">Fashion-MNIST</h1>"#,
+            "1 (grayscale)",
+        ],
+    );
+    assert!(
+        !builtin.contains("samples.png"),
+        "no thumbnails of a built-in dataset"
+    );
+    assert!(
+        !builtin.contains("delete-dataset"),
+        "a built-in dataset stays"
+    );
+    has(&served("/datasets/nothing"), &["No such dataset."]);
+}
+
+#[test]
+fn the_run_form_offers_every_dataset_and_opens_on_a_linked_one() {
+    let page = served("/?dataset=flowers");
+    has(
+        &page,
+        &[
+            r#"<select id="f-experiment-dataset" name="experiment.dataset""#,
+            r#"<option value="fashion_mnist">Fashion-MNIST</option>"#,
+            r#"<option value="flowers" selected>flowers · v2 · 3×32×32 · 3 classes</option>"#,
+            // The form opened on a network, the chosen dataset's facts beneath the select.
+            r#"<option value="net" selected>network on images</option>"#,
+            "3 classes · 880 train · 220 test · 3×32×32",
+        ],
+    );
+    // Without a link the form opens on the toy model; a network on Fashion-MNIST by default.
+    let net = served("/?experiment=net");
+    has(
+        &net,
+        &[r#"<option value="fashion_mnist" selected>Fashion-MNIST</option>"#],
     );
 }

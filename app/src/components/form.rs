@@ -73,7 +73,8 @@ pub fn NumField(
     }
 }
 
-/// A select whose options are (value, label) pairs, bound to a string signal.
+/// A select whose options are (value, label) pairs, bound to a string signal; the chosen
+/// option carries `selected`, so a server-rendered page shows the choice before hydration.
 #[component]
 pub fn ChoiceField(
     label: &'static str,
@@ -87,8 +88,35 @@ pub fn ChoiceField(
         <label class="field" for=label_for>
             <span class="label">{label}</span>
             <select id=id name=field on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
-                {options.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                {options.iter().map(|(v, l)| view! { <option value=*v selected=move || value.with(|c| c == v)>{*l}</option> }).collect_view()}
             </select>
+        </label>
+    }
+}
+
+/// A select whose (value, label) options are known only at run time (the datasets a server
+/// holds), bound to a string signal. The chosen option carries `selected`, so a server-rendered
+/// page shows the choice before hydration.
+#[component]
+pub fn SelectField(
+    label: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    options: Vec<(String, String)>,
+    #[prop(optional, into)] hint: MaybeProp<String>,
+) -> impl IntoView {
+    let id = format!("f-{}", field.replace('.', "-"));
+    let label_for = id.clone();
+    view! {
+        <label class="field" for=label_for>
+            <span class="label">{label}</span>
+            <select id=id name=field on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
+                {options.into_iter().map(|(v, l)| {
+                    let chosen = v.clone();
+                    view! { <option value=v selected=move || value.with(|c| *c == chosen)>{l}</option> }
+                }).collect_view()}
+            </select>
+            <span class="hint">{move || hint.get()}</span>
         </label>
     }
 }

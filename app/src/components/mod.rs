@@ -3,10 +3,12 @@
 //! live stream), `run_charts` (what a run draws), `sweep_chart` (a sweep's figures), `svg` (the
 //! server-drawn fallback), `palette` (the one set of colours). Pieces of pages: `run_config`,
 //! `branch_stats`, `landscape` (launcher, list and maps), `share_button`, `schedule_editor`.
-//! Forms and text: `form` (inputs, field messages, routing a refusal), `format` (timestamps).
+//! Forms and text: `form` (inputs, field messages, routing a refusal), `format` (timestamps),
+//! `dataset` (a dataset's shape, counts and run-form options in words).
 
 pub mod branch_stats;
 pub mod chart;
+pub mod dataset;
 pub mod form;
 pub mod format;
 pub mod landscape;

@@ -18,7 +18,14 @@ pub fn config_rows(run: &RunSummary) -> Vec<(&'static str, String)> {
             ("steps", t.steps.to_string()),
         ],
         Experiment::Net(n) => vec![
-            ("dataset", n.dataset.label().to_owned()),
+            // A registered dataset with the version it trained on: its content hash, short.
+            (
+                "dataset",
+                match n.dataset.registered_hash() {
+                    Some(h) => format!("{} ({}…)", n.dataset.label(), h.get(..12).unwrap_or(h)),
+                    None => n.dataset.label(),
+                },
+            ),
             (
                 "train images",
                 n.train_per_class

@@ -2,6 +2,7 @@
 //! through `crate::api` and draws it with `crate::components`; pages never import each other.
 
 pub mod compare;
+pub mod datasets;
 pub mod home;
 pub mod landscape;
 pub mod run;

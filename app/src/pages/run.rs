@@ -49,7 +49,7 @@ fn RunView(run: RunSummary) -> impl IntoView {
     let charts = charts_for(&run.spec.experiment);
     let title = match &run.spec.experiment {
         Experiment::Toy(_) => "toy model".to_owned(),
-        Experiment::Net(n) => n.dataset.label().to_owned(),
+        Experiment::Net(n) => n.dataset.label(),
     };
 
     Effect::new(move |_| {

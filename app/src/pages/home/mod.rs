@@ -7,7 +7,7 @@ mod toy;
 
 use domain::wire::FieldError;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use schedule::Schedule;
 
 use crate::api::{CreateReplicates, CreateRun, Refusal, list_runs};
@@ -25,12 +25,17 @@ fn whole_or(v: RwSignal<String>, default: u64) -> u64 {
 }
 
 /// The launch form, the sweep launcher that branches off it, and the runs so far.
+/// `?experiment=net` opens the form on a network, `?dataset=NAME` on a network trained on that
+/// dataset (a dataset's page links here).
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let (experiment, dataset) =
+        use_query_map().with_untracked(|q| (q.get("experiment"), q.get("dataset")));
     let form = ToyForm::new();
-    let net_form = NetForm::new();
+    let starts_net = experiment.as_deref() == Some("net") || dataset.is_some();
+    let net_form = NetForm::new(dataset);
     // "toy" or "net": which experiment the form (and the sweep below it) describes.
-    let mode = RwSignal::new("toy".to_owned());
+    let mode = RwSignal::new(if starts_net { "net" } else { "toy" }.to_owned());
     let is_net = Signal::derive(move || mode.with(|m| m == "net"));
     let net = move || is_net.get().then_some(net_form);
     let errors = RwSignal::new(Vec::<FieldError>::new());
@@ -125,6 +130,7 @@ fn step_counts(
         if is_net.get() {
             // The count depends on these fields; `NetSpec` knows each dataset's size.
             net_form.dataset.track();
+            net_form.catalogue.track();
             net_form.per_class.track();
             net_form.batch.track();
             net_form.to_net(&mut Vec::new()).steps_per_epoch()

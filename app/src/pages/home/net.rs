@@ -1,15 +1,46 @@
 //! The network half of the launch form: its signals, the `NetSpec` they describe, and its fields.
 
-use domain::wire::FieldError;
+use domain::wire::{DatasetInfo, FieldError};
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
 use leptos::prelude::*;
 
-use crate::components::form::{ChoiceField, NumField};
+use crate::api::{Refusal, list_datasets};
+use crate::components::dataset;
+use crate::components::form::{ChoiceField, NumField, SelectField};
+
+/// Whether a run on `dataset` trains with random crops and horizontal flips. CIFAR-10 does, as
+/// in the paper's recipe. A registered dataset does when it holds colour images (C = 3): the
+/// natural photographs crops and flips suit. Grayscale images (digits, glyphs, scans, where a
+/// mirror image can be another class) and feature vectors (which cannot be cropped) train on
+/// the data as given, as the built-in MNIST and Fashion-MNIST do.
+pub(super) fn augments(dataset: &DatasetChoice) -> bool {
+    match dataset {
+        DatasetChoice::Cifar10 => true,
+        DatasetChoice::Registered(r) => r
+            .facts
+            .as_ref()
+            .is_some_and(|f| f.images && f.shape[0] == 3),
+        DatasetChoice::FashionMnist | DatasetChoice::Mnist => false,
+    }
+}
+
+/// The fields that name the dataset but have no input of their own: their messages show
+/// under the network's fields.
+const DATASET_FIELDS: [&str; 5] = [
+    experiment::fields::net::DATASET,
+    experiment::fields::net::DATASET_NAME,
+    experiment::fields::net::DATASET_HASH,
+    experiment::fields::net::AUGMENT,
+    "backend",
+];
 
 /// The network half of the launch form (dataset, model, loss, optimizer, batch, epochs).
 #[derive(Clone, Copy)]
 pub(super) struct NetForm {
+    /// The chosen dataset's name: a built-in one's (`fashion_mnist`) or a registered one's.
     pub(super) dataset: RwSignal<String>,
+    /// Every dataset the server lists; a registered choice takes its hash and facts from here.
+    pub(super) catalogue: Resource<Result<Vec<DatasetInfo>, Refusal>>,
     pub(super) per_class: RwSignal<String>,
     model: RwSignal<String>,
     hidden: RwSignal<String>,
@@ -22,11 +53,14 @@ pub(super) struct NetForm {
 }
 
 impl NetForm {
-    pub(super) fn new() -> Self {
+    /// The form with the Fashion-MNIST preset's settings, on `dataset` when given (a link from
+    /// a dataset's page) and Fashion-MNIST otherwise.
+    pub(super) fn new(dataset: Option<String>) -> Self {
         let s = |v: &str| RwSignal::new(v.to_owned());
         // The Fashion-MNIST preset's settings: a subset small enough to interpolate on CPU.
         Self {
-            dataset: s("fashion_mnist"),
+            dataset: RwSignal::new(dataset.unwrap_or_else(|| "fashion_mnist".into())),
+            catalogue: Resource::new(|| (), |_| list_datasets()),
             per_class: s("200"),
             model: s("mlp"),
             hidden: s("512, 512"),
@@ -43,11 +77,7 @@ impl NetForm {
     /// as zero, so the step counts derived from a half-typed form still compute.
     pub(super) fn to_net(self, errs: &mut Vec<FieldError>) -> NetSpec {
         let p = "experiment.";
-        let dataset = match self.dataset.get_untracked().as_str() {
-            "mnist" => DatasetChoice::Mnist,
-            "cifar10" => DatasetChoice::Cifar10,
-            _ => DatasetChoice::FashionMnist,
-        };
+        let dataset = self.chosen();
         let per_class = self.per_class.get_untracked();
         let train_per_class = if per_class.trim().is_empty() {
             None
@@ -137,11 +167,11 @@ impl NetForm {
             })
         };
         NetSpec {
-            dataset: dataset.clone(),
             data_dir: None,
             train_per_class,
             test_limit: None,
-            augment: dataset == DatasetChoice::Cifar10,
+            augment: augments(&dataset),
+            dataset,
             model,
             loss: if self.loss.get_untracked() == "cross_entropy" {
                 LossKind::CrossEntropy
@@ -154,6 +184,17 @@ impl NetForm {
             checkpoint_every: 1,
         }
     }
+
+    /// The dataset the form names, as the run spec takes it (facts included where listed).
+    pub(super) fn chosen(self) -> DatasetChoice {
+        let list = self
+            .catalogue
+            .get_untracked()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        self.dataset
+            .with_untracked(|name| dataset::choice_named(name, &list))
+    }
 }
 
 /// The network's inputs; `seed` is the form's, shared with the toy model's fields.
@@ -165,8 +206,7 @@ pub(super) fn NetFields(
 ) -> impl IntoView {
     view! {
         <div class="grid" id="net-fields">
-            <ChoiceField label="dataset" field=experiment::fields::net::DATASET value=net.dataset
-                options=&[("fashion_mnist", "Fashion-MNIST"), ("mnist", "MNIST"), ("cifar10", "CIFAR-10")]/>
+            <DatasetSelect net/>
             <NumField label="images per class (empty: all)" field=experiment::fields::net::TRAIN_PER_CLASS value=net.per_class errors/>
             <ChoiceField label="model" field=experiment::fields::net::MODEL value=net.model
                 options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN")]/>
@@ -182,10 +222,34 @@ pub(super) fn NetFields(
             <NumField label="seed" field=experiment::fields::SEED value=seed errors/>
         </div>
         // The server's refusals of a dataset not fetched or a backend not built have no input to sit under.
-        <Show when=move || errors.with(|es| es.iter().any(|e| e.field == "experiment.dataset" || e.field == "backend"))>
+        <Show when=move || errors.with(|es| es.iter().any(|e| DATASET_FIELDS.contains(&e.field.as_str())))>
             <p class="form-error" id="net-errors">
-                {move || errors.get().iter().filter(|e| e.field == "experiment.dataset" || e.field == "backend").map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")}
+                {move || errors.get().iter().filter(|e| DATASET_FIELDS.contains(&e.field.as_str())).map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")}
             </p>
         </Show>
+    }
+}
+
+/// The dataset select: the built-in datasets and every registered one (the built-ins alone
+/// until the list arrives), the chosen one's classes, sizes and shape beneath it.
+#[component]
+fn DatasetSelect(net: NetForm) -> impl IntoView {
+    let hint = Signal::derive(move || {
+        net.dataset.track();
+        net.catalogue.track();
+        dataset::summary(&net.chosen())
+    });
+    let select = move |options: Vec<(String, String)>| {
+        view! {
+            <SelectField label="dataset" field=experiment::fields::net::DATASET value=net.dataset options hint/>
+        }
+    };
+    view! {
+        <Suspense fallback=move || select(dataset::options(&[]))>
+            {move || Suspend::new(async move {
+                let list = net.catalogue.await.unwrap_or_default();
+                select(dataset::options(&list))
+            })}
+        </Suspense>
     }
 }
