@@ -11,10 +11,9 @@ use crate::prediction::{ReferenceLaw, SweepPrediction};
 
 use crate::wire::{
     AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, FieldError, Landscape,
-    LandscapeFilter, LandscapeRequest,
-    LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
-    RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
-    SweepItem, SweepReport, SweepSummary,
+    LandscapeFilter, LandscapeRequest, LandscapeSummary, MetricRow, ReplicateRequest, Resumed,
+    Revoked, RunMetrics, RunSpec, RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest,
+    SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
 };
 
 /// A boxed future, so the trait stays object-safe without an async runtime in this crate.

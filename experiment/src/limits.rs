@@ -22,7 +22,10 @@ pub const MAX_DATASET_NAME: usize = 64;
 /// digit (so never `.` or `..`, and never an option to a command).
 pub fn is_dataset_name(name: &str) -> bool {
     name.len() <= MAX_DATASET_NAME
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))

@@ -94,7 +94,10 @@ async fn headless(
 > {
     let runs = open_service(settings, 0).await?;
     let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), false).await?;
-    Ok((runs.clone(), crate::service::Service::new(runs, landscapes, settings.dataset_limits.clone())))
+    Ok((
+        runs.clone(),
+        crate::service::Service::new(runs, landscapes, settings.dataset_limits.clone()),
+    ))
 }
 
 /// A refusal as the terminal shows it: field errors one per line.
@@ -445,7 +448,9 @@ pub async fn registry(settings: Settings, action: crate::cli::DataAction) -> Res
         } => {
             let resize = resize
                 .map(|r| {
-                    let (w, h) = r.split_once(['x', 'X']).ok_or("--resize: use WIDTHxHEIGHT, e.g. 32x32")?;
+                    let (w, h) = r
+                        .split_once(['x', 'X'])
+                        .ok_or("--resize: use WIDTHxHEIGHT, e.g. 32x32")?;
                     Ok::<_, BoxError>((w.trim().parse::<u32>()?, h.trim().parse::<u32>()?))
                 })
                 .transpose()?;
@@ -457,11 +462,23 @@ pub async fn registry(settings: Settings, action: crate::cli::DataAction) -> Res
             let started = std::time::Instant::now();
             let got = runs
                 .registry()
-                .register(&name, &path, options, &settings.dataset_limits.import, &path.display().to_string())
+                .register(
+                    &name,
+                    &path,
+                    options,
+                    &settings.dataset_limits.import,
+                    &path.display().to_string(),
+                )
                 .await?
-                .map_err(|errs| field_errors(&format!("{} was not registered", path.display()), &errs))?;
+                .map_err(|errs| {
+                    field_errors(&format!("{} was not registered", path.display()), &errs)
+                })?;
             let d = &got.info;
-            let verb = if got.existed { "already registered" } else { "registered" };
+            let verb = if got.existed {
+                "already registered"
+            } else {
+                "registered"
+            };
             println!(
                 "{} {verb} as version {} ({} classes, {} training and {} test examples of {}×{}×{}, {:.1} s)\nhash {}",
                 d.name,
@@ -599,7 +616,11 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     }
     let landscapes = crate::landscapes::LandscapeService::start(runs.clone(), true).await?;
     let state = AppState {
-        lab: crate::service::Service::new(runs.clone(), landscapes.clone(), settings.dataset_limits.clone()),
+        lab: crate::service::Service::new(
+            runs.clone(),
+            landscapes.clone(),
+            settings.dataset_limits.clone(),
+        ),
         leptos: settings.leptos_options(),
         admin_token: admin_token.map(Into::into),
         private: settings.private,

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use domain::prediction::{self, ReferenceLaw, SweepPrediction};
 use domain::wire::{
-    AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, Landscape, LandscapeFilter, LandscapeRequest, LandscapeSource,
-    LandscapeSummary, MetricRow, ReplicateRequest, Resumed, Revoked, RunMetrics, RunSpec,
-    RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest, SharedPage, SweepCreated,
-    SweepItem, SweepReport, SweepSummary,
+    AddSeeds, Cancelled, Created, DatasetDeleted, DatasetInfo, Landscape, LandscapeFilter,
+    LandscapeRequest, LandscapeSource, LandscapeSummary, MetricRow, ReplicateRequest, Resumed,
+    Revoked, RunMetrics, RunSpec, RunSummary, RunsCreated, ShareCreated, ShareInfo, ShareRequest,
+    SharedPage, SweepCreated, SweepItem, SweepReport, SweepSummary,
 };
 use domain::{Answer, Failure, LIST_LIMIT, Lab};
 
@@ -419,7 +419,10 @@ impl Lab for Service {
                 None => Err(Failure::not_found("registered dataset")),
                 Some(Err(runs)) => Err(Failure::conflict(format!(
                     "runs trained on {name:?} ({}); it stays registered while they exist",
-                    runs.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(", ")
+                    runs.iter()
+                        .map(|id| format!("#{id}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
                 Some(Ok(versions)) => Ok(DatasetDeleted { name, versions }),
             }

@@ -240,8 +240,16 @@ fn data_add_registers_a_folder_and_refuses_a_corrupt_image_by_name() {
     let dir = temp_dir("data-add");
     let data = dir.join("data");
     let good = dir.join("good");
-    let files = image_folder_files("", &["train/", "test/"], &["cats", "dogs"], 3, (6, 6), 3, ImageCodec::Jpeg)
-        .expect("images");
+    let files = image_folder_files(
+        "",
+        &["train/", "test/"],
+        &["cats", "dogs"],
+        3,
+        (6, 6),
+        3,
+        ImageCodec::Jpeg,
+    )
+    .expect("images");
     write_files(&good, &files).expect("folder");
     let add = |name: &str, path: &std::path::Path| {
         anneal()
@@ -253,27 +261,66 @@ fn data_add_registers_a_folder_and_refuses_a_corrupt_image_by_name() {
     };
     let out = add("pets", &good);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("pets registered as version 1 (2 classes, 6 training and 6 test examples of 3×6×6"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "pets registered as version 1 (2 classes, 6 training and 6 test examples of 3×6×6"
+        ),
+        "{text}"
+    );
     // Again: the same content is already there.
     let again = add("pets", &good);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already registered"));
-    let list = anneal().env("ANNEAL_DATA_DIR", &data).args(["data", "list"]).output().expect("runs");
+    let list = anneal()
+        .env("ANNEAL_DATA_DIR", &data)
+        .args(["data", "list"])
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.lines().any(|l| l.starts_with("pets") && l.contains("images") && l.contains("3×6×6")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("fashion_mnist")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pets") && l.contains("images") && l.contains("3×6×6")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("fashion_mnist")),
+        "{text}"
+    );
 
     let bad = dir.join("bad");
     write_files(&bad, &files).expect("folder");
-    std::fs::write(bad.join("train/dogs/truncated.jpg"), b"\xff\xd8\xff garbage").expect("corrupt");
+    std::fs::write(
+        bad.join("train/dogs/truncated.jpg"),
+        b"\xff\xd8\xff garbage",
+    )
+    .expect("corrupt");
     let out = add("broken", &bad);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("truncated.jpg") && err.contains("file"), "{err}");
-    let list = anneal().env("ANNEAL_DATA_DIR", &data).args(["data", "list"]).output().expect("runs");
+    assert!(
+        err.contains("truncated.jpg") && err.contains("file"),
+        "{err}"
+    );
+    let list = anneal()
+        .env("ANNEAL_DATA_DIR", &data)
+        .args(["data", "list"])
+        .output()
+        .expect("runs");
     assert!(!String::from_utf8_lossy(&list.stdout).contains("broken"));
 
-    let rm = anneal().env("ANNEAL_DATA_DIR", &data).args(["data", "rm", "pets"]).output().expect("runs");
-    assert!(String::from_utf8_lossy(&rm.stdout).contains("deleted pets (1 version(s))"), "{}", String::from_utf8_lossy(&rm.stderr));
+    let rm = anneal()
+        .env("ANNEAL_DATA_DIR", &data)
+        .args(["data", "rm", "pets"])
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&rm.stdout).contains("deleted pets (1 version(s))"),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -188,11 +188,24 @@ fn a_worker_fetches_an_uploaded_dataset_by_hash_and_trains_on_it() {
             ("ANNEAL_WORKER_DATA_DIR", node.to_str().expect("utf-8 path")),
         ],
     );
-    let files = image_folder_files("", &["train/", "test/"], &["a", "b"], 6, (8, 8), 3, ImageCodec::Png)
-        .expect("images");
+    let files = image_folder_files(
+        "",
+        &["train/", "test/"],
+        &["a", "b"],
+        6,
+        (8, 8),
+        3,
+        ImageCodec::Png,
+    )
+    .expect("images");
     let archive = gzip(&tar_bytes(&files, &[]).expect("tar"));
     let (code, up) = s
-        .send("POST", "/api/datasets?name=pairs", "application/octet-stream", &archive)
+        .send(
+            "POST",
+            "/api/datasets?name=pairs",
+            "application/octet-stream",
+            &archive,
+        )
         .expect("upload answers");
     assert_eq!(code, 201, "{up}");
     let hash = up["dataset"]["hash"].as_str().expect("hash").to_owned();
@@ -206,12 +219,18 @@ fn a_worker_fetches_an_uploaded_dataset_by_hash_and_trains_on_it() {
                            "optimizer": {"kind": "sgd", "momentum": 0.9}, "batch": 4, "epochs": 2}
         }),
     );
-    assert_eq!(wait_status(&s, id, &["completed", "failed"], 120), "completed");
+    assert_eq!(
+        wait_status(&s, id, &["completed", "failed"], 120),
+        "completed"
+    );
     assert_every_epoch_once(&metric_rows(&s, id), 2);
     // The node now keeps a copy, named by and equal to its hash.
     let copy = node.join("datasets").join(format!("{hash}.ads"));
     let bytes = std::fs::read(&copy).expect("the node's copy");
-    assert_eq!(domain::hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)), hash);
+    assert_eq!(
+        domain::hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        hash
+    );
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&node);

@@ -210,9 +210,14 @@ fn check_registered(r: &DatasetRef, spec: &NetSpec, report: &mut Report) {
         );
     }
     if let Some(h) = &r.hash
-        && !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        && !(h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
     {
-        report.push(f::DATASET_HASH, "must be 64 lowercase hexadecimal digits (SHA-256)");
+        report.push(
+            f::DATASET_HASH,
+            "must be 64 lowercase hexadecimal digits (SHA-256)",
+        );
     }
     match &r.facts {
         None => report.push(
@@ -220,11 +225,18 @@ fn check_registered(r: &DatasetRef, spec: &NetSpec, report: &mut Report) {
             format!("no registered dataset named {:?} is known here", r.name),
         ),
         Some(facts) => {
-            if facts.classes < 2 || facts.train == 0 || facts.test == 0 || facts.shape.contains(&0) {
-                report.push(f::DATASET, "the registry's facts of this dataset are incomplete");
+            if facts.classes < 2 || facts.train == 0 || facts.test == 0 || facts.shape.contains(&0)
+            {
+                report.push(
+                    f::DATASET,
+                    "the registry's facts of this dataset are incomplete",
+                );
             }
             if spec.augment && !facts.images {
-                report.push(f::AUGMENT, "crop and flip apply to images; this dataset holds feature vectors");
+                report.push(
+                    f::AUGMENT,
+                    "crop and flip apply to images; this dataset holds feature vectors",
+                );
             }
         }
     }
@@ -375,7 +387,10 @@ mod tests {
         assert_eq!(r.label(), "leaves");
         assert_eq!((r.registered_hash(), r.facts()), (None, None));
         assert!(parse(serde_json::json!({"registered": {"name": "x", "path": "/etc"}})).is_err());
-        assert_eq!(DatasetChoice::Mnist.facts().map(|f| f.min_train_per_class), Some(5_421));
+        assert_eq!(
+            DatasetChoice::Mnist.facts().map(|f| f.min_train_per_class),
+            Some(5_421)
+        );
     }
 
     fn net_run(optimizer: OptimizerSpec) -> RunSpec {

@@ -32,10 +32,11 @@ impl Db {
         if let Some(existing) = same {
             return Ok(Inserted::Existing(parse(&info.name, &existing)?));
         }
-        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM datasets WHERE name = $1")
-            .bind(&info.name)
-            .fetch_one(&mut *tx)
-            .await?;
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM datasets WHERE name = $1")
+                .bind(&info.name)
+                .fetch_one(&mut *tx)
+                .await?;
         info.version = u32::try_from(last.unwrap_or(0) + 1).unwrap_or(u32::MAX);
         info.created_at_ms = now_ms();
         let inserted = sqlx::query(
@@ -50,7 +51,9 @@ impl Db {
         .await;
         if let Err(e) = inserted {
             // Two registrations of one name at once: the unique index turned one away.
-            if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation())
+            {
                 return Err(DbError::Conflict(format!(
                     "dataset {:?} was registered by another request at the same time; try again",
                     info.name
@@ -123,12 +126,11 @@ impl Db {
         let mut ids = Vec::new();
         for h in hashes {
             // A hash is 64 hex digits: as a substring of a spec's JSON it can only be that pin.
-            let found: Vec<i64> = sqlx::query_scalar(
-                "SELECT id FROM runs WHERE spec LIKE $1 ORDER BY id LIMIT 50",
-            )
-            .bind(format!("%\"{h}\"%"))
-            .fetch_all(&self.pool)
-            .await?;
+            let found: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM runs WHERE spec LIKE $1 ORDER BY id LIMIT 50")
+                    .bind(format!("%\"{h}\"%"))
+                    .fetch_all(&self.pool)
+                    .await?;
             ids.extend(found);
         }
         ids.sort_unstable();

@@ -410,7 +410,9 @@ impl Slurm {
             }
             let hung = if state.state == SlurmState::Running {
                 let running = running_since.get_or_insert_with(Instant::now).elapsed();
-                let silent = host.worker_silent_for(id).map_or(running, |s| s.min(running));
+                let silent = host
+                    .worker_silent_for(id)
+                    .map_or(running, |s| s.min(running));
                 silent > self.cfg.stale_after
             } else {
                 running_since = None;

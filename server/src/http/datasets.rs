@@ -79,7 +79,12 @@ fn parse_resize(text: &str) -> Result<(u32, u32), Failure> {
         }])
     };
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
-    let side = |v: &str| v.trim().parse::<u32>().ok().filter(|n| (1..=1024).contains(n));
+    let side = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+    };
     Ok((side(w).ok_or_else(bad)?, side(h).ok_or_else(bad)?))
 }
 

@@ -94,10 +94,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/shares/{id}/revoke", post(share::revoke_share))
         .route("/s/{token}/export", get(share::export))
-        .route(
-            "/api/datasets",
-            get(datasets::list).post(datasets::upload),
-        )
+        .route("/api/datasets", get(datasets::list).post(datasets::upload))
         .route(
             "/api/datasets/{name}",
             get(datasets::get).delete(datasets::delete),

@@ -7,12 +7,29 @@ use domain::wire::DatasetInfo;
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec};
 
 const FASHION: [&str; 10] = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
     "Ankle boot",
 ];
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 const CIFAR: [&str; 10] = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 ];
 // The official splits' class counts (MNIST's are not balanced).
 const MNIST_TRAIN: [u32; 10] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
@@ -30,7 +47,9 @@ fn entry(
     test: Vec<u32>,
     data_dir: &Path,
 ) -> DatasetInfo {
-    let facts = choice.facts().unwrap_or_else(|| unreachable!("built-in datasets have facts"));
+    let facts = choice
+        .facts()
+        .unwrap_or_else(|| unreachable!("built-in datasets have facts"));
     // Availability is the trainer's own check of a run on it, so the two never disagree.
     let probe = NetSpec {
         dataset: choice.clone(),
@@ -70,8 +89,29 @@ fn entry(
 
 pub fn entries(data_dir: &Path) -> Vec<DatasetInfo> {
     vec![
-        entry(DatasetChoice::FashionMnist, "fashion_mnist", &FASHION, vec![6000; 10], vec![1000; 10], data_dir),
-        entry(DatasetChoice::Mnist, "mnist", &DIGITS, MNIST_TRAIN.to_vec(), MNIST_TEST.to_vec(), data_dir),
-        entry(DatasetChoice::Cifar10, "cifar10", &CIFAR, vec![5000; 10], vec![1000; 10], data_dir),
+        entry(
+            DatasetChoice::FashionMnist,
+            "fashion_mnist",
+            &FASHION,
+            vec![6000; 10],
+            vec![1000; 10],
+            data_dir,
+        ),
+        entry(
+            DatasetChoice::Mnist,
+            "mnist",
+            &DIGITS,
+            MNIST_TRAIN.to_vec(),
+            MNIST_TEST.to_vec(),
+            data_dir,
+        ),
+        entry(
+            DatasetChoice::Cifar10,
+            "cifar10",
+            &CIFAR,
+            vec![5000; 10],
+            vec![1000; 10],
+            data_dir,
+        ),
     ]
 }

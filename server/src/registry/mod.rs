@@ -94,12 +94,15 @@ impl Registry {
             return Ok(Err(e));
         }
         let mut opts = datasets::ImportOptions {
-            limits: limits.clone(),
+            limits: *limits,
             ..datasets::ImportOptions::default()
         };
         if let Some(h) = options.held_out {
             if !(h > 0.0 && h < 1.0) {
-                return Ok(Err(field("held_out", "must be between 0 and 1 (exclusive)")));
+                return Ok(Err(field(
+                    "held_out",
+                    "must be between 0 and 1 (exclusive)",
+                )));
             }
             opts.held_out = h;
         }
@@ -109,7 +112,8 @@ impl Registry {
         }
         let (dir, src) = (self.dir(), source.to_path_buf());
         let cached = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             let imported = datasets::import(&src, &opts).map_err(|e| e.to_string())?;
             datasets::write_cache(&imported, &dir).map_err(|e| e.to_string())
         })
@@ -138,7 +142,12 @@ impl Registry {
             })),
             Err(e) => {
                 // No entry names the new file: remove it, unless another name holds the same bytes.
-                if !self.db.dataset_hash_registered(&cached.hash).await.unwrap_or(true) {
+                if !self
+                    .db
+                    .dataset_hash_registered(&cached.hash)
+                    .await
+                    .unwrap_or(true)
+                {
                     let _ = std::fs::remove_file(&cached.path);
                 }
                 Err(e)
@@ -244,9 +253,10 @@ impl Registry {
             return Ok(None);
         };
         let path = datasets::cache_path(&self.dir(), &hash);
-        let png = tokio::task::spawn_blocking(move || datasets::sample_grid_png_from_cache(&path, 8, 2))
-            .await
-            .map_err(|e| DbError::Unsupported(format!("the thumbnail task failed: {e}")))?;
+        let png =
+            tokio::task::spawn_blocking(move || datasets::sample_grid_png_from_cache(&path, 8, 2))
+                .await
+                .map_err(|e| DbError::Unsupported(format!("the thumbnail task failed: {e}")))?;
         match png {
             Ok(p) => Ok(Some(p)),
             Err(e) => {

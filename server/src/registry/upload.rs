@@ -11,7 +11,9 @@ use futures::{Stream, StreamExt};
 #[derive(Debug)]
 pub enum Refused {
     /// Larger than the cap, declared or counted.
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     /// The connection broke off (or stalled) before the body ended.
     BrokeOff(String),
     /// Nothing was sent.
@@ -71,13 +73,20 @@ fn is_tar_header(head: &[u8]) -> bool {
         return true;
     }
     let field = String::from_utf8_lossy(&block[148..156]);
-    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8) else {
+    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+    else {
         return false;
     };
     let sum: u32 = block
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
         .sum();
     sum == stored && block[0] != 0
 }
@@ -132,7 +141,9 @@ where
     let named = Received {
         path: dir.join(format!(
             "{stem}.{}",
-            file_name.and_then(named_format).unwrap_or_else(|| sniff(&head))
+            file_name
+                .and_then(named_format)
+                .unwrap_or_else(|| sniff(&head))
         )),
     };
     std::fs::rename(partial.path(), named.path()).map_err(Refused::Io)?;
@@ -155,16 +166,25 @@ mod tests {
 
     fn left(dir: &Path) -> Vec<String> {
         std::fs::read_dir(dir)
-            .map(|r| r.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .map(|r| {
+                r.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     #[tokio::test]
     async fn an_upload_lands_named_by_what_it_is_and_goes_when_dropped() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let got = receive(dir.path(), None, Some(8), 100, chunks(&[b"PK\x03\x04", b"rest"]))
-            .await
-            .expect("received");
+        let got = receive(
+            dir.path(),
+            None,
+            Some(8),
+            100,
+            chunks(&[b"PK\x03\x04", b"rest"]),
+        )
+        .await
+        .expect("received");
         assert!(got.path().to_string_lossy().ends_with(".zip"));
         assert_eq!(std::fs::read(got.path()).expect("read"), b"PK\x03\x04rest");
         drop(got);

@@ -35,7 +35,9 @@ impl RunService {
         prefix: &str,
     ) -> Result<Result<(), Vec<FieldError>>, DbError> {
         match &mut spec.experiment {
-            experiment::Experiment::Net(net) => self.registry.resolve(&mut net.dataset, prefix).await,
+            experiment::Experiment::Net(net) => {
+                self.registry.resolve(&mut net.dataset, prefix).await
+            }
             _ => Ok(Ok(())),
         }
     }

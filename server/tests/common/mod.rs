@@ -85,7 +85,13 @@ impl Server {
     }
 
     /// The same with a body of raw bytes (a dataset upload).
-    pub fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, Value)> {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Option<(u16, Value)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))

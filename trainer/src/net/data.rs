@@ -28,9 +28,10 @@ pub fn kind(choice: &DatasetChoice) -> Option<DatasetKind> {
 /// `data_root`; a built-in one's own `data_dir`, else its standard place.
 pub fn data_path(spec: &NetSpec, data_root: &Path) -> PathBuf {
     match (&spec.dataset, kind(&spec.dataset), &spec.data_dir) {
-        (DatasetChoice::Registered(r), ..) => {
-            datasets::cache_path(&data_root.join(datasets::REGISTRY_DIR), r.hash.as_deref().unwrap_or("unpinned"))
-        }
+        (DatasetChoice::Registered(r), ..) => datasets::cache_path(
+            &data_root.join(datasets::REGISTRY_DIR),
+            r.hash.as_deref().unwrap_or("unpinned"),
+        ),
         (_, _, Some(d)) => data_root.join(d),
         (_, Some(k), None) => datasets::default_dir(k, data_root),
         (_, None, None) => data_root.to_path_buf(),
@@ -51,7 +52,10 @@ pub fn missing(spec: &NetSpec, data_root: &Path) -> Option<String> {
         DatasetChoice::Cifar10 => has("data_batch_1.bin") && has("test_batch.bin"),
         DatasetChoice::Registered(r) => {
             return (!dir.is_file()).then(|| {
-                format!("the registered dataset {:?} has no data in this data directory", r.name)
+                format!(
+                    "the registered dataset {:?} has no data in this data directory",
+                    r.name
+                )
             });
         }
     };

@@ -2,9 +2,9 @@
 //! (or Postgres, with `ANNEAL_TEST_POSTGRES_URL`), real training, no socket.
 
 mod auth;
-mod registry;
 mod doors;
 mod landscapes;
+mod registry;
 mod runs;
 mod shares;
 mod snapshots;
