@@ -20,7 +20,8 @@ test("an uploaded image folder trains a 2-seed sweep with a verdict", async ({ p
   await expect(page.locator("#dataset-train")).toContainText("36");
   await expect(page.locator("#dataset-test")).toContainText("36");
   for (const c of ["circles", "squares", "stars"]) await expect(page.locator("#class-counts")).toContainText(c);
-  await expect(page.locator("#normalisation")).toContainText("training split");
+  await expect(page.locator("#normalisation")).toContainText("R");
+  await expect(page.getByText("computed on the training split")).toBeVisible();
   // The thumbnails are a real picture: one row per class.
   const img = page.locator("#samples img");
   await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBeGreaterThan(0);
