@@ -101,6 +101,15 @@ pub fn default_dir(kind: DatasetKind, data_root: &Path) -> PathBuf {
     }
 }
 
+/// The class names of a built-in dataset, as its loader names them.
+pub fn class_names(kind: DatasetKind) -> &'static [&'static str] {
+    match kind {
+        DatasetKind::FashionMnist => idx::FASHION_MNIST.class_names,
+        DatasetKind::Mnist => idx::MNIST.class_names,
+        DatasetKind::Cifar10 => &cifar::CLASS_NAMES,
+    }
+}
+
 /// Loads the official train and test splits of `kind` from `dir`, validating the files.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Split, DataError> {
     match kind {

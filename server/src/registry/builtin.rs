@@ -6,31 +6,6 @@ use std::path::Path;
 use domain::wire::DatasetInfo;
 use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec};
 
-const FASHION: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-const CIFAR: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
 // The official splits' class counts (MNIST's are not balanced).
 const MNIST_TRAIN: [u32; 10] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
 const MNIST_TEST: [u32; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
@@ -42,7 +17,7 @@ pub fn is_builtin(name: &str) -> bool {
 fn entry(
     choice: DatasetChoice,
     name: &str,
-    classes: &[&str],
+    kind: datasets::DatasetKind,
     train: Vec<u32>,
     test: Vec<u32>,
     data_dir: &Path,
@@ -76,7 +51,10 @@ fn entry(
         available: trainer::net::data::missing(&probe, data_dir).is_none(),
         kind: "images".into(),
         shape: facts.shape,
-        class_names: classes.iter().map(|&c| c.to_owned()).collect(),
+        class_names: datasets::class_names(kind)
+            .iter()
+            .map(|&c| c.to_owned())
+            .collect(),
         train_per_class: train,
         test_per_class: test,
         mean: Vec::new(),
@@ -92,7 +70,7 @@ pub fn entries(data_dir: &Path) -> Vec<DatasetInfo> {
         entry(
             DatasetChoice::FashionMnist,
             "fashion_mnist",
-            &FASHION,
+            datasets::DatasetKind::FashionMnist,
             vec![6000; 10],
             vec![1000; 10],
             data_dir,
@@ -100,7 +78,7 @@ pub fn entries(data_dir: &Path) -> Vec<DatasetInfo> {
         entry(
             DatasetChoice::Mnist,
             "mnist",
-            &DIGITS,
+            datasets::DatasetKind::Mnist,
             MNIST_TRAIN.to_vec(),
             MNIST_TEST.to_vec(),
             data_dir,
@@ -108,7 +86,7 @@ pub fn entries(data_dir: &Path) -> Vec<DatasetInfo> {
         entry(
             DatasetChoice::Cifar10,
             "cifar10",
-            &CIFAR,
+            datasets::DatasetKind::Cifar10,
             vec![5000; 10],
             vec![1000; 10],
             data_dir,
