@@ -25,6 +25,7 @@ impl ModelSpec {
                 },
                 if *batch_norm { ", batch norm" } else { "" }
             ),
+            Self::Layers { layers } => format!("{} layers", layers.len()),
         }
     }
 }

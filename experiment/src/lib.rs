@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `run` | a training run (`RunSpec`): its `Experiment`, schedule, seeds and `BackendChoice` |
 //! | `toy` | the toy model's knobs (`ToySpec`) |
+//! | `layers` | a network as a list of layers (`LayerSpec`, `Shortcut`), and the built-in models as such lists |
 //! | `net` | a network: `NetSpec`, `DatasetChoice`, `ModelSpec`, `VggWidth`, `LossKind`, `OptimizerSpec` |
 //! | `sweep` | a main run and its decay branches (`SweepSpec`), the runs it expands to, `parse_points` |
 //! | `presets` | the specs the form, the examples and the command line start from |
@@ -21,6 +22,7 @@
 mod describe;
 pub mod fields;
 pub mod landscape;
+mod layers;
 pub mod limits;
 pub mod memory;
 mod net;
@@ -30,6 +32,7 @@ mod sweep;
 mod toy;
 mod validation;
 
+pub use layers::{LayerSpec, Shortcut};
 pub use limits::{MAX_BRANCHES, MAX_SEEDS};
 pub use net::{
     DatasetChoice, DatasetFacts, DatasetRef, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth,

@@ -110,6 +110,8 @@ impl NetSpec {
                 let (plan, fc) = vgg_plan(*width);
                 convs(plan, fc)
             }
+            // Counted by shape inference (the layer-list issue's next commit).
+            ModelSpec::Layers { .. } => (0, 0),
         }
     }
 

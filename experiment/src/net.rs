@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::layers::LayerSpec;
+
 /// The data a network trains on: a built-in dataset in its official on-disk format, or one
 /// registered with the server (an image folder, arrays or a table a user brought).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +117,10 @@ pub enum ModelSpec {
         #[serde(default)]
         batch_norm: bool,
     },
+    /// A network described layer by layer: the user's own architecture, or a preset's
+    /// (`experiment::presets`). The built-in kinds above expand to the same lists
+    /// ([`ModelSpec::to_layers`]).
+    Layers { layers: Vec<LayerSpec> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,7 +73,7 @@ impl NetSpec {
                     );
                 }
             }
-            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
+            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } | ModelSpec::Layers { .. } => {}
         }
         // Unknown facts (an unresolved registered dataset) are reported at the dataset.
         let Some(facts) = self.dataset.facts() else {
