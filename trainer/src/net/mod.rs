@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod fast_conv;
+pub mod fast_norm;
 pub mod fast_pool;
 pub mod flat;
 pub mod model;

@@ -1,29 +1,156 @@
-//! The networks: MLP, a small CNN, and VGG-11 (narrow as in the paper's code, or standard,
-//! optionally with BatchNorm), all as one `Net` of feature and head layers.
+//! The networks, built at run time from a layer list (`experiment::LayerSpec`): the image
+//! layers before the first flatten or global pooling are `Net::features`, the vector layers
+//! after it `Net::head`. The built-in kinds (MLP, small CNN, VGG-11) are layer lists too
+//! (`ModelSpec::to_layers`), and build to the same modules, in the same order, as when they
+//! were written by hand, so their checkpoints still load.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Gelu, Linear, LinearConfig,
+    PaddingConfig2d, Relu, Tanh,
 };
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use experiment::{ModelSpec, VggWidth};
+use experiment::{LayerSpec, ModelSpec, Shortcut};
 
 use super::fast_conv::{self, Activation};
-use super::fast_pool;
+use super::{fast_norm, fast_pool};
 
-/// Layers that see images [b, c, h, w].
+/// SiLU, x·σ(x) (Burn has the function but no layer).
+#[derive(Module, Clone, Debug, Default)]
+pub struct Silu;
+
+/// Layers that see images [b, c, h, w]. New kinds go at the end: a checkpoint names a
+/// layer's variant, and the old ones must keep reading.
 #[derive(Module, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a network holds a handful of layers; boxing buys nothing"
+)]
 pub enum Feature<B: Backend> {
     Conv(Conv2d<B>),
     Norm(BatchNorm<B>),
     Pool(MaxPool2d),
     Relu(Relu),
+    AvgPool(AvgPool2d),
+    Gelu(Gelu),
+    Silu(Silu),
+    Tanh(Tanh),
+    Dropout(Dropout),
+    /// Global average pooling: the last image layer, [b, c, h, w] → [b, c, 1, 1].
+    GlobalPool(GlobalPool),
+    Residual(Residual<B>),
 }
 
-/// Layers that see flat vectors [b, f].
+/// The input as is (a residual block's plain shortcut).
+#[derive(Module, Clone, Debug, Default)]
+pub struct Identity;
+
+/// The mean of each channel over the image.
+#[derive(Module, Clone, Debug, Default)]
+pub struct GlobalPool;
+
+/// y = layers(x) + shortcut(x).
+#[derive(Module, Debug)]
+pub struct Residual<B: Backend> {
+    pub layers: Vec<Block<B>>,
+    pub shortcut: ShortcutPath<B>,
+}
+
+/// The layers inside a residual block: the image layers other than blocks (Burn's derived
+/// records cannot be recursive, so blocks do not nest).
+#[derive(Module, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a block holds a handful of layers; boxing buys nothing"
+)]
+pub enum Block<B: Backend> {
+    Conv(Conv2d<B>),
+    Norm(BatchNorm<B>),
+    Pool(MaxPool2d),
+    Relu(Relu),
+    AvgPool(AvgPool2d),
+    Gelu(Gelu),
+    Silu(Silu),
+    Tanh(Tanh),
+    Dropout(Dropout),
+}
+
+/// An image layer, whichever list holds it: what the forward pass walks.
+enum LayerRef<'a, B: Backend> {
+    Conv(&'a Conv2d<B>),
+    Norm(&'a BatchNorm<B>),
+    Pool(&'a MaxPool2d),
+    Relu,
+    AvgPool(&'a AvgPool2d),
+    Gelu,
+    Silu,
+    Tanh,
+    Dropout(&'a Dropout),
+    GlobalPool,
+    Residual(&'a Residual<B>),
+}
+
+impl<B: Backend> Feature<B> {
+    fn view(&self) -> LayerRef<'_, B> {
+        match self {
+            Self::Conv(c) => LayerRef::Conv(c),
+            Self::Norm(n) => LayerRef::Norm(n),
+            Self::Pool(p) => LayerRef::Pool(p),
+            Self::Relu(_) => LayerRef::Relu,
+            Self::AvgPool(p) => LayerRef::AvgPool(p),
+            Self::Gelu(_) => LayerRef::Gelu,
+            Self::Silu(_) => LayerRef::Silu,
+            Self::Tanh(_) => LayerRef::Tanh,
+            Self::Dropout(d) => LayerRef::Dropout(d),
+            Self::GlobalPool(_) => LayerRef::GlobalPool,
+            Self::Residual(r) => LayerRef::Residual(r),
+        }
+    }
+}
+
+impl<B: Backend> Block<B> {
+    fn view(&self) -> LayerRef<'_, B> {
+        match self {
+            Self::Conv(c) => LayerRef::Conv(c),
+            Self::Norm(n) => LayerRef::Norm(n),
+            Self::Pool(p) => LayerRef::Pool(p),
+            Self::Relu(_) => LayerRef::Relu,
+            Self::AvgPool(p) => LayerRef::AvgPool(p),
+            Self::Gelu(_) => LayerRef::Gelu,
+            Self::Silu(_) => LayerRef::Silu,
+            Self::Tanh(_) => LayerRef::Tanh,
+            Self::Dropout(d) => LayerRef::Dropout(d),
+        }
+    }
+}
+
+/// How a residual block's input reaches the addition.
+#[derive(Module, Debug)]
+pub enum ShortcutPath<B: Backend> {
+    Identity(Identity),
+    /// 1×1 convolution with the block's stride, then batch norm.
+    Projection(Projection<B>),
+    /// Subsampled by the stride, new channels zero (split evenly before and after the old
+    /// ones, as the reference CIFAR ResNets do).
+    Pad(PadShortcut),
+}
+
+#[derive(Module, Debug)]
+pub struct Projection<B: Backend> {
+    pub conv: Conv2d<B>,
+    pub norm: BatchNorm<B>,
+}
+
+#[derive(Module, Clone, Debug)]
+pub struct PadShortcut {
+    pub stride: usize,
+    pub channels: usize,
+}
+
+/// Layers that see flat vectors [b, f]; as with [`Feature`], new kinds at the end.
 #[derive(Module, Debug)]
 #[expect(
     clippy::large_enum_variant,
@@ -33,6 +160,10 @@ pub enum Head<B: Backend> {
     Linear(Linear<B>),
     Relu(Relu),
     Dropout(Dropout),
+    Norm(BatchNorm<B>),
+    Gelu(Gelu),
+    Silu(Silu),
+    Tanh(Tanh),
 }
 
 #[derive(Module, Debug)]
@@ -44,137 +175,283 @@ pub struct Net<B: Backend> {
 impl<B: Backend> Net<B> {
     /// Logits for a batch of images: [b, c, h, w] → [b, classes].
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut x = x;
-        let mut layers = self.features.iter().peekable();
-        while let Some(f) = layers.next() {
-            x = match f {
-                // Own kernels on the CPU backend (Burn's everywhere else), same parameters; a
-                // conv and the ReLU after it as one op.
-                Feature::Conv(c) => {
-                    let act = match layers.next_if(|l| matches!(l, Feature::Relu(_))) {
-                        Some(_) => Activation::Relu,
-                        None => Activation::Identity,
-                    };
-                    fast_conv::forward(c, x, act)
-                }
-                Feature::Norm(n) => n.forward(x),
-                Feature::Pool(p) => fast_pool::forward(p, x),
-                Feature::Relu(r) => r.forward(x),
-            };
-        }
+        let x = features_forward(self.features.iter().map(Feature::view), x);
         self.head_from(x.flatten(1, 3), 0)
     }
 
     /// The head's layers from `start` on, applied to flat activations.
     pub fn head_from(&self, h: Tensor<B, 2>, start: usize) -> Tensor<B, 2> {
         let mut h = h;
-        for l in self.head.iter().skip(start) {
+        let mut layers = self.head.iter().skip(start).peekable();
+        while let Some(l) = layers.next() {
             h = match l {
                 Head::Linear(lin) => lin.forward(h),
                 Head::Relu(r) => r.forward(h),
                 Head::Dropout(d) => d.forward(h),
+                Head::Norm(n) => {
+                    let act = fused_relu(layers.next_if(|l| matches!(l, Head::Relu(_))));
+                    fast_norm::forward_flat(n, h, act)
+                }
+                Head::Gelu(g) => g.forward(h),
+                Head::Silu(_) => burn::tensor::activation::silu(h),
+                Head::Tanh(t) => t.forward(h),
             };
         }
         h
     }
 }
 
-/// Builds the network for images of `shape` = [c, h, w] and `classes` outputs.
+fn fused_relu<T>(next: Option<T>) -> Activation {
+    match next {
+        Some(_) => Activation::Relu,
+        None => Activation::Identity,
+    }
+}
+
+/// The image layers in order. Own kernels on the CPU backend (Burn's everywhere else), same
+/// parameters; a conv or a batch norm and the ReLU right after it run as one op.
+fn features_forward<'a, B: Backend + 'a>(
+    layers: impl Iterator<Item = LayerRef<'a, B>>,
+    x: Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    let mut x = x;
+    let mut layers = layers.peekable();
+    while let Some(f) = layers.next() {
+        x = match f {
+            LayerRef::Conv(c) => {
+                let act = fused_relu(layers.next_if(|l| matches!(l, LayerRef::Relu)));
+                fast_conv::forward(c, x, act)
+            }
+            LayerRef::Norm(n) => {
+                let act = fused_relu(layers.next_if(|l| matches!(l, LayerRef::Relu)));
+                fast_norm::forward(n, x, act)
+            }
+            LayerRef::Pool(p) => fast_pool::forward(p, x),
+            LayerRef::Relu => burn::tensor::activation::relu(x),
+            LayerRef::AvgPool(p) => p.forward(x),
+            LayerRef::Gelu => burn::tensor::activation::gelu(x),
+            LayerRef::Silu => burn::tensor::activation::silu(x),
+            LayerRef::Tanh => burn::tensor::activation::tanh(x),
+            LayerRef::Dropout(d) => d.forward(x),
+            LayerRef::GlobalPool => x.mean_dim(3).mean_dim(2),
+            LayerRef::Residual(r) => {
+                let shortcut = match &r.shortcut {
+                    ShortcutPath::Identity(_) => x.clone(),
+                    ShortcutPath::Projection(p) => {
+                        let y = fast_conv::forward(&p.conv, x.clone(), Activation::Identity);
+                        fast_norm::forward(&p.norm, y, Activation::Identity)
+                    }
+                    ShortcutPath::Pad(p) => pad_shortcut(x.clone(), p.stride, p.channels),
+                };
+                features_forward(r.layers.iter().map(Block::view), x).add(shortcut)
+            }
+        };
+    }
+    x
+}
+
+/// x[:, :, ::s, ::s] with zero channels around it up to `channels` (He et al.'s option A).
+fn pad_shortcut<B: Backend>(x: Tensor<B, 4>, s: usize, channels: usize) -> Tensor<B, 4> {
+    let [b, c, h, w] = x.dims();
+    let x = if s > 1 {
+        let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
+        // Pad to a multiple of s, then keep the first of every s×s cell.
+        let x = if ho * s != h || wo * s != w {
+            let padded = Tensor::zeros([b, c, ho * s, wo * s], &x.device());
+            padded.slice_assign([0..b, 0..c, 0..h, 0..w], x)
+        } else {
+            x
+        };
+        x.reshape([b * c * ho, s, wo * s])
+            .narrow(1, 0, 1)
+            .reshape([b * c * ho, wo, s])
+            .narrow(2, 0, 1)
+            .reshape([b, c, ho, wo])
+    } else {
+        x
+    };
+    let extra = channels.saturating_sub(c);
+    if extra == 0 {
+        return x;
+    }
+    let [b, _, ho, wo] = x.dims();
+    let before = extra / 2;
+    let device = x.device();
+    let mut parts = Vec::with_capacity(3);
+    if before > 0 {
+        parts.push(Tensor::zeros([b, before, ho, wo], &device));
+    }
+    parts.push(x);
+    parts.push(Tensor::zeros([b, extra - before, ho, wo], &device));
+    Tensor::cat(parts, 1)
+}
+
+/// Builds the network for images of `shape` = [c, h, w] and `classes` outputs. The spec was
+/// validated (`experiment`'s shape inference), so every layer fits its input.
 pub fn build<B: Backend>(
     spec: &ModelSpec,
     shape: [usize; 3],
     classes: usize,
     device: &B::Device,
 ) -> Net<B> {
-    let [c, h, w] = shape;
-    match spec {
-        ModelSpec::Mlp { hidden } => {
-            let mut head = Vec::new();
-            let mut inp = c * h * w;
-            for &width in hidden {
-                head.push(Head::Linear(
-                    LinearConfig::new(inp, width as usize).init(device),
-                ));
-                head.push(Head::Relu(Relu::new()));
-                inp = width as usize;
+    let layers = spec.to_layers(u32::try_from(classes).unwrap_or(u32::MAX));
+    let mut at = Image::from(shape);
+    let split = layers
+        .iter()
+        .position(|l| matches!(l, LayerSpec::Flatten {} | LayerSpec::GlobalAvgPool {}))
+        .unwrap_or(layers.len());
+    let mut features = build_features(&layers[..split], &mut at, device);
+    let mut width = at.c * at.h * at.w;
+    if let Some(LayerSpec::GlobalAvgPool {}) = layers.get(split) {
+        features.push(Feature::GlobalPool(GlobalPool));
+        width = at.c;
+    }
+    let mut head = Vec::new();
+    for l in layers.iter().skip(split + 1) {
+        head.push(match l {
+            LayerSpec::Linear { out, bias } => {
+                let lin = LinearConfig::new(width, *out as usize)
+                    .with_bias(*bias)
+                    .init(device);
+                width = *out as usize;
+                Head::Linear(lin)
             }
-            head.push(Head::Linear(LinearConfig::new(inp, classes).init(device)));
-            Net {
-                features: Vec::new(),
-                head,
-            }
-        }
-        ModelSpec::SmallCnn => {
-            let mut features = Vec::new();
-            conv_block(&mut features, c, 32, false, device);
-            features.push(pool());
-            conv_block(&mut features, 32, 64, false, device);
-            features.push(pool());
-            let flat = 64 * (h / 4) * (w / 4);
-            let head = vec![
-                Head::Linear(LinearConfig::new(flat, 128).init(device)),
-                Head::Relu(Relu::new()),
-                Head::Linear(LinearConfig::new(128, classes).init(device)),
-            ];
-            Net { features, head }
-        }
-        ModelSpec::Vgg11 { width, batch_norm } => {
-            // 0 marks a 2×2 max-pool.
-            let (plan, fc): (&[usize], &[usize]) = match width {
-                VggWidth::Narrow => (
-                    &[32, 0, 64, 0, 64, 64, 0, 128, 128, 0, 256, 256, 0],
-                    &[128, 128],
-                ),
-                VggWidth::Standard => (
-                    &[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0],
-                    &[512, 512],
-                ),
-            };
-            let mut features = Vec::new();
-            let (mut ch, mut side) = (c, h.min(w));
-            for &p in plan {
-                if p == 0 {
-                    features.push(pool());
-                    side /= 2;
-                } else {
-                    conv_block(&mut features, ch, p, *batch_norm, device);
-                    ch = p;
-                }
-            }
-            let mut head = Vec::new();
-            let mut inp = ch * side * side;
-            for &f in fc {
-                head.push(Head::Linear(LinearConfig::new(inp, f).init(device)));
-                head.push(Head::Relu(Relu::new()));
-                head.push(Head::Dropout(DropoutConfig::new(0.5).init()));
-                inp = f;
-            }
-            head.push(Head::Linear(LinearConfig::new(inp, classes).init(device)));
-            Net { features, head }
-        }
+            LayerSpec::BatchNorm {} => Head::Norm(BatchNormConfig::new(width).init(device)),
+            LayerSpec::Relu {} => Head::Relu(Relu::new()),
+            LayerSpec::Gelu {} => Head::Gelu(Gelu::new()),
+            LayerSpec::Silu {} => Head::Silu(Silu),
+            LayerSpec::Tanh {} => Head::Tanh(Tanh::new()),
+            LayerSpec::Dropout { p } => Head::Dropout(DropoutConfig::new(*p).init()),
+            // Validation keeps image layers out of the head; a second flatten is a no-op.
+            _ => continue,
+        });
+    }
+    Net { features, head }
+}
+
+/// The shape of the images flowing through the feature layers while they are built.
+#[derive(Clone, Copy)]
+struct Image {
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+impl From<[usize; 3]> for Image {
+    fn from([c, h, w]: [usize; 3]) -> Self {
+        Self { c, h, w }
     }
 }
 
-fn conv_block<B: Backend>(
-    out: &mut Vec<Feature<B>>,
-    cin: usize,
-    cout: usize,
-    bn: bool,
+fn out_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
+    (side + 2 * padding).saturating_sub(kernel) / stride.max(1) + 1
+}
+
+fn build_features<B: Backend>(
+    layers: &[LayerSpec],
+    at: &mut Image,
     device: &B::Device,
-) {
-    out.push(Feature::Conv(
-        Conv2dConfig::new([cin, cout], [3, 3])
-            .with_padding(PaddingConfig2d::Same)
-            .init(device),
-    ));
-    if bn {
-        out.push(Feature::Norm(BatchNormConfig::new(cout).init(device)));
+) -> Vec<Feature<B>> {
+    let mut out = Vec::with_capacity(layers.len());
+    for l in layers {
+        out.push(match l {
+            &LayerSpec::Conv {
+                out: cout,
+                kernel,
+                stride,
+                padding,
+                bias,
+            } => {
+                let (k, s, p) = (kernel as usize, stride as usize, padding as usize);
+                let conv = Conv2dConfig::new([at.c, cout as usize], [k, k])
+                    .with_stride([s, s])
+                    .with_padding(conv_padding(k, s, p))
+                    .with_bias(bias)
+                    .init(device);
+                *at = Image {
+                    c: cout as usize,
+                    h: out_side(at.h, k, s, p),
+                    w: out_side(at.w, k, s, p),
+                };
+                Feature::Conv(conv)
+            }
+            LayerSpec::BatchNorm {} => Feature::Norm(BatchNormConfig::new(at.c).init(device)),
+            LayerSpec::Relu {} => Feature::Relu(Relu::new()),
+            LayerSpec::Gelu {} => Feature::Gelu(Gelu::new()),
+            LayerSpec::Silu {} => Feature::Silu(Silu),
+            LayerSpec::Tanh {} => Feature::Tanh(Tanh::new()),
+            LayerSpec::Dropout { p } => Feature::Dropout(DropoutConfig::new(*p).init()),
+            &LayerSpec::MaxPool { kernel, stride } => {
+                let (k, s) = (kernel as usize, stride.unwrap_or(kernel) as usize);
+                (at.h, at.w) = (out_side(at.h, k, s, 0), out_side(at.w, k, s, 0));
+                Feature::Pool(MaxPool2dConfig::new([k, k]).with_strides([s, s]).init())
+            }
+            &LayerSpec::AvgPool { kernel, stride } => {
+                let (k, s) = (kernel as usize, stride.unwrap_or(kernel) as usize);
+                (at.h, at.w) = (out_side(at.h, k, s, 0), out_side(at.w, k, s, 0));
+                Feature::AvgPool(AvgPool2dConfig::new([k, k]).with_strides([s, s]).init())
+            }
+            LayerSpec::Residual { layers, shortcut } => {
+                let input = *at;
+                let inner = build_features(layers, at, device)
+                    .into_iter()
+                    .filter_map(Feature::into_block)
+                    .collect();
+                // The stride that maps the input's side to the output's (validated exact).
+                let s = input.h.div_ceil(at.h.max(1)).max(1);
+                let shortcut = match shortcut {
+                    Shortcut::Identity => ShortcutPath::Identity(Identity),
+                    Shortcut::Projection => ShortcutPath::Projection(Projection {
+                        conv: Conv2dConfig::new([input.c, at.c], [1, 1])
+                            .with_stride([s, s])
+                            .with_bias(false)
+                            .init(device),
+                        norm: BatchNormConfig::new(at.c).init(device),
+                    }),
+                    Shortcut::Pad => ShortcutPath::Pad(PadShortcut {
+                        stride: s,
+                        channels: at.c,
+                    }),
+                };
+                Feature::Residual(Residual {
+                    layers: inner,
+                    shortcut,
+                })
+            }
+            LayerSpec::Flatten {} | LayerSpec::GlobalAvgPool {} | LayerSpec::Linear { .. } => {
+                continue;
+            }
+        });
     }
-    out.push(Feature::Relu(Relu::new()));
+    out
 }
 
-fn pool<B: Backend>() -> Feature<B> {
-    Feature::Pool(MaxPool2dConfig::new([2, 2]).init())
+impl<B: Backend> Feature<B> {
+    /// The layer as a block's, for the kinds a residual block holds.
+    fn into_block(self) -> Option<Block<B>> {
+        Some(match self {
+            Self::Conv(c) => Block::Conv(c),
+            Self::Norm(n) => Block::Norm(n),
+            Self::Pool(p) => Block::Pool(p),
+            Self::Relu(r) => Block::Relu(r),
+            Self::AvgPool(p) => Block::AvgPool(p),
+            Self::Gelu(g) => Block::Gelu(g),
+            Self::Silu(s) => Block::Silu(s),
+            Self::Tanh(t) => Block::Tanh(t),
+            Self::Dropout(d) => Block::Dropout(d),
+            Self::GlobalPool(_) | Self::Residual(_) => return None,
+        })
+    }
+}
+
+/// The hand-written models used `Same` padding for their 3×3, stride-1 convolutions, which is
+/// padding 1; keeping that variant keeps their checkpoints' records identical.
+fn conv_padding(k: usize, s: usize, p: usize) -> PaddingConfig2d {
+    if s == 1 && k % 2 == 1 && p == k / 2 {
+        PaddingConfig2d::Same
+    } else {
+        PaddingConfig2d::Explicit(p, p, p, p)
+    }
 }
 
 #[cfg(test)]

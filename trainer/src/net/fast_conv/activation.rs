@@ -24,7 +24,7 @@ impl Activation {
     }
 
     /// `act(y)` through Burn's own ops: the path of the layers this module does not cover.
-    pub(super) fn on_tensor<B: Backend>(self, y: Tensor<B, 4>) -> Tensor<B, 4> {
+    pub(crate) fn on_tensor<B: Backend>(self, y: Tensor<B, 4>) -> Tensor<B, 4> {
         match self {
             Self::Identity => y,
             Self::Relu => burn::tensor::activation::relu(y),
