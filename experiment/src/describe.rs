@@ -1,7 +1,10 @@
 //! Specifications in words, as the run and sweep pages show them: "SGD, momentum 0.9",
 //! "MLP, hidden layers 512 × 512 (ReLU)".
 
+use crate::layers::LayerSpec;
+use crate::limits;
 use crate::net::{LossKind, ModelSpec, OptimizerSpec, VggWidth, default_weight_lr_power};
+use crate::zoo;
 
 impl ModelSpec {
     /// The model as a reader names it: "MLP 784 → 512 → 512 → 10" style, without the input.
@@ -25,8 +28,81 @@ impl ModelSpec {
                 },
                 if *batch_norm { ", batch norm" } else { "" }
             ),
-            Self::Layers { layers } => format!("{} layers", layers.len()),
+            Self::Layers { layers } => describe_layers(layers),
         }
+    }
+}
+
+/// "ResNet-20 (CIFAR), 68 layers (conv ×19, batch norm ×19, ReLU ×19, residual ×9, global
+/// average pool, linear)": the preset's name when the list is one, then every kind with its
+/// count (blocks' layers included), in the order they first appear.
+fn describe_layers(layers: &[LayerSpec]) -> String {
+    fn tally(layers: &[LayerSpec], kinds: &mut Vec<(&'static str, usize)>, depth: usize) {
+        for l in layers {
+            let name = kind_words(l);
+            match kinds.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((name, 1)),
+            }
+            // Bounded like validation's count, so that no list recurses without end.
+            if let LayerSpec::Residual { layers, .. } = l
+                && depth < limits::MAX_LAYER_DEPTH
+            {
+                tally(layers, kinds, depth + 1);
+            }
+        }
+    }
+    if layers.is_empty() {
+        return "no layers".into();
+    }
+    let mut kinds = Vec::new();
+    tally(layers, &mut kinds, 0);
+    let total: usize = kinds.iter().map(|(_, n)| n).sum();
+    let counts = kinds
+        .iter()
+        .map(|&(k, n)| {
+            if n == 1 {
+                k.to_owned()
+            } else {
+                format!("{k} ×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let plural = if total == 1 { "layer" } else { "layers" };
+    let words = format!("{total} {plural} ({counts})");
+    match preset_name(layers) {
+        Some(label) => format!("{label}, {words}"),
+        None => words,
+    }
+}
+
+/// The preset this list is, sized by its last linear layer.
+fn preset_name(layers: &[LayerSpec]) -> Option<&'static str> {
+    let Some(LayerSpec::Linear { out, .. }) = layers.last() else {
+        return None;
+    };
+    zoo::model_presets(*out)
+        .into_iter()
+        .find(|p| matches!(&p.model, ModelSpec::Layers { layers: l } if l == layers))
+        .map(|p| p.label)
+}
+
+fn kind_words(layer: &LayerSpec) -> &'static str {
+    match layer {
+        LayerSpec::Conv { .. } => "conv",
+        LayerSpec::BatchNorm {} => "batch norm",
+        LayerSpec::Relu {} => "ReLU",
+        LayerSpec::Gelu {} => "GELU",
+        LayerSpec::Silu {} => "SiLU",
+        LayerSpec::Tanh {} => "tanh",
+        LayerSpec::MaxPool { .. } => "max pool",
+        LayerSpec::AvgPool { .. } => "average pool",
+        LayerSpec::GlobalAvgPool {} => "global average pool",
+        LayerSpec::Dropout { .. } => "dropout",
+        LayerSpec::Flatten {} => "flatten",
+        LayerSpec::Linear { .. } => "linear",
+        LayerSpec::Residual { .. } => "residual",
     }
 }
 
@@ -119,6 +195,22 @@ mod tests {
             .describe(),
             "MLP, hidden layers 512 × 512 (ReLU)"
         );
+        assert_eq!(
+            ModelSpec::Layers {
+                layers: zoo::resnet20(10)
+            }
+            .describe(),
+            "ResNet-20 (CIFAR), 68 layers (conv ×19, batch norm ×19, ReLU ×19, residual ×9, \
+             global average pool, linear)"
+        );
+        let mut own = zoo::resnet20(10);
+        own.truncate(3);
+        own.extend([LayerSpec::Flatten {}, LayerSpec::linear(10)]);
+        assert_eq!(
+            ModelSpec::Layers { layers: own }.describe(),
+            "5 layers (conv, batch norm, ReLU, flatten, linear)"
+        );
+        assert_eq!(ModelSpec::Layers { layers: vec![] }.describe(), "no layers");
         let sgd = OptimizerSpec::Sgd {
             momentum: 0.9,
             nesterov: false,

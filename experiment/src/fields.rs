@@ -49,12 +49,32 @@ pub mod net {
     pub const MODEL: &str = "experiment.model";
     /// An MLP's hidden widths.
     pub const MODEL_HIDDEN: &str = "experiment.model.hidden";
+    /// A layer list as a whole (empty, too long); one layer's path is [`layer_path`].
+    pub const MODEL_LAYERS: &str = "experiment.model.layers";
     pub const LOSS: &str = "experiment.loss";
     /// The optimizer's kind (one the model cannot be trained with).
     pub const OPTIMIZER: &str = "experiment.optimizer";
     pub const BATCH: &str = "experiment.batch";
     pub const EPOCHS: &str = "experiment.epochs";
     pub const CHECKPOINT_EVERY: &str = "experiment.checkpoint_every";
+
+    /// The layer at `index` (outer index first: `[3, 1]` is layer 1 inside residual block 3),
+    /// or one of its settings: `experiment.model.layers[3].layers[1].stride`. An empty index is
+    /// the list itself.
+    pub fn layer_path(index: &[usize], field: Option<&str>) -> String {
+        let mut path = MODEL_LAYERS.to_owned();
+        for (depth, i) in index.iter().enumerate() {
+            if depth > 0 {
+                path.push_str(".layers");
+            }
+            path.push_str(&format!("[{i}]"));
+        }
+        if let Some(field) = field {
+            path.push('.');
+            path.push_str(field);
+        }
+        path
+    }
 
     /// The optimizer's settings; each kind has some of them.
     pub mod optimizer {
@@ -89,6 +109,20 @@ mod tests {
         assert_eq!(
             nested(sweep::MAIN, net::CHECKPOINT_EVERY),
             "main.experiment.checkpoint_every"
+        );
+    }
+
+    #[test]
+    fn layer_paths_follow_the_nesting() {
+        assert_eq!(net::layer_path(&[], None), "experiment.model.layers");
+        assert_eq!(net::layer_path(&[4], None), "experiment.model.layers[4]");
+        assert_eq!(
+            net::layer_path(&[4], Some("kernel")),
+            "experiment.model.layers[4].kernel"
+        );
+        assert_eq!(
+            net::layer_path(&[3, 1], Some("stride")),
+            "experiment.model.layers[3].layers[1].stride"
         );
     }
 }

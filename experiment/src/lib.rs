@@ -9,6 +9,8 @@
 //! | `run` | a training run (`RunSpec`): its `Experiment`, schedule, seeds and `BackendChoice` |
 //! | `toy` | the toy model's knobs (`ToySpec`) |
 //! | `layers` | a network as a list of layers (`LayerSpec`, `Shortcut`), and the built-in models as such lists |
+//! | [`shape`] | shape inference over a layer list: each layer's output, parameters, FLOPs and activations (`ModelShape`), or its errors |
+//! | [`zoo`] | named architectures: `resnet20`, `resnet18_cifar`, and every model preset by id (`model_presets`) |
 //! | `net` | a network: `NetSpec`, `DatasetChoice`, `ModelSpec`, `VggWidth`, `LossKind`, `OptimizerSpec` |
 //! | `sweep` | a main run and its decay branches (`SweepSpec`), the runs it expands to, `parse_points` |
 //! | `presets` | the specs the form, the examples and the command line start from |
@@ -28,9 +30,11 @@ pub mod memory;
 mod net;
 mod presets;
 mod run;
+pub mod shape;
 mod sweep;
 mod toy;
 mod validation;
+pub mod zoo;
 
 pub use layers::{LayerSpec, Shortcut};
 pub use limits::{MAX_BRANCHES, MAX_SEEDS};
@@ -38,6 +42,8 @@ pub use net::{
     DatasetChoice, DatasetFacts, DatasetRef, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth,
 };
 pub use run::{BackendChoice, Experiment, RunSpec};
+pub use shape::{LayerRow, ModelShape, Shape};
 pub use sweep::{SweepSpec, parse_points};
 pub use toy::ToySpec;
 pub use validation::check_seeds;
+pub use zoo::{ModelPreset, model_presets};

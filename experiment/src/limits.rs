@@ -10,6 +10,14 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_EPOCHS: u32 = 100_000;
 pub const MAX_HIDDEN_LAYERS: usize = 16;
 pub const MAX_WIDTH: u32 = 65_536;
+/// Layers in one layer list, counting those inside residual blocks.
+pub const MAX_LAYERS: usize = 256;
+/// How deep residual blocks may nest (a block inside a block is 2).
+pub const MAX_LAYER_DEPTH: usize = 4;
+/// A convolution's or pool's kernel side, stride, and a convolution's padding.
+pub const MAX_KERNEL: u32 = 64;
+pub const MAX_STRIDE: u32 = 64;
+pub const MAX_PADDING: u32 = 64;
 pub const MAX_PER_CLASS: u32 = 100_000;
 /// At most this many branches per sweep.
 pub const MAX_BRANCHES: usize = 50;

@@ -5,8 +5,9 @@
 //! pass, and the data held in memory.
 
 use crate::fields;
-use crate::net::{ModelSpec, NetSpec, VggWidth};
+use crate::net::{ModelSpec, NetSpec};
 use crate::run::{Experiment, RunSpec};
+use crate::shape;
 use crate::toy::ToySpec;
 
 /// The most one run may plan to allocate. Several runs can share the server's memory (the
@@ -33,6 +34,15 @@ impl RunSpec {
                 model: ModelSpec::Mlp { .. },
                 ..
             }) => fields::net::MODEL_HIDDEN,
+            // A layer list too large before a single activation is the list's doing.
+            Experiment::Net(
+                n @ NetSpec {
+                    model: ModelSpec::Layers { .. },
+                    ..
+                },
+            ) if F32.saturating_mul(n.model_size().0).saturating_mul(6) > MAX_RUN_BYTES => {
+                fields::net::MODEL_LAYERS
+            }
             Experiment::Net(_) => fields::net::BATCH,
         }
     }
@@ -49,70 +59,21 @@ impl ToySpec {
     }
 }
 
-/// A layer plan: convolutions (channels out; 0 is a 2×2 max-pool), then fully connected widths.
-fn vgg_plan(width: VggWidth) -> (&'static [u64], &'static [u64]) {
-    match width {
-        VggWidth::Narrow => (
-            &[32, 0, 64, 0, 64, 64, 0, 128, 128, 0, 256, 256, 0],
-            &[256, 128, 128],
-        ),
-        VggWidth::Standard => (
-            &[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0],
-            &[512, 512],
-        ),
-    }
-}
-
 impl NetSpec {
     fn input(&self) -> (u64, u64, u64) {
         let [c, h, w] = self.dataset.facts().map_or([1, 1, 1], |f| f.shape);
         (u64::from(c), u64::from(h), u64::from(w))
     }
 
-    /// (parameters, activations per sample) of the model.
-    fn model_size(&self) -> (u64, u64) {
-        let (c, h, w) = self.input();
-        let classes = u64::from(self.dataset.classes().max(1));
-        let dense = |mut inputs: u64, widths: &[u64]| {
-            let (mut params, mut acts) = (0u64, inputs);
-            for &out in widths.iter().chain(std::iter::once(&classes)) {
-                params = params.saturating_add(inputs.saturating_mul(out) + out);
-                // Pre- and post-activation are both kept for the backward pass.
-                acts = acts.saturating_add(2 * out);
-                inputs = out;
-            }
-            (params, acts)
-        };
-        let convs = |plan: &[u64], fc: &[u64]| {
-            let (mut cin, mut side_h, mut side_w) = (c, h, w);
-            let (mut params, mut acts) = (0u64, c * h * w);
-            for &cout in plan {
-                if cout == 0 {
-                    side_h = (side_h / 2).max(1);
-                    side_w = (side_w / 2).max(1);
-                    acts += cin * side_h * side_w;
-                } else {
-                    params += 9 * cin * cout + cout;
-                    acts += 2 * cout * side_h * side_w;
-                    cin = cout;
-                }
-            }
-            let (p, a) = dense(cin * side_h * side_w, fc);
-            (params + p, acts + a)
-        };
-        match &self.model {
-            ModelSpec::Mlp { hidden } => {
-                let widths: Vec<u64> = hidden.iter().map(|&w| u64::from(w)).collect();
-                dense(c * h * w, &widths)
-            }
-            ModelSpec::SmallCnn => convs(&[32, 0, 64, 0], &[128]),
-            ModelSpec::Vgg11 { width, .. } => {
-                let (plan, fc) = vgg_plan(*width);
-                convs(plan, fc)
-            }
-            // Counted by shape inference (the layer-list issue's next commit).
-            ModelSpec::Layers { .. } => (0, 0),
-        }
+    /// (parameters, activations per sample) of the model, as shape inference counts them for
+    /// the model table. A model that does not fit its input counts (0, 0): validation refuses
+    /// it before the memory plan is asked.
+    pub(crate) fn model_size(&self) -> (u64, u64) {
+        let facts = self.dataset.facts();
+        let input = facts.as_ref().map_or([1, 1, 1], |f| f.shape);
+        let classes = self.dataset.classes().max(1);
+        shape::infer(&self.model.to_layers(classes), input, classes)
+            .map_or((0, 0), |m| (m.params, m.activations))
     }
 
     /// Weights, gradients, two optimizer moments and a flat copy (for ‖w‖ and checkpoints) of
@@ -168,6 +129,8 @@ pub(crate) fn gib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::LayerSpec;
+    use crate::net::VggWidth;
 
     #[test]
     fn schedule_free_plans_for_its_averaged_weights() {
@@ -216,6 +179,40 @@ mod tests {
         assert_eq!(bound, 16 * params + CHECKPOINT_SLACK);
         // Far below the 2 GiB the route allowed any job before.
         assert!(bound < 64 << 20, "{bound}");
+    }
+
+    #[test]
+    fn the_plan_counts_what_the_model_table_shows() {
+        let mut net = NetSpec::fashion_mlp();
+        // 784 + 512 + 512 → 669,706 parameters; the input, two hidden layers and their ReLUs,
+        // and the 10 scores are stored.
+        assert_eq!(net.model_size(), (669_706, 784 + 4 * 512 + 10));
+        net.dataset = crate::net::DatasetChoice::Cifar10;
+        net.model = ModelSpec::Layers {
+            layers: crate::zoo::resnet20(10),
+        };
+        let table = shape::infer(&crate::zoo::resnet20(10), [3, 32, 32], 10).expect("fits");
+        assert_eq!(net.model_size(), (table.params, table.activations));
+        assert!(
+            net.planned_bytes() < MAX_RUN_BYTES,
+            "{}",
+            gib(net.planned_bytes())
+        );
+        // Weights alone beyond the budget are the layer list's fault, not the batch's.
+        net.model = ModelSpec::Layers {
+            layers: vec![
+                LayerSpec::Flatten {},
+                LayerSpec::linear(65_536),
+                LayerSpec::linear(65_536),
+                LayerSpec::linear(10),
+            ],
+        };
+        let run = RunSpec {
+            experiment: Experiment::Net(net),
+            ..RunSpec::toy_default()
+        };
+        let errs = run.validate().expect_err("too large");
+        assert_eq!(errs[0].field, "experiment.model.layers", "{errs:?}");
     }
 
     #[test]

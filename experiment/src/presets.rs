@@ -1,6 +1,6 @@
 //! The specifications the form, the examples and the command line start from: the toy
-//! model's paper regime, a quick Fashion-MNIST check, and the paper's sweeps at CPU and GPU
-//! scale.
+//! model's paper regime, a quick Fashion-MNIST check, the paper's sweeps at CPU and GPU
+//! scale, and ResNet-20 on CIFAR-10 as a layer list.
 
 use schedule::Schedule;
 
@@ -8,6 +8,7 @@ use crate::net::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, Vgg
 use crate::run::{BackendChoice, Experiment, RunSpec};
 use crate::sweep::SweepSpec;
 use crate::toy::{ToySpec, default_init_scale};
+use crate::zoo;
 
 impl RunSpec {
     /// The toy preset the home page starts from.
@@ -60,6 +61,70 @@ impl NetSpec {
             batch: 128,
             epochs: 2,
             checkpoint_every: 1,
+        }
+    }
+}
+
+impl NetSpec {
+    /// ResNet-20 ([`zoo::resnet20`], as a layer list) on 500 images per class of a CIFAR-10
+    /// `dataset` (the built-in one or a registered copy such as `cifar10-jpeg`): cross-entropy,
+    /// SGD with momentum 0.9 and weight decay 5e-4 as in He et al., batch 128, crop-and-flip,
+    /// 5 epochs.
+    pub fn resnet20_cifar10(dataset: DatasetChoice) -> Self {
+        Self {
+            dataset,
+            data_dir: None,
+            train_per_class: Some(500),
+            test_limit: None,
+            augment: true,
+            model: ModelSpec::Layers {
+                layers: zoo::resnet20(10),
+            },
+            loss: LossKind::CrossEntropy,
+            optimizer: OptimizerSpec::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 5e-4,
+            },
+            batch: 128,
+            epochs: 5,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+impl RunSpec {
+    /// [`NetSpec::resnet20_cifar10`] at a constant LR 0.1 on the CPU (`examples/resnet20-run.toml`).
+    pub fn resnet20_cifar10(dataset: DatasetChoice) -> Self {
+        Self {
+            name: "CIFAR-10 ResNet-20".into(),
+            experiment: Experiment::Net(NetSpec::resnet20_cifar10(dataset)),
+            schedule: Schedule::Constant { lr: 0.1 },
+            seed: 0,
+            data_seed: None,
+            backend: BackendChoice::Cpu,
+        }
+    }
+}
+
+impl SweepSpec {
+    /// ResNet-20 in the paper's experiment (`examples/resnet20-sweep.toml`): the run above for
+    /// 30 epochs on a GPU, branches ×0.1 at epochs 5–30 for 10 epochs each, over 3 seeds.
+    pub fn resnet20_cifar10(dataset: DatasetChoice) -> Self {
+        let mut main = RunSpec::resnet20_cifar10(dataset);
+        main.name = String::new();
+        main.backend = BackendChoice::Cuda;
+        if let Experiment::Net(n) = &mut main.experiment {
+            n.epochs = 30;
+        }
+        Self {
+            name: "CIFAR-10 ResNet-20: late decay".into(),
+            main,
+            branch_at: vec![5, 10, 20, 30],
+            after: Schedule::Constant { lr: 0.01 },
+            branch_length: 10,
+            seeds: vec![0, 1, 2],
+            schedule_free_baseline: false,
         }
     }
 }
@@ -195,6 +260,46 @@ mod tests {
         assert!(example.schedule_free_baseline);
         (example.seeds, example.schedule_free_baseline) = (Vec::new(), false);
         assert_eq!(example, s);
+    }
+
+    #[test]
+    fn the_resnet20_examples_are_the_presets_and_validate_once_the_dataset_is_known() {
+        let cifar10_jpeg = |facts| {
+            DatasetChoice::Registered(crate::net::DatasetRef {
+                name: "cifar10-jpeg".into(),
+                hash: None,
+                facts,
+            })
+        };
+        let facts = crate::net::DatasetFacts {
+            shape: [3, 32, 32],
+            classes: 10,
+            train: 50_000,
+            test: 10_000,
+            min_train_per_class: 5_000,
+            images: true,
+        };
+        let layers = |net: &NetSpec| match &net.model {
+            ModelSpec::Layers { layers } => layers.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut run: RunSpec = toml::from_str(include_str!("../../examples/resnet20-run.toml"))
+            .expect("the run example parses");
+        let mut sweep: SweepSpec =
+            toml::from_str(include_str!("../../examples/resnet20-sweep.toml"))
+                .expect("the sweep example parses");
+        assert_eq!(run, RunSpec::resnet20_cifar10(cifar10_jpeg(None)));
+        assert_eq!(sweep, SweepSpec::resnet20_cifar10(cifar10_jpeg(None)));
+        for net in [&mut run.experiment, &mut sweep.main.experiment] {
+            let Experiment::Net(net) = net else {
+                panic!("a network")
+            };
+            assert_eq!(layers(net), zoo::resnet20(10));
+            // The server fills the facts in from its registry when the run is submitted.
+            net.dataset = cifar10_jpeg(Some(facts.clone()));
+        }
+        assert_eq!(run.validate(), Ok(()));
+        assert_eq!(sweep.validate(), Ok(()));
     }
 
     #[test]

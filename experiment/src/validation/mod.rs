@@ -2,7 +2,7 @@
 //! that the form shows it beside. One module per spec, and the report they all write into.
 
 mod net;
-mod report;
+pub(crate) mod report;
 mod run;
 mod sweep;
 mod toy;

@@ -4,8 +4,10 @@
 use super::report::Report;
 use crate::fields::net as f;
 use crate::fields::net::optimizer as opt;
+use crate::layers::LayerSpec;
 use crate::limits;
-use crate::net::{DatasetChoice, DatasetRef, ModelSpec, NetSpec, OptimizerSpec};
+use crate::net::{DatasetChoice, DatasetFacts, DatasetRef, ModelSpec, NetSpec, OptimizerSpec};
+use crate::shape;
 
 impl NetSpec {
     pub(crate) fn check(&self, report: &mut Report) {
@@ -73,7 +75,11 @@ impl NetSpec {
                     );
                 }
             }
-            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } | ModelSpec::Layers { .. } => {}
+            ModelSpec::Layers { layers } => {
+                check_layers(layers, self.dataset.facts(), report);
+                return;
+            }
+            ModelSpec::SmallCnn | ModelSpec::Vgg11 { .. } => {}
         }
         // Unknown facts (an unresolved registered dataset) are reported at the dataset.
         let Some(facts) = self.dataset.facts() else {
@@ -141,15 +147,7 @@ impl NetSpec {
                 check_averaging(report, *r, *weight_lr_power);
             }
         }
-        if self.optimizer.is_schedule_free()
-            && matches!(
-                self.model,
-                ModelSpec::Vgg11 {
-                    batch_norm: true,
-                    ..
-                }
-            )
-        {
+        if self.optimizer.is_schedule_free() && self.model.has_batch_norm() {
             report.push(
                 f::OPTIMIZER,
                 "Schedule-Free cannot train a batch-norm model here: BatchNorm's running \
@@ -179,6 +177,20 @@ impl NetSpec {
         if self.checkpoint_every > self.epochs.max(1) {
             report.push(f::CHECKPOINT_EVERY, "must not exceed epochs");
         }
+    }
+}
+
+/// A layer list run on the dataset's shape by shape inference. Unknown or incomplete facts are
+/// reported at the dataset, so then only the settings that need no input shape are checked.
+fn check_layers(layers: &[LayerSpec], facts: Option<DatasetFacts>, report: &mut Report) {
+    let result = match facts {
+        Some(facts) if facts.classes >= 2 && !facts.shape.contains(&0) => {
+            shape::infer(layers, facts.shape, facts.classes).map(|_| ())
+        }
+        _ => shape::check_settings(layers),
+    };
+    if let Err(errors) = result {
+        report.extend(errors);
     }
 }
 
@@ -351,6 +363,55 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_list_is_run_on_the_datasets_shape() {
+        let spec = |n: &NetSpec| RunSpec {
+            experiment: Experiment::Net(n.clone()),
+            ..RunSpec::toy_default()
+        };
+        let mut net = registered(Some(facts([3, 20, 20], true)));
+        net.model = ModelSpec::Layers {
+            layers: crate::zoo::resnet20(4),
+        };
+        assert_eq!(spec(&net).validate(), Ok(()));
+        net.model = ModelSpec::Layers { layers: vec![] };
+        assert_eq!(fields(&spec(&net)), vec!["experiment.model.layers"]);
+        // The 3×3 input of a 5×5 kernel, with its path and its shapes.
+        net = registered(Some(facts([1, 3, 3], true)));
+        let conv5 = LayerSpec::Conv {
+            out: 4,
+            kernel: 5,
+            stride: 1,
+            padding: 0,
+            bias: true,
+        };
+        let layers = vec![conv5, LayerSpec::Flatten {}, LayerSpec::linear(4)];
+        net.model = ModelSpec::Layers { layers };
+        let errs = spec(&net).validate().expect_err("too small");
+        assert_eq!(errs[0].field, "experiment.model.layers[0].kernel");
+        assert!(errs[0].message.contains("3×3 input"), "{errs:?}");
+        // Unknown facts: the dataset is reported, and the settings alone are checked.
+        net = registered(None);
+        net.model = ModelSpec::Layers {
+            layers: vec![LayerSpec::conv3(16, 0, true)],
+        };
+        assert_eq!(
+            fields(&spec(&net))[..2],
+            ["experiment.dataset", "experiment.model.layers[0].stride"]
+        );
+        // A sweep's main run has them under `main`.
+        let mut sweep = crate::SweepSpec::fashion_cpu();
+        if let Experiment::Net(n) = &mut sweep.main.experiment {
+            n.model = ModelSpec::Layers {
+                layers: vec![LayerSpec::Flatten {}, LayerSpec::linear(0)],
+            };
+        }
+        assert_eq!(
+            error_fields(sweep.validate()),
+            vec!["main.experiment.model.layers[1].out"]
+        );
+    }
+
+    #[test]
     fn a_registered_dataset_needs_a_good_name_a_good_hash_and_known_facts() {
         let spec = |n: NetSpec| RunSpec {
             experiment: Experiment::Net(n),
@@ -485,13 +546,21 @@ mod tests {
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].field, "experiment.optimizer");
         assert!(errs[0].message.contains("running statistics"), "{errs:?}");
-        assert_eq!(bn(sf, false).validate(), Ok(()));
+        assert_eq!(bn(sf.clone(), false).validate(), Ok(()));
         let plain = OptimizerSpec::Sgd {
             momentum: 0.9,
             nesterov: false,
             weight_decay: 0.0,
         };
         assert_eq!(bn(plain, true).validate(), Ok(()));
+        // A layer list with batch norm anywhere (here inside residual blocks) is refused too.
+        let mut resnet = bn(sf, false);
+        if let Experiment::Net(n) = &mut resnet.experiment {
+            n.model = ModelSpec::Layers {
+                layers: crate::zoo::resnet20(10),
+            };
+        }
+        assert_eq!(fields(&resnet), vec!["experiment.optimizer"]);
     }
 
     #[test]

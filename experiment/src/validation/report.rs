@@ -18,6 +18,11 @@ impl Report {
         });
     }
 
+    /// Errors already under their full paths (shape inference's).
+    pub(crate) fn extend(&mut self, errors: Vec<FieldError>) {
+        self.0.extend(errors);
+    }
+
     /// The errors of a spec that sits at `outer` in the one being checked.
     pub(crate) fn nest(&mut self, outer: &str, errors: Vec<FieldError>) {
         self.0.extend(errors.into_iter().map(|e| FieldError {
@@ -45,6 +50,10 @@ impl Report {
                 "must be greater than 0 and less than 1 (schedule-free needs it above 0)",
             );
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
