@@ -12,8 +12,9 @@ pub const MAX_HIDDEN_LAYERS: usize = 16;
 pub const MAX_WIDTH: u32 = 65_536;
 /// Layers in one layer list, counting those inside residual blocks.
 pub const MAX_LAYERS: usize = 256;
-/// How deep residual blocks may nest (a block inside a block is 2).
-pub const MAX_LAYER_DEPTH: usize = 4;
+/// How deep residual blocks may nest: 1, a block's layers are plain layers (the trainer's
+/// modules are Burn-derived records, which cannot be recursive).
+pub const MAX_LAYER_DEPTH: usize = 1;
 /// A convolution's or pool's kernel side, stride, and a convolution's padding.
 pub const MAX_KERNEL: u32 = 64;
 pub const MAX_STRIDE: u32 = 64;

@@ -21,10 +21,7 @@ impl Walk {
         if inner > limits::MAX_LAYER_DEPTH {
             self.report.push(
                 &layer_path(path, Some("layers")),
-                format!(
-                    "residual blocks nest at most {} deep",
-                    limits::MAX_LAYER_DEPTH
-                ),
+                "a residual block cannot hold another residual block; put them one after the other",
             );
             return None;
         }

@@ -208,7 +208,7 @@ fn a_list_must_be_non_empty_short_and_shallow() {
     assert_eq!(error_paths(&nest(limits::MAX_LAYER_DEPTH), CIFAR), [""; 0]);
     assert_eq!(
         error_paths(&nest(limits::MAX_LAYER_DEPTH + 1), CIFAR),
-        ["experiment.model.layers[0].layers[0].layers[0].layers[0].layers[0].layers"]
+        ["experiment.model.layers[0].layers[0].layers"]
     );
     let empty = LayerSpec::Residual {
         layers: vec![],
