@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use domain::wire::{Landscape, PathProjection};
 use experiment::landscape::LandscapeSpec;
@@ -194,7 +193,7 @@ fn load_all<B: Backend>(
     report: &mut Reporter<'_>,
 ) -> Result<Option<Loaded<B>>, TrainError> {
     let total = folders.len() as u64;
-    let p = skeleton.num_params();
+    let p = skeleton.trainable_params();
     let mut scratch = Scratch::new(scratch_dir, p)?;
     let mut sum = vec![0.0f64; p];
     let mut base = None;
@@ -249,7 +248,7 @@ fn net_landscape_on<B: Backend>(
     let shape = prepared.train.shape;
     let skeleton: model::Net<B> =
         model::build(&net.model, shape, prepared.train.num_classes, device);
-    let p = skeleton.num_params();
+    let p = skeleton.trainable_params();
     let shapes = flat::shapes(&skeleton);
     // The main path's last checkpoint: the random plane's centre, and the source of every
     // grid point's non-parameter state (BatchNorm running statistics are not in the flat
@@ -516,7 +515,7 @@ mod tests {
         .expect("plane")
         .expect("not stopped");
         for (ix, iy) in [(0, 2), (1, 1)] {
-            let mut w = vec![0.0f32; skeleton.num_params()];
+            let mut w = vec![0.0f32; skeleton.trainable_params()];
             plane.sheet.point(l.xs[ix], l.ys[iy], &mut w);
             let m = flat::unflatten(skeleton.clone(), &w);
             let (tl, ta) = crate::net::train::evaluate(&m, &prepared.train, net.loss, &device);
@@ -534,7 +533,7 @@ mod tests {
             assert!((acc(&l.train_acc) - ta).abs() < 1e-9 && (acc(&l.test_acc) - va).abs() < 1e-9);
         }
         // The checkpoints' coordinates are their projections on the plane's directions.
-        let mut theta = vec![0.0f32; skeleton.num_params()];
+        let mut theta = vec![0.0f32; skeleton.trainable_params()];
         loaded.scratch.read(0, 0, &mut theta).expect("reads");
         let along = |d: &[f32]| -> f64 {
             theta

@@ -62,7 +62,11 @@ pub fn forward<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>, act: Activation) 
 }
 
 /// The same for vectors [b, f] (batch norm after a flatten).
-pub fn forward_flat<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 2>, act: Activation) -> Tensor<B, 2> {
+pub fn forward_flat<B: Backend>(
+    bn: &BatchNorm<B>,
+    x: Tensor<B, 2>,
+    act: Activation,
+) -> Tensor<B, 2> {
     let [b, f] = x.dims();
     forward(bn, x.reshape([b, f, 1, 1]), act).reshape([b, f])
 }
@@ -86,7 +90,11 @@ fn update_running<B: Backend>(bn: &BatchNorm<B>, mean: &[f32], var: &[f32], coun
     let device = rm.device();
     let rm = host(rm);
     let rv = host(bn.running_var.value_sync());
-    let new_mean: Vec<f32> = rm.iter().zip(mean).map(|(r, s)| (1.0 - m) * r + m * s).collect();
+    let new_mean: Vec<f32> = rm
+        .iter()
+        .zip(mean)
+        .map(|(r, s)| (1.0 - m) * r + m * s)
+        .collect();
     let new_var: Vec<f32> = rv
         .iter()
         .zip(var)
@@ -108,14 +116,24 @@ fn eval_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
         .zip(&rv)
         .map(|(g, v)| g / (v + bn.epsilon as f32).sqrt())
         .collect();
-    let shift = b.iter().zip(&rm).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    let shift = b
+        .iter()
+        .zip(&rm)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
     (scale, shift)
 }
 
 fn generic_train<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>, act: Activation) -> Tensor<B, 4> {
     let [b, c, h, w] = x.dims();
     let m = b * h * w;
-    let per_channel = |t: Tensor<B, 4>| t.swap_dims(0, 1).reshape([c, m]).mean_dim(1).reshape([1, c, 1, 1]);
+    let per_channel = |t: Tensor<B, 4>| {
+        t.swap_dims(0, 1)
+            .reshape([c, m])
+            .mean_dim(1)
+            .reshape([1, c, 1, 1])
+    };
     let mean = per_channel(x.clone());
     let var = per_channel(x.clone().sub(mean.clone()).square());
     update_running(
@@ -135,7 +153,9 @@ fn generic_eval<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>, act: Activation)
     let [_, c, _, _] = x.dims();
     let device = x.device();
     let (scale, shift) = eval_affine(bn);
-    let t = |v: Vec<f32>| Tensor::<B, 1>::from_data(TensorData::new(v, [c]), &device).reshape([1, c, 1, 1]);
+    let t = |v: Vec<f32>| {
+        Tensor::<B, 1>::from_data(TensorData::new(v, [c]), &device).reshape([1, c, 1, 1])
+    };
     act.on_tensor(x.mul(t(scale)).add(t(shift)))
 }
 
@@ -146,10 +166,16 @@ fn batch_stats(xs: &[f32], [n, c, hw]: [usize; 3]) -> (Vec<f32>, Vec<f32>) {
         .into_par_iter()
         .map(|ch| {
             let planes = || (0..n).map(|i| &xs[(i * c + ch) * hw..][..hw]);
-            let sum: f64 = planes().map(|p| p.iter().map(|&v| f64::from(v)).sum::<f64>()).sum();
+            let sum: f64 = planes()
+                .map(|p| p.iter().map(|&v| f64::from(v)).sum::<f64>())
+                .sum();
             let mean = sum / count;
             let sq: f64 = planes()
-                .map(|p| p.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>())
+                .map(|p| {
+                    p.iter()
+                        .map(|&v| (f64::from(v) - mean).powi(2))
+                        .sum::<f64>()
+                })
                 .sum();
             (mean as f32, (sq / count) as f32)
         })
@@ -195,8 +221,12 @@ fn train_autodiff<C: CheckpointStrategy>(
     let xs = xc.as_slice::<f32>().expect("contiguous f32");
     let (mean, var) = batch_stats(xs, [n, c, h * w]);
     let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let g = host(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(gamma.primitive.clone())));
-    let b = host(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(beta.primitive.clone())));
+    let g = host(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(
+        gamma.primitive.clone(),
+    )));
+    let b = host(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(
+        beta.primitive.clone(),
+    )));
     // y = γ·(x − μ)·inv + β = x·scale + shift.
     let scale: Vec<f32> = g.iter().zip(&inv).map(|(g, i)| g * i).collect();
     let shift: Vec<f32> = b
@@ -224,7 +254,11 @@ fn train_autodiff<C: CheckpointStrategy>(
         }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    (Tensor::from_primitive(TensorPrimitive::Float(out)), mean, var)
+    (
+        Tensor::from_primitive(TensorPrimitive::Float(out)),
+        mean,
+        var,
+    )
 }
 
 #[derive(Debug)]
@@ -292,7 +326,10 @@ impl Backward<Flex, 3> for NormBackward {
                         *o = k * (m * d - mb - xhat * mg);
                     }
                 });
-            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, [n, c, h, w])));
+            grads.register::<Flex>(
+                node.id,
+                FlexTensor::from_data(TensorData::new(dx, [n, c, h, w])),
+            );
         }
         if let Some(node) = node_g {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dgamma, [c])));
@@ -300,5 +337,93 @@ impl Backward<Flex, 3> for NormBackward {
         if let Some(node) = node_b {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dbeta, [c])));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::flex::FlexDevice;
+    use burn::module::AutodiffModule;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn close(a: Tensor<impl Backend, 1>, b: Tensor<impl Backend, 1>) {
+        a.into_data()
+            .assert_approx_eq::<f32>(&b.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    fn leaf(t: Tensor<Ad, 1>) -> Tensor<Ad, 1> {
+        Tensor::from_data(t.into_data(), &FlexDevice).require_grad()
+    }
+
+    /// The flex kernels against the same semantics written as Burn tensor ops (the path of
+    /// every other backend): outputs, all three gradients and the running statistics.
+    #[test]
+    fn the_flex_kernels_equal_the_generic_path() {
+        let d = FlexDevice;
+        for act in [Activation::Identity, Activation::Relu] {
+            let bn = BatchNormConfig::new(3).init::<Ad>(&d);
+            let bn = BatchNorm {
+                gamma: bn.gamma.map(|g| leaf(g.add_scalar(0.5))),
+                beta: bn.beta.map(|b| leaf(b.sub_scalar(0.25))),
+                ..bn
+            };
+            let reference = bn.clone();
+            let x = Tensor::<Ad, 4>::random([4, 3, 5, 6], Distribution::Normal(1.0, 2.0), &d);
+            let dy = Tensor::<Ad, 4>::random([4, 3, 5, 6], Distribution::Default, &d);
+            // Separate graphs: a backward consumes every node it reaches.
+            let (x1, x2) = (x.clone().require_grad(), x.clone().require_grad());
+            let fast = forward(&bn, x1.clone(), act);
+            fast.clone().into_data().assert_approx_eq::<f32>(
+                &generic_train(&bn.clone(), x.clone(), act).into_data(),
+                Tolerance::absolute(1e-5),
+            );
+            let g_fast = fast.mul(dy.clone()).sum().backward();
+            let slow = generic_train(&reference, x2.clone(), act);
+            let g_slow = slow.mul(dy).sum().backward();
+            let grad = |g: &<Ad as AutodiffBackend>::Gradients, t: &Tensor<Ad, 4>| {
+                t.grad(g).expect("x has a gradient").into_data()
+            };
+            grad(&g_fast, &x1)
+                .assert_approx_eq::<f32>(&grad(&g_slow, &x2), Tolerance::absolute(1e-4));
+            for (p, q) in [(&bn.gamma, &reference.gamma), (&bn.beta, &reference.beta)] {
+                let a = p.val().grad(&g_fast).expect("γ/β have gradients");
+                let b = q.val().grad(&g_slow).expect("γ/β have gradients");
+                a.into_data()
+                    .assert_approx_eq::<f32>(&b.into_data(), Tolerance::absolute(1e-4));
+            }
+            close(
+                bn.running_mean.value_sync(),
+                reference.running_mean.value_sync(),
+            );
+            close(
+                bn.running_var.value_sync(),
+                reference.running_var.value_sync(),
+            );
+            // Evaluation (no autodiff) on the running statistics, both ways.
+            let (xi, bi) = (x.clone().inner(), bn.valid());
+            let fast = forward(&bi, xi.clone(), act);
+            let slow = generic_eval(&bi, xi, act);
+            fast.into_data()
+                .assert_approx_eq::<f32>(&slow.into_data(), Tolerance::absolute(1e-5));
+        }
+    }
+
+    #[test]
+    fn running_variance_is_unbiased_as_in_pytorch() {
+        let d = FlexDevice;
+        let bn = BatchNormConfig::new(1).init::<Ad>(&d);
+        // One channel, values 0..4: mean 1.5, biased variance 1.25, unbiased 5/3.
+        let x = Tensor::<Ad, 4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 2.0, 3.0], [4, 1, 1, 1]),
+            &d,
+        );
+        let _ = forward(&bn, x, Activation::Identity);
+        let m = host(bn.running_mean.value_sync())[0];
+        let v = host(bn.running_var.value_sync())[0];
+        assert!((m - 0.15).abs() < 1e-6, "{m}");
+        assert!((v - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-6, "{v}");
     }
 }

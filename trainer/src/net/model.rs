@@ -4,7 +4,9 @@
 //! (`ModelSpec::to_layers`), and build to the same modules, in the same order, as when they
 //! were written by hand, so their checkpoints still load.
 
-use burn::module::Module;
+use std::collections::HashSet;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -179,6 +181,47 @@ impl<B: Backend> Net<B> {
         self.head_from(x.flatten(1, 3), 0)
     }
 
+    /// The ids of batch norm's running statistics: visited like parameters by Burn, but
+    /// not trained (see `flat`).
+    pub fn running_state_ids(&self) -> HashSet<ParamId> {
+        let mut ids = Ids(HashSet::new());
+        let mut add = |n: &BatchNorm<B>| {
+            n.running_mean.visit(&mut ids);
+            n.running_var.visit(&mut ids);
+        };
+        for f in &self.features {
+            match f {
+                Feature::Norm(n) => add(n),
+                Feature::Residual(r) => {
+                    for b in &r.layers {
+                        if let Block::Norm(n) = b {
+                            add(n);
+                        }
+                    }
+                    if let ShortcutPath::Projection(p) = &r.shortcut {
+                        add(&p.norm);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for h in &self.head {
+            if let Head::Norm(n) = h {
+                add(n);
+            }
+        }
+        ids.0
+    }
+
+    /// Parameters that training changes (Burn's `num_params` also counts batch norm's
+    /// running statistics).
+    pub fn trainable_params(&self) -> usize {
+        let skip = self.running_state_ids();
+        let mut count = Count { n: 0, skip };
+        self.visit(&mut count);
+        count.n
+    }
+
     /// The head's layers from `start` on, applied to flat activations.
     pub fn head_from(&self, h: Tensor<B, 2>, start: usize) -> Tensor<B, 2> {
         let mut h = h;
@@ -198,6 +241,27 @@ impl<B: Backend> Net<B> {
             };
         }
         h
+    }
+}
+
+struct Ids(HashSet<ParamId>);
+
+impl<B: Backend> ModuleVisitor<B> for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.0.insert(param.id);
+    }
+}
+
+struct Count {
+    n: usize,
+    skip: HashSet<ParamId>,
+}
+
+impl<B: Backend> ModuleVisitor<B> for Count {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if !self.skip.contains(&param.id) {
+            self.n += param.shape().num_elements();
+        }
     }
 }
 
@@ -460,6 +524,9 @@ mod tests {
     use burn::backend::Flex;
     use burn::backend::flex::FlexDevice;
     use burn::tensor::{Distribution, TensorData, Tolerance};
+    use experiment::VggWidth;
+
+    use crate::net::flat;
 
     type B = Flex;
 
@@ -555,5 +622,131 @@ mod tests {
         net.forward(x)
             .into_data()
             .assert_approx_eq::<f32>(&TensorData::from([[4.75f32, -0.75]]), Tolerance::default());
+    }
+
+    /// The three models as they were written by hand before layer lists: the reference the
+    /// layer-built ones must equal.
+    fn hand_written(spec: &ModelSpec, [c, h, w]: [usize; 3], classes: usize) -> Net<B> {
+        let d = &FlexDevice;
+        let conv = |out: &mut Vec<Feature<B>>, cin, cout, bn| {
+            out.push(Feature::Conv(
+                Conv2dConfig::new([cin, cout], [3, 3])
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(d),
+            ));
+            if bn {
+                out.push(Feature::Norm(BatchNormConfig::new(cout).init(d)));
+            }
+            out.push(Feature::Relu(Relu::new()));
+        };
+        let pool = || Feature::Pool(MaxPool2dConfig::new([2, 2]).init());
+        let dense = |head: &mut Vec<Head<B>>, widths: &[usize], mut inp: usize, dropout: bool| {
+            for &f in widths {
+                head.push(Head::Linear(LinearConfig::new(inp, f).init(d)));
+                head.push(Head::Relu(Relu::new()));
+                if dropout {
+                    head.push(Head::Dropout(DropoutConfig::new(0.5).init()));
+                }
+                inp = f;
+            }
+            head.push(Head::Linear(LinearConfig::new(inp, classes).init(d)));
+        };
+        let (mut features, mut head) = (Vec::new(), Vec::new());
+        match spec {
+            ModelSpec::Mlp { hidden } => {
+                let widths: Vec<usize> = hidden.iter().map(|&w| w as usize).collect();
+                dense(&mut head, &widths, c * h * w, false);
+            }
+            ModelSpec::SmallCnn => {
+                conv(&mut features, c, 32, false);
+                features.push(pool());
+                conv(&mut features, 32, 64, false);
+                features.push(pool());
+                dense(&mut head, &[128], 64 * (h / 4) * (w / 4), false);
+            }
+            ModelSpec::Vgg11 { batch_norm, .. } => {
+                let mut ch = c;
+                for p in [32, 0, 64, 0, 64, 64, 0, 128, 128, 0, 256, 256, 0] {
+                    if p == 0 {
+                        features.push(pool());
+                    } else {
+                        conv(&mut features, ch, p, *batch_norm);
+                        ch = p;
+                    }
+                }
+                dense(&mut head, &[128, 128], ch, true);
+            }
+            ModelSpec::Layers { .. } => unreachable!("only the built-in kinds were hand-written"),
+        }
+        Net { features, head }
+    }
+
+    #[test]
+    fn built_in_models_are_the_hand_written_ones() {
+        let narrow = |batch_norm| ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm,
+        };
+        let cases = [
+            (
+                ModelSpec::Mlp {
+                    hidden: vec![16, 8],
+                },
+                [1, 8, 8],
+            ),
+            (ModelSpec::SmallCnn, [1, 12, 12]),
+            (ModelSpec::SmallCnn, [3, 16, 16]),
+            (narrow(false), [3, 32, 32]),
+            (narrow(true), [3, 32, 32]),
+        ];
+        for (spec, shape) in cases {
+            let old = hand_written(&spec, shape, 10);
+            let new = build::<B>(&spec, shape, 10, &FlexDevice);
+            // Same parameters in the same order (what checkpoints and flat vectors rely on).
+            assert_eq!(flat::shapes(&new), flat::shapes(&old), "{spec:?}");
+            let weights = flat::flatten(&old);
+            let new = flat::unflatten(new, &weights);
+            let [c, h, w] = shape;
+            let x = Tensor::<B, 4>::random([2, c, h, w], Distribution::Default, &FlexDevice);
+            // Evaluation mode (flex without autodiff): dropout off, batch norm on its
+            // running statistics, so the two must agree to the bit.
+            assert_eq!(
+                new.forward(x.clone()).into_data(),
+                old.forward(x).into_data(),
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resnets_build_with_their_published_sizes() {
+        let resnet20 = ModelSpec::Layers {
+            layers: experiment::zoo::resnet20(10),
+        };
+        let net = build::<B>(&resnet20, [3, 32, 32], 10, &FlexDevice);
+        assert_eq!(net.trainable_params(), 269_722);
+        assert_eq!(logits_shape(&resnet20, [3, 32, 32]), [3, 10]);
+        let resnet18 = ModelSpec::Layers {
+            layers: experiment::zoo::resnet18_cifar(10),
+        };
+        let net = build::<B>(&resnet18, [3, 32, 32], 10, &FlexDevice);
+        assert_eq!(net.trainable_params(), 11_173_962);
+    }
+
+    #[test]
+    fn the_pad_shortcut_subsamples_and_centres_the_old_channels() {
+        // [1, 2, 3, 3] with values 0..18; stride 2 keeps rows/cols 0 and 2; 2 → 6 channels puts
+        // the old ones at 2 and 3.
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new((0..18).map(|v| v as f32).collect::<Vec<_>>(), [1, 2, 3, 3]),
+            &FlexDevice,
+        );
+        let y = pad_shortcut(x, 2, 6);
+        assert_eq!(y.dims(), [1, 6, 2, 2]);
+        let v = y.into_data().into_vec::<f32>().expect("f32");
+        let mut want = vec![0.0f32; 24];
+        want[8..12].copy_from_slice(&[0.0, 2.0, 6.0, 8.0]);
+        want[12..16].copy_from_slice(&[9.0, 11.0, 15.0, 17.0]);
+        assert_eq!(v, want);
     }
 }
