@@ -1,12 +1,34 @@
 //! The network half of the launch form: its signals, the `NetSpec` they describe, and its fields.
 
 use domain::wire::{DatasetInfo, FieldError};
-use experiment::{DatasetChoice, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth};
+use experiment::{
+    DatasetChoice, DatasetFacts, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth,
+};
 use leptos::prelude::*;
 
 use crate::api::{Refusal, list_datasets};
 use crate::components::dataset;
 use crate::components::form::{ChoiceField, NumField, SelectField};
+use crate::components::model_editor::{LayerDraft, ModelEditor};
+
+/// The model select's value for a layer list from the editor.
+const LAYERS: &str = "layers";
+
+/// The built-in model a select value names (an MLP of `hidden` for anything else).
+fn builtin_model(name: &str, hidden: Vec<u32>) -> ModelSpec {
+    match name {
+        "small_cnn" => ModelSpec::SmallCnn,
+        "vgg11_narrow" => ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: false,
+        },
+        "vgg11_standard_bn" => ModelSpec::Vgg11 {
+            width: VggWidth::Standard,
+            batch_norm: true,
+        },
+        _ => ModelSpec::Mlp { hidden },
+    }
+}
 
 /// Whether a run on `dataset` trains with random crops and horizontal flips. CIFAR-10 does, as
 /// in the paper's recipe. A registered dataset does when it holds colour images (C = 3): the
@@ -44,6 +66,8 @@ pub(super) struct NetForm {
     pub(super) per_class: RwSignal<String>,
     model: RwSignal<String>,
     hidden: RwSignal<String>,
+    /// The layer list the editor holds, submitted while the model select says `layers`.
+    layers: LayerDraft,
     loss: RwSignal<String>,
     optimizer: RwSignal<String>,
     momentum: RwSignal<String>,
@@ -64,6 +88,7 @@ impl NetForm {
             per_class: s("200"),
             model: s("mlp"),
             hidden: s("512, 512"),
+            layers: LayerDraft::new(builtin_model("mlp", vec![512, 512]).to_layers(10)),
             loss: s("mse"),
             optimizer: s("sgd"),
             momentum: s("0.9"),
@@ -108,16 +133,13 @@ impl NetForm {
             })
             .collect();
         let model = match self.model.get_untracked().as_str() {
-            "small_cnn" => ModelSpec::SmallCnn,
-            "vgg11_narrow" => ModelSpec::Vgg11 {
-                width: VggWidth::Narrow,
-                batch_norm: false,
-            },
-            "vgg11_standard_bn" => ModelSpec::Vgg11 {
-                width: VggWidth::Standard,
-                batch_norm: true,
-            },
-            _ => ModelSpec::Mlp { hidden },
+            LAYERS => {
+                errs.extend(self.layers.typos.get_untracked());
+                ModelSpec::Layers {
+                    layers: self.layers.layers.get_untracked(),
+                }
+            }
+            name => builtin_model(name, hidden),
         };
         let real = |v: RwSignal<String>, f: &str, errs: &mut Vec<FieldError>| -> f64 {
             v.get_untracked().trim().parse().unwrap_or_else(|_| {
@@ -185,6 +207,39 @@ impl NetForm {
         }
     }
 
+    /// The chosen dataset's shape and classes, tracked (None while a registered one's are not
+    /// listed yet).
+    fn facts(self) -> Option<DatasetFacts> {
+        self.dataset.track();
+        self.catalogue.track();
+        self.chosen().facts()
+    }
+
+    /// Opening the editor starts it from the built-in model chosen before (so VGG-11 or the
+    /// small CNN can be edited layer by layer); its own preset select offers the ResNets.
+    fn start_editor_from_builtin(self) {
+        Effect::new(move |prev: Option<String>| {
+            let now = self.model.get();
+            if now == LAYERS
+                && let Some(before) = prev.filter(|p| p != LAYERS)
+            {
+                let hidden = self
+                    .hidden
+                    .get_untracked()
+                    .split(',')
+                    .filter_map(|w| w.trim().parse().ok())
+                    .collect();
+                let classes = self
+                    .chosen()
+                    .facts()
+                    .map_or(10, |f: DatasetFacts| f.classes);
+                self.layers
+                    .replace(builtin_model(&before, hidden).to_layers(classes));
+            }
+            now
+        });
+    }
+
     /// The dataset the form names, as the run spec takes it (facts included where listed).
     pub(super) fn chosen(self) -> DatasetChoice {
         let list = self
@@ -204,12 +259,15 @@ pub(super) fn NetFields(
     seed: RwSignal<String>,
     errors: RwSignal<Vec<FieldError>>,
 ) -> impl IntoView {
+    net.start_editor_from_builtin();
+    let facts = Signal::derive(move || net.facts());
+    let batch = Signal::derive(move || net.batch.with(|b| b.trim().parse().unwrap_or(0)));
     view! {
         <div class="grid" id="net-fields">
             <DatasetSelect net/>
             <NumField label="images per class (empty: all)" field=experiment::fields::net::TRAIN_PER_CLASS value=net.per_class errors/>
             <ChoiceField label="model" field=experiment::fields::net::MODEL value=net.model
-                options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN")]/>
+                options=&[("mlp", "MLP"), ("small_cnn", "small CNN"), ("vgg11_narrow", "VGG-11 narrow (paper)"), ("vgg11_standard_bn", "VGG-11 standard + BN"), (LAYERS, "Layer list (editor)")]/>
             <NumField label="MLP hidden widths" field=experiment::fields::net::MODEL_HIDDEN value=net.hidden errors/>
             <ChoiceField label="loss" field=experiment::fields::net::LOSS value=net.loss
                 options=&[("mse", "MSE on one-hot (paper)"), ("cross_entropy", "cross-entropy")]/>
@@ -221,6 +279,9 @@ pub(super) fn NetFields(
             <NumField label="epochs" field=experiment::fields::net::EPOCHS value=net.epochs errors/>
             <NumField label="seed" field=experiment::fields::SEED value=seed errors/>
         </div>
+        <Show when=move || net.model.with(|m| m == LAYERS)>
+            <ModelEditor draft=net.layers facts batch/>
+        </Show>
         // The server's refusals of a dataset not fetched or a backend not built have no input to sit under.
         <Show when=move || errors.with(|es| es.iter().any(|e| DATASET_FIELDS.contains(&e.field.as_str())))>
             <p class="form-error" id="net-errors">
