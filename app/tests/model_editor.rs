@@ -175,7 +175,7 @@ fn a_kernel_larger_than_the_map_is_named_at_its_layer_and_its_row_marked() {
     assert!(row_marked(&page, "0"));
     assert!(!row_marked(&page, "1"));
     assert_eq!(text_at(&page, &[r#"id="model-params""#]), "—");
-    assert!(page.contains("Fix the marked layer"));
+    assert!(page.contains("Fix it to count the whole model"));
 }
 
 #[test]
@@ -190,6 +190,8 @@ fn the_rows_before_a_broken_identity_shortcut_keep_their_shapes() {
     assert!(row(&page, "2").contains("16×32×32"));
     assert!(row(&page, "3.3").contains("—"));
     assert!(row_marked(&page, "3"));
+    // The totals of the stem so far: 432 + 32.
+    assert_eq!(text_at(&page, &[r#"id="model-params""#]), "464");
 }
 
 #[test]

@@ -254,20 +254,24 @@ pub fn marked(errors: &[FieldError], path: &[usize]) -> bool {
 }
 
 /// What the editor knows of the model: the table's rows (every layer up to the first broken
-/// one), the totals once the whole list fits, and every problem.
+/// one), the totals of those rows, and every problem.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
     pub rows: Vec<LayerRow>,
-    /// Parameters, forward FLOPs and stored floats per example, when the model fits.
+    /// Parameters, forward FLOPs and stored floats per example (the input included) of the
+    /// rows; None when there are none.
     pub totals: Option<(u64, u64, u64)>,
+    /// Whether the totals are the whole model's (else those of the layers before the error).
+    pub complete: bool,
     pub errors: Vec<FieldError>,
     /// Whether the dataset's shape was known (else only the settings were checked).
     pub known: bool,
 }
 
 /// Shape inference over `layers` for a dataset of this `[c, h, w]` and class count; with no
-/// dataset known, the settings alone. A broken list still gets the rows before its first
-/// broken layer, inferred on that prefix with a classifier appended.
+/// dataset known, the settings alone. A broken list still gets its rows up to its first broken
+/// layer (through it, when the only problem is how the network ends, as while it is being
+/// built): that part is inferred again with a classifier appended.
 pub fn analyse(layers: &[LayerSpec], data: Option<([u32; 3], u32)>) -> Analysis {
     let Some((input, classes)) = data else {
         return Analysis {
@@ -275,38 +279,60 @@ pub fn analyse(layers: &[LayerSpec], data: Option<([u32; 3], u32)>) -> Analysis 
             ..Analysis::default()
         };
     };
-    match infer(layers, input, classes) {
-        Ok(m) => Analysis {
-            totals: Some((m.params, m.flops, m.activations)),
-            rows: m.rows,
-            errors: Vec::new(),
-            known: true,
-        },
-        Err(errors) => {
-            // Any error outside a layer (the list, the dataset) leaves no layer to trust.
-            let first = errors
-                .iter()
-                .map(|e| error_path(&e.field).map(|(p, _)| p[0]))
-                .try_fold(usize::MAX, |m, i| i.map(|i| m.min(i)))
-                .unwrap_or(0)
-                .min(layers.len());
-            let prefix = &layers[..first];
-            let head = |tail: &[LayerSpec]| {
-                let mut list = prefix.to_vec();
-                list.extend_from_slice(tail);
-                infer(&list, input, classes).ok()
-            };
-            let rows = head(&[LayerSpec::linear(classes.max(1))])
-                .or_else(|| head(&[LayerSpec::Flatten {}, LayerSpec::linear(classes.max(1))]))
-                .map(|m| m.rows.into_iter().filter(|r| r.path[0] < first).collect())
-                .unwrap_or_default();
-            Analysis {
-                rows,
-                totals: None,
-                errors,
+    let errors = match infer(layers, input, classes) {
+        Ok(m) => {
+            return Analysis {
+                totals: Some((m.params, m.flops, m.activations)),
+                complete: true,
+                rows: m.rows,
+                errors: Vec::new(),
                 known: true,
-            }
+            };
         }
+        Err(errors) => errors,
+    };
+    // Any error outside a layer (the list, the dataset) leaves no layer to trust.
+    let first = errors
+        .iter()
+        .map(|e| error_path(&e.field).map(|(p, _)| p[0]))
+        .try_fold(usize::MAX, |m, i| i.map(|i| m.min(i)))
+        .unwrap_or(0)
+        .min(layers.len());
+    let classifier = LayerSpec::linear(classes.max(1));
+    let rows: Vec<LayerRow> = [layers.len(), first]
+        .into_iter()
+        .flat_map(|end| {
+            let heads = [
+                vec![classifier.clone()],
+                vec![LayerSpec::Flatten {}, classifier.clone()],
+            ];
+            heads.into_iter().map(move |head| (end, head))
+        })
+        .find_map(|(end, head)| {
+            let mut list = layers[..end].to_vec();
+            list.extend(head);
+            infer(&list, input, classes)
+                .ok()
+                .map(|m| m.rows.into_iter().filter(|r| r.path[0] < end).collect())
+        })
+        .unwrap_or_default();
+    let [c, h, w] = input;
+    let start = Shape::Image { c, h, w }.floats();
+    let totals = (!rows.is_empty()).then(|| {
+        rows.iter().fold((0u64, 0u64, start), |(p, f, a), r| {
+            (
+                p.saturating_add(r.params),
+                f.saturating_add(r.flops),
+                a.saturating_add(r.activations),
+            )
+        })
+    });
+    Analysis {
+        rows,
+        totals,
+        complete: false,
+        errors,
+        known: true,
     }
 }
 
@@ -490,9 +516,11 @@ mod tests {
             },
         );
         let a = analyse(&layers, Some(([3, 32, 32], 10)));
-        assert!(a.totals.is_none());
+        assert!(!a.complete);
         assert_eq!(a.errors[0].field, "experiment.model.layers[3].kernel");
         assert_eq!(a.rows.len(), 3);
+        // The stem's conv (no bias) and batch norm: 432 + 32.
+        assert_eq!(a.totals.map(|t| t.0), Some(464));
         assert_eq!(
             output_at(&a.rows, &[2]).map(|s| s.to_string()).as_deref(),
             Some("16×32×32")
@@ -527,6 +555,17 @@ mod tests {
         assert_eq!(si(1_234_567_890), "1.23 G");
         assert_eq!(si(999_999), "1.00 M");
         assert_eq!(grouped(12), "12");
+    }
+
+    #[test]
+    fn a_network_being_built_shows_every_row_so_far() {
+        // Not ending in 10 class scores yet: every layer still has its row.
+        let list = vec![LayerSpec::conv3(8, 1, true), LayerSpec::BatchNorm {}];
+        let a = analyse(&list, Some(([1, 28, 28], 10)));
+        assert_eq!(a.errors[0].field, "experiment.model.layers[1]");
+        assert_eq!(a.rows.len(), 2);
+        assert_eq!(a.totals.map(|t| t.0), Some(80 + 16));
+        assert!(!a.complete);
     }
 
     #[test]

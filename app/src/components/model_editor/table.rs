@@ -79,21 +79,22 @@ pub(super) fn ModelTable(
             )
         })
     };
+    let partial = move || analysis.with(|a| !a.complete);
     let note = move || {
-        analysis.with(|a| match (a.known, a.totals.is_some()) {
+        analysis.with(|a| match (a.known, a.complete) {
             (false, _) => Some("The dataset's shape is not known yet: the settings are checked, the shapes are not."),
-            (true, false) => Some("Fix the marked layer to see the totals; the rows after it have no shapes."),
+            (true, false) => Some("Totals so far: the layers up to the marked one. Fix it to count the whole model."),
             (true, true) => None,
         })
     };
     view! {
         <div class="model-table-pane">
             <dl class="model-totals">
-                <div><dt>"parameters"</dt><dd id="model-params">{params}</dd></div>
-                <div><dt>"forward FLOPs per example"</dt><dd id="model-flops" title=flops_exact>{flops}</dd></div>
+                <div><dt>"parameters"</dt><dd id="model-params" class:partial=partial>{params}</dd></div>
+                <div><dt>"forward FLOPs per example"</dt><dd id="model-flops" class:partial=partial title=flops_exact>{flops}</dd></div>
                 <div>
                     <dt>{move || format!("activations, batch of {}", batch.get())}</dt>
-                    <dd id="model-memory" title="stored outputs × batch × 4 bytes">{memory}</dd>
+                    <dd id="model-memory" class:partial=partial title="stored outputs × batch × 4 bytes">{memory}</dd>
                 </div>
             </dl>
             <p class="hint model-note">{note}</p>
