@@ -398,3 +398,66 @@ fn schedule_free_adamw_trains() {
     assert!(r[3].values["train_acc"] > 0.3, "{:?}", r[3].values);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// ResNet-20 as a layer list on generated CIFAR-format images: batch norm's running
+/// statistics travel in checkpoints, so a resumed run and a branch repeat the uninterrupted
+/// one bit for bit; and schedule-free trains it too, its rows taken at the average x with the
+/// statistics recomputed there.
+#[test]
+fn a_layer_built_resnet_resumes_exactly_and_trains_schedule_free() {
+    let _turn = one_at_a_time();
+    let root = temp_dir("resnet");
+    datasets::testgen::write_cifar10(&root.join("c10"), 20, 30, 5).expect("generated CIFAR files");
+    let spec = |optimizer| RunSpec {
+        name: String::new(),
+        experiment: Experiment::Net(NetSpec {
+            dataset: experiment::DatasetChoice::Cifar10,
+            data_dir: Some("c10".into()),
+            train_per_class: Some(4),
+            test_limit: None,
+            augment: true,
+            model: ModelSpec::Layers {
+                layers: experiment::zoo::resnet20(10),
+            },
+            loss: LossKind::CrossEntropy,
+            optimizer,
+            batch: 20,
+            epochs: 3,
+            checkpoint_every: 1,
+        }),
+        schedule: Schedule::Constant { lr: 0.05 },
+        seed: 4,
+        data_seed: None,
+        backend: experiment::BackendChoice::Cpu,
+    };
+    let plain = spec(sgd());
+    assert_eq!(plain.validate(), Ok(()));
+    let ctx = |name: &str, resume: Option<PathBuf>| TrainContext {
+        data_root: root.clone(),
+        checkpoint_dir: Some(root.join(name)),
+        resume_from: resume,
+    };
+    let full = comparable(&rows(&run(&plain, &ctx("full", None))));
+    assert_eq!(full.len(), 4);
+    assert!(full.iter().all(|r| r.values["train_loss"].is_finite()));
+    let resumed = comparable(&rows(&run(
+        &plain,
+        &ctx("again", Some(root.join("full").join("epoch-000001"))),
+    )));
+    assert_eq!(
+        resumed,
+        full[2..].to_vec(),
+        "statistics and weights resume exactly"
+    );
+
+    let sf = spec(sgd().schedule_free_counterpart());
+    assert_eq!(sf.validate(), Ok(()), "schedule-free takes batch norm");
+    let r = rows(&run(&sf, &ctx("sf", None)));
+    assert_eq!(r.len(), 4);
+    assert!(
+        r.iter()
+            .all(|m| m.values["test_loss"].is_finite() && m.values["w_norm"].is_finite()),
+        "{r:?}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -147,15 +147,8 @@ impl NetSpec {
                 check_averaging(report, *r, *weight_lr_power);
             }
         }
-        if self.optimizer.is_schedule_free() && self.model.has_batch_norm() {
-            report.push(
-                f::OPTIMIZER,
-                "Schedule-Free cannot train a batch-norm model here: BatchNorm's running \
-                 statistics are gathered at y, but the model is evaluated at the average x, \
-                 where they would have to be recomputed; choose a model without batch norm or \
-                 SGD/AdamW",
-            );
-        }
+        // Schedule-free with batch norm is trained: the trainer recomputes the statistics at
+        // the averaged weights x it evaluates (trainer::net::norm_stats).
     }
 
     fn check_training(&self, report: &mut Report) {
@@ -523,14 +516,11 @@ mod tests {
     }
 
     #[test]
-    fn schedule_free_refuses_batch_norm() {
-        let bn = |optimizer, batch_norm| RunSpec {
+    fn schedule_free_takes_batch_norm() {
+        let bn = |optimizer, model| RunSpec {
             experiment: Experiment::Net(NetSpec {
                 dataset: DatasetChoice::Cifar10,
-                model: ModelSpec::Vgg11 {
-                    width: VggWidth::Narrow,
-                    batch_norm,
-                },
+                model,
                 optimizer,
                 ..NetSpec::fashion_mlp()
             }),
@@ -542,25 +532,15 @@ mod tests {
             weight_decay: 0.0,
         }
         .schedule_free_counterpart();
-        let errs = bn(sf.clone(), true).validate().expect_err("BN refused");
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert_eq!(errs[0].field, "experiment.optimizer");
-        assert!(errs[0].message.contains("running statistics"), "{errs:?}");
-        assert_eq!(bn(sf.clone(), false).validate(), Ok(()));
-        let plain = OptimizerSpec::Sgd {
-            momentum: 0.9,
-            nesterov: false,
-            weight_decay: 0.0,
+        let vgg_bn = ModelSpec::Vgg11 {
+            width: VggWidth::Narrow,
+            batch_norm: true,
         };
-        assert_eq!(bn(plain, true).validate(), Ok(()));
-        // A layer list with batch norm anywhere (here inside residual blocks) is refused too.
-        let mut resnet = bn(sf, false);
-        if let Experiment::Net(n) = &mut resnet.experiment {
-            n.model = ModelSpec::Layers {
-                layers: crate::zoo::resnet20(10),
-            };
-        }
-        assert_eq!(fields(&resnet), vec!["experiment.optimizer"]);
+        assert_eq!(bn(sf.clone(), vgg_bn).validate(), Ok(()));
+        let resnet = ModelSpec::Layers {
+            layers: crate::zoo::resnet20(10),
+        };
+        assert_eq!(bn(sf, resnet).validate(), Ok(()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{BinFileRecorder, FileRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,7 @@ pub fn save<B: AutodiffBackend>(
     dir: &Path,
     model: &Net<B>,
     optim: &AnyOptim<B>,
+    norm_sample: &[Tensor<B::InnerBackend, 4>],
     pos: &Position,
 ) -> Result<(), TrainError> {
     let tmp = dir.with_extension("partial");
@@ -66,7 +68,7 @@ pub fn save<B: AutodiffBackend>(
         .map_err(|e| io("cannot write model to", &tmp, e))?;
     if optim.is_schedule_free() {
         optim
-            .eval_model(model)
+            .eval_model_on(model, norm_sample)
             .save_file(tmp.join(MODEL_EVAL), &recorder())
             .map_err(|e| io("cannot write evaluated model to", &tmp, e))?;
     }

@@ -7,6 +7,7 @@ pub mod fast_norm;
 pub mod fast_pool;
 pub mod flat;
 pub mod model;
+pub mod norm_stats;
 pub mod optim;
 mod same_backend;
 pub mod schedule_free;

@@ -5,6 +5,7 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use experiment::OptimizerSpec;
 
@@ -110,6 +111,21 @@ impl<B: AutodiffBackend> AnyOptim<B> {
             Self::Sgd(_) | Self::AdamW(_) => valid,
             Self::ScheduleFreeSgd(o) => schedule_free::averaged(o, valid),
             Self::ScheduleFreeAdamW(o) => schedule_free::averaged(o, valid),
+        }
+    }
+
+    /// [`Self::eval_model`], with batch norm's running statistics recomputed at x on `sample`
+    /// for schedule-free (those in the model were gathered at y; see `norm_stats`).
+    pub fn eval_model_on(
+        &self,
+        model: &Net<B>,
+        sample: &[Tensor<B::InnerBackend, 4>],
+    ) -> Net<B::InnerBackend> {
+        let eval = self.eval_model(model);
+        if self.is_schedule_free() {
+            super::norm_stats::recompute::<B>(eval, sample)
+        } else {
+            eval
         }
     }
 }

@@ -18,6 +18,7 @@ use super::checkpoint::{self, Position};
 use super::data::{self, Prepared};
 use super::flat::flatten;
 use super::model::{Net, build};
+use super::norm_stats;
 use super::optim::AnyOptim;
 use crate::device::{BackendJob, DeviceInfo};
 use crate::sink::{Event, Sink, StopFlag};
@@ -217,6 +218,12 @@ impl BackendJob for NetJob<'_> {
             test: &test,
             total_steps,
             w0,
+            // Schedule-free evaluates x, whose batch-norm statistics must be recomputed.
+            norm_sample: if optim.is_schedule_free() && spec.model.has_batch_norm() {
+                norm_stats::sample(&train, &device)
+            } else {
+                Vec::new()
+            },
             device: device.clone(),
         };
         if start.epoch == 0 {
@@ -257,7 +264,14 @@ impl BackendJob for NetJob<'_> {
                 && done % spec.checkpoint_every == 0
                 && let Some(root) = &ctx.checkpoint_dir
             {
-                checkpoint_after(root, done, step, seed, &model, &optim, sink)?;
+                checkpoint_after(
+                    root,
+                    (done, step, seed),
+                    &model,
+                    &optim,
+                    &rows.norm_sample,
+                    sink,
+                )?;
             }
         }
         Ok(Outcome::Completed)
@@ -318,6 +332,8 @@ struct Rows<'a, B: AutodiffBackend> {
     test: &'a Dataset,
     total_steps: u64,
     w0: Vec<f32>,
+    /// The fixed sample batch norm's statistics are recomputed on (empty when not needed).
+    norm_sample: Vec<Tensor<B::InnerBackend, 4>>,
     device: B::Device,
 }
 
@@ -336,7 +352,7 @@ impl<B: AutodiffBackend> Rows<'_, B> {
         (samples, train_secs): (usize, f64),
     ) -> Result<(), TrainError> {
         let (spec, total_steps) = (self.spec, self.total_steps);
-        let eval = optim.eval_model(model);
+        let eval = optim.eval_model_on(model, &self.norm_sample);
         let inner = self.device.clone();
         let (train_loss, train_acc) = evaluate(&eval, self.train, spec.loss, &inner);
         let (test_loss, test_acc) = evaluate(&eval, self.test, spec.loss, &inner);
@@ -440,11 +456,10 @@ impl<B: AutodiffBackend> Epochs<'_, B> {
 /// Writes the checkpoint after `epoch` epochs and reports where it went.
 fn checkpoint_after<B: AutodiffBackend>(
     root: &std::path::Path,
-    epoch: u32,
-    step: u64,
-    seed: u64,
+    (epoch, step, seed): (u32, u64, u64),
     model: &Net<B>,
     optim: &AnyOptim<B>,
+    norm_sample: &[Tensor<B::InnerBackend, 4>],
     sink: &mut dyn Sink,
 ) -> Result<(), TrainError> {
     let dir = checkpoint::dir_for(root, epoch);
@@ -454,7 +469,7 @@ fn checkpoint_after<B: AutodiffBackend>(
         seed,
         num_params: model.num_params(),
     };
-    checkpoint::save(&dir, model, optim, &pos)?;
+    checkpoint::save(&dir, model, optim, norm_sample, &pos)?;
     sink.emit(Event::Checkpoint { epoch, step, dir })?;
     Ok(())
 }
