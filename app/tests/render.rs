@@ -195,6 +195,7 @@ fn landscape() -> Landscape {
         manifold: vec![],
         w_mn: None,
         elapsed_secs: 2.5,
+        batch_norm: None,
     }
 }
 

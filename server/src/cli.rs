@@ -28,7 +28,7 @@ const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejec
 
   [experiment]                   # either a network on images ...
   kind = "net"
-  dataset = "fashion_mnist"      # fashion_mnist | mnist | cifar10
+  dataset = "fashion_mnist"      # fashion_mnist | mnist | cifar10 | { registered = { name = "my-data" } }
   data_dir = "fashion"           # optional, relative to ANNEAL_DATA_DIR (default: the apt or fetch location)
   train_per_class = 500          # optional subset: k images per class, chosen with the data seed
   test_limit = 10000             # optional: evaluate on the first N test images
@@ -39,10 +39,33 @@ const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejec
   checkpoint_every = 1           # epochs between checkpoints (0 = none); branching needs 1
   [experiment.model]
   kind = "mlp"                   # mlp (hidden = [512, 512]) | small_cnn | vgg11 (width = "narrow"|"standard", batch_norm)
-  hidden = [512, 512]
+  hidden = [512, 512]            #   | layers (your own network, below)
   [experiment.optimizer]
   kind = "sgd"                   # sgd (momentum, nesterov, weight_decay) | adam_w (beta1, beta2, eps, weight_decay)
-  momentum = 0.9
+  momentum = 0.9                 #   | schedule_free_sgd | schedule_free_adam_w (batch norm included)
+
+  # Your own network, as a list of layers, checked before it runs (every layer's output shape,
+  # parameters and FLOPs; an error names its layer: experiment.model.layers[4].kernel):
+  # [experiment.model]
+  # kind = "layers"
+  # layers = [
+  #   { kind = "conv", out = 16, kernel = 3, padding = 1, bias = false },  # stride = 1, padding = 0, bias = true by default
+  #   { kind = "batch_norm" },   # per channel (images) or feature (vectors); running statistics kept in checkpoints
+  #   { kind = "relu" },         # relu | gelu | silu | tanh
+  #   { kind = "residual", shortcut = "identity", layers = [   # y = layers(x) + shortcut(x); blocks do not nest
+  #     { kind = "conv", out = 16, kernel = 3, padding = 1, bias = false },
+  #     { kind = "batch_norm" }, { kind = "relu" },
+  #     { kind = "conv", out = 16, kernel = 3, padding = 1, bias = false },
+  #     { kind = "batch_norm" },
+  #   ] },                       # shortcut: identity (same shape) | projection (1×1 conv + batch norm)
+  #                              #   | pad (subsample, zero channels: He et al.'s option A)
+  #   { kind = "relu" },
+  #   { kind = "max_pool", kernel = 2 },   # max_pool | avg_pool (kernel, stride = kernel)
+  #   { kind = "dropout", p = 0.1 },
+  #   { kind = "global_avg_pool" },        # [c, h, w] → c values; or { kind = "flatten" } → c·h·w
+  #   { kind = "linear", out = 10 },       # the last layer gives one value per class
+  # ]
+  # examples/resnet20-run.toml writes ResNet-20 out this way.
 
   # ... or the paper's toy model y = ‖w‖^γ·wᵀx:
   # [experiment]
@@ -173,4 +196,35 @@ pub enum DataAction {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RUN_SPEC_HELP;
+
+    /// The layer list `anneal run --help` shows is a network that validates, so the help
+    /// cannot drift from the spec.
+    #[test]
+    fn the_help_s_layer_list_is_a_valid_network() {
+        let start = RUN_SPEC_HELP
+            .find("  # [experiment.model]\n  # kind = \"layers\"")
+            .expect("the help shows a layer list");
+        let end = RUN_SPEC_HELP[start..]
+            .find("  # examples/")
+            .expect("the example ends");
+        let toml_text: String = RUN_SPEC_HELP[start..start + end]
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches('#').trim_start())
+            .filter(|l| !l.starts_with("[experiment.model]"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let model: experiment::ModelSpec =
+            toml::from_str(&toml_text).unwrap_or_else(|e| panic!("{e}\n{toml_text}"));
+        let experiment::ModelSpec::Layers { layers } = &model else {
+            panic!("a layer list");
+        };
+        let shape = experiment::shape::infer(layers, [1, 28, 28], 10).expect("fits Fashion-MNIST");
+        assert_eq!(layers.len(), 8);
+        assert!(shape.params > 0);
+    }
 }

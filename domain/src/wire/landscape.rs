@@ -105,6 +105,10 @@ pub struct Landscape {
     #[serde(default)]
     pub w_mn: Option<[f64; 2]>,
     pub elapsed_secs: f64,
+    /// How batch norm's running statistics were set at the grid's weights (which nobody
+    /// trained), for a network that has batch norm; shown beside the plot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_norm: Option<String>,
 }
 
 impl Landscape {

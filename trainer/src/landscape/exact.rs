@@ -97,6 +97,7 @@ pub fn toy_landscape(
         manifold,
         w_mn: Some(w_mn),
         elapsed_secs: started.elapsed().as_secs_f64(),
+        batch_norm: None,
     }))
 }
 

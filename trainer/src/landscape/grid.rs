@@ -142,10 +142,15 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Evaluates `model` (whose non-parameter state, e.g. BatchNorm statistics, is kept) with its
-/// weights set to every grid point of `sheet`. None when stopped.
+/// Evaluates `model` with its weights set to every grid point of `sheet`, after `refresh`
+/// (batch norm's statistics recomputed for those weights) when given. None when stopped.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the grid, its data and its progress, spelled out"
+)]
 pub fn evaluate_grid<B: Backend>(
     mut model: Net<B>,
+    refresh: Option<&dyn Fn(Net<B>) -> Net<B>>,
     sheet: &Sheet,
     xs: &[f64],
     ys: &[f64],
@@ -171,6 +176,9 @@ pub fn evaluate_grid<B: Backend>(
         for (ix, &x) in xs.iter().enumerate() {
             sheet.point(x, y, &mut w);
             model = unflatten(model, &w);
+            if let Some(refresh) = refresh {
+                model = refresh(model);
+            }
             let ((tl, ta), (vl, va)) = match &factored {
                 Some(f) => {
                     let c = sheet.coefficients(x, y);

@@ -29,7 +29,7 @@ use experiment::{BackendChoice, NetSpec};
 
 use crate::device::{BackendJob, DeviceInfo, run_on};
 use crate::net::train::EvalSet;
-use crate::net::{checkpoint, data, flat, model};
+use crate::net::{checkpoint, data, flat, model, norm_stats};
 use crate::{StopFlag, TrainError};
 use plane::find_plane;
 use scratch::Scratch;
@@ -147,8 +147,9 @@ impl BackendJob for NetLandscapeJob<'_> {
         device: B::Device,
         _info: DeviceInfo,
     ) -> Result<Option<Landscape>, TrainError> {
-        // Evaluation only: the inner backend builds no autodiff graph.
-        net_landscape_on::<B::InnerBackend>(self, &device)
+        // Evaluation on the inner backend (no autodiff graph); `B` only recomputes batch
+        // norm's statistics, which is training-mode forward passes.
+        net_landscape_on::<B>(self, &device)
     }
 }
 
@@ -225,9 +226,9 @@ fn load_all<B: Backend>(
     }))
 }
 
-fn net_landscape_on<B: Backend>(
+fn net_landscape_on<A: AutodiffBackend>(
     job: NetLandscapeJob<'_>,
-    device: &B::Device,
+    device: &A::Device,
 ) -> Result<Option<Landscape>, TrainError> {
     let started = Instant::now();
     let NetLandscapeJob {
@@ -246,13 +247,12 @@ fn net_landscape_on<B: Backend>(
     }
     let prepared = data::prepare(net, data_root, data_seed)?;
     let shape = prepared.train.shape;
-    let skeleton: model::Net<B> =
+    let skeleton: model::Net<A::InnerBackend> =
         model::build(&net.model, shape, prepared.train.num_classes, device);
     let p = skeleton.trainable_params();
     let shapes = flat::shapes(&skeleton);
-    // The main path's last checkpoint: the random plane's centre, and the source of every
-    // grid point's non-parameter state (BatchNorm running statistics are not in the flat
-    // vector, so they cannot follow the plane).
+    // The main path's last checkpoint: the random plane's centre. Batch norm's running
+    // statistics are not in the flat vector: they are recomputed at every grid point.
     let last_main = *refs[0].last().expect("main path checked non-empty");
 
     let Some(Loaded {
@@ -308,11 +308,22 @@ fn net_landscape_on<B: Backend>(
     let g = ls.grid as usize;
     let xs = grid::axis(plane.placed.x.iter().copied(), ls.margin, g);
     let ys = grid::axis(plane.placed.y.iter().copied(), ls.margin, g);
-    let train = EvalSet::<B>::new(&prepared.train, net.loss, GRID_EVAL_BATCH, device);
-    let test = EvalSet::<B>::new(&prepared.test, net.loss, GRID_EVAL_BATCH, device);
+    let norm_sample = norm_stats::sample::<A::InnerBackend>(&prepared.train, device);
+    let has_norm = !skeleton.running_state_ids().is_empty();
+    let refresh = |m: model::Net<A::InnerBackend>| norm_stats::recompute::<A>(m, &norm_sample);
+    let train = EvalSet::<A::InnerBackend>::new(&prepared.train, net.loss, GRID_EVAL_BATCH, device);
+    let test = EvalSet::<A::InnerBackend>::new(&prepared.test, net.loss, GRID_EVAL_BATCH, device);
     drop(prepared);
-    let Some(grids) = grid::evaluate_grid(base, &plane.sheet, &xs, &ys, &train, &test, &mut report)
-    else {
+    let Some(grids) = grid::evaluate_grid(
+        base,
+        has_norm.then_some(&refresh as &dyn Fn(_) -> _),
+        &plane.sheet,
+        &xs,
+        &ys,
+        &train,
+        &test,
+        &mut report,
+    ) else {
         return Ok(None);
     };
     Ok(Some(Landscape {
@@ -333,6 +344,16 @@ fn net_landscape_on<B: Backend>(
         manifold: Vec::new(),
         w_mn: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        batch_norm: has_norm.then(|| {
+            format!(
+                "Batch norm's running statistics recomputed at every grid point on the first {} \
+                 training examples ({} batches of {}, each normalised with its own statistics \
+                 as in training); the checkpoints' own statistics belong to their weights only.",
+                norm_stats::SAMPLE_BATCHES * norm_stats::SAMPLE_BATCH,
+                norm_stats::SAMPLE_BATCHES,
+                norm_stats::SAMPLE_BATCH
+            )
+        }),
     }))
 }
 
@@ -356,13 +377,17 @@ mod tests {
     }
 
     fn tiny_net() -> NetSpec {
+        with_model(ModelSpec::Mlp { hidden: vec![4] })
+    }
+
+    fn with_model(model: ModelSpec) -> NetSpec {
         NetSpec {
             dataset: DatasetChoice::FashionMnist,
             data_dir: Some("tiny".into()),
             train_per_class: None,
             test_limit: None,
             augment: false,
-            model: ModelSpec::Mlp { hidden: vec![4] },
+            model,
             loss: LossKind::CrossEntropy,
             optimizer: OptimizerSpec::Sgd {
                 momentum: 0.9,
@@ -379,12 +404,16 @@ mod tests {
 
     /// A 4-epoch main run and a branch from its epoch 2 at a lower LR, on generated files.
     fn trained(tag: &str) -> (PathBuf, Vec<PathInput>) {
+        trained_with(tag, &tiny_net())
+    }
+
+    fn trained_with(tag: &str, net: &NetSpec) -> (PathBuf, Vec<PathInput>) {
         let root = temp_dir(tag);
         datasets::testgen::write_idx(&root.join("tiny"), 200, 60, false, 3).expect("IDX files");
         let run = |lr: f64, dir: &str, from: Option<PathBuf>| {
             let spec = RunSpec {
                 name: String::new(),
-                experiment: Experiment::Net(tiny_net()),
+                experiment: Experiment::Net(net.clone()),
                 schedule: Schedule::Constant { lr },
                 seed: SEED,
                 data_seed: None,
@@ -427,13 +456,24 @@ mod tests {
         stop: &StopFlag,
         phases: &mut Vec<LandscapeProgress>,
     ) -> Result<Option<Landscape>, TrainError> {
+        run_with(&tiny_net(), root, paths, method, stop, phases)
+    }
+
+    fn run_with(
+        net: &NetSpec,
+        root: &Path,
+        paths: &[PathInput],
+        method: LandscapeMethod,
+        stop: &StopFlag,
+        phases: &mut Vec<LandscapeProgress>,
+    ) -> Result<Option<Landscape>, TrainError> {
         let ls = LandscapeSpec {
             grid: 3,
             margin: 0.2,
             method,
         };
         net_landscape(
-            &tiny_net(),
+            net,
             BackendChoice::Cpu,
             SEED,
             &ls,
@@ -625,5 +665,58 @@ mod tests {
             Err(TrainError::InvalidSpec(_))
         ));
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A network with batch norm: every grid point is evaluated with statistics recomputed
+    /// for its weights, and the result says so.
+    #[test]
+    fn batch_norm_statistics_are_recomputed_on_the_grid() {
+        use experiment::LayerSpec as L;
+        let net = with_model(ModelSpec::Layers {
+            layers: vec![
+                L::Flatten {},
+                L::linear(6),
+                L::BatchNorm {},
+                L::Relu {},
+                L::linear(10),
+            ],
+        });
+        let (root, paths) = trained_with("bn", &net);
+        let l = run_with(
+            &net,
+            &root,
+            &paths,
+            LandscapeMethod::Pca,
+            &StopFlag::new(),
+            &mut Vec::new(),
+        )
+        .expect("computes")
+        .expect("not stopped");
+        let note = l
+            .batch_norm
+            .as_deref()
+            .expect("a batch-norm network says what it did");
+        assert!(note.contains("recomputed at every grid point"), "{note}");
+        assert!(
+            l.train_loss
+                .iter()
+                .flatten()
+                .all(|v| v.is_some_and(f64::is_finite))
+        );
+        // 784·6+6, γ and β of 6, 6·10+10: the running statistics are not parameters.
+        assert_eq!(l.num_params, 784 * 6 + 6 + 12 + 70);
+        let (root2, paths2) = trained("bn-none");
+        let plain = run(
+            &root2,
+            &paths2,
+            LandscapeMethod::Pca,
+            &StopFlag::new(),
+            &mut Vec::new(),
+        )
+        .expect("computes")
+        .expect("not stopped");
+        assert_eq!(plain.batch_norm, None);
+        let _ = std::fs::remove_dir_all(&root);
+        let _ = std::fs::remove_dir_all(&root2);
     }
 }

@@ -278,6 +278,7 @@ mod tests {
             manifold: vec![],
             w_mn: None,
             elapsed_secs: 1.0,
+            batch_norm: None,
         }
     }
 

@@ -71,6 +71,7 @@ pub fn LandscapeMaps(landscape: Landscape) -> impl IntoView {
                     }}
                     <p class="meta" class:hidden=exact>{format!("largest distance of a checkpoint to the plane: {:.1}% of the trajectory's RMS distance from its centre", 100.0 * l.max_rel_projection_error)}</p>
                     <p class="meta">{format!("{} parameters · {} checkpoints · computed in {:.1} s", l.num_params, l.num_checkpoints, l.elapsed_secs)}</p>
+                    {l.batch_norm.clone().map(|note| view! { <p class="meta" id="landscape-batch-norm">{note}</p> })}
                 </aside>
             </div>
         </section>
