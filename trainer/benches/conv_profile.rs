@@ -332,6 +332,7 @@ fn forward_burn_conv(net: &Net<AD>, x: Tensor<AD, 4>) -> Tensor<AD, 2> {
             Feature::Norm(n) => n.forward(x),
             Feature::Pool(p) => p.forward(x),
             Feature::Relu(r) => r.forward(x),
+            other => panic!("{other:?} is not a layer of the built-in models compared here"),
         };
     }
     net.head_from(x.flatten(1, 3), 0)

@@ -349,6 +349,7 @@ fn forward_burn<Bk: Backend>(net: &Net<Bk>, x: Tensor<Bk, 4>) -> Tensor<Bk, 2> {
             Feature::Norm(n) => n.forward(x),
             Feature::Pool(p) => p.forward(x),
             Feature::Relu(r) => r.forward(x),
+            other => panic!("{other:?} is not a layer of the built-in models compared here"),
         };
     }
     net.head_from(x.flatten(1, 3), 0)

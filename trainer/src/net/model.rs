@@ -64,10 +64,6 @@ pub struct Residual<B: Backend> {
 /// The layers inside a residual block: the image layers other than blocks (Burn's derived
 /// records cannot be recursive, so blocks do not nest).
 #[derive(Module, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a block holds a handful of layers; boxing buys nothing"
-)]
 pub enum Block<B: Backend> {
     Conv(Conv2d<B>),
     Norm(BatchNorm<B>),
@@ -131,6 +127,10 @@ impl<B: Backend> Block<B> {
 
 /// How a residual block's input reaches the addition.
 #[derive(Module, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per residual block; boxing buys nothing"
+)]
 pub enum ShortcutPath<B: Backend> {
     Identity(Identity),
     /// 1×1 convolution with the block's stride, then batch norm.
@@ -154,10 +154,6 @@ pub struct PadShortcut {
 
 /// Layers that see flat vectors [b, f]; as with [`Feature`], new kinds at the end.
 #[derive(Module, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a network holds a handful of layers; boxing buys nothing"
-)]
 pub enum Head<B: Backend> {
     Linear(Linear<B>),
     Relu(Relu),
