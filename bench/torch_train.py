@@ -1,7 +1,7 @@
 """Reference for trainer/benches/train_throughput.rs: the same models, data, batch and optimizer
 in PyTorch on CPU. Prints one JSON line per repeat.
 
-    python bench/torch_train.py [mlp|cnn|vgg11] [repeats] [steps] --threads 2
+    python bench/torch_train.py [mlp|cnn|vgg11|vgg11_bn|resnet20] [repeats] [steps] --threads 2
     python bench/torch_train.py vgg11 --rss --threads 2   # one step; RSS before it and peak
 
 mlp and cnn train on Fashion-MNIST; vgg11 (the paper's narrow VGG-11, no BatchNorm, as
@@ -32,7 +32,7 @@ def idx(path):
         return np.frombuffer(f.read(), np.uint8).reshape((n, 1, *dims) if dims else (n,))
 
 
-if a.model == "vgg11":
+if a.model in ("vgg11", "vgg11_bn", "resnet20"):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2048, 3, 32, 32, generator=g)
     y = torch.arange(2048) % 10
@@ -43,7 +43,34 @@ else:
     x, y = torch.from_numpy(x), torch.from_numpy(y)
 
 
-def vgg11_narrow():
+class Block(nn.Module):
+    """He et al.'s CIFAR basic block with the option-A shortcut, as experiment::zoo::resnet20
+    builds it (the new channels' zeros split before and after the old ones)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                               nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.stride, self.extra = stride, cout - cin
+
+    def forward(self, x):
+        sc = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.extra:
+            sc = nn.functional.pad(sc, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
+        return torch.relu(self.f(x) + sc)
+
+
+def resnet20():
+    blocks, cin = [], 16
+    for stage, width in enumerate([16, 32, 64]):
+        for b in range(3):
+            blocks.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
+            cin = width
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), *blocks,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def vgg11_narrow(bn=False):
     # As trainer::net::model::build(Vgg11 { width: Narrow, batch_norm: false }): 3×3 convs with
     # padding 1 and bias, each followed by ReLU; "M" is a 2×2 max-pool; five pools take 32×32 to
     # 1×1; then Linear-ReLU-Dropout(0.5) twice and the classifier.
@@ -52,7 +79,7 @@ def vgg11_narrow():
         if v == "M":
             layers.append(nn.MaxPool2d(2))
         else:
-            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(cin, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU()]
             cin = v
     return nn.Sequential(*layers, nn.Flatten(),
                          nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5),
@@ -67,6 +94,10 @@ def build(kind):
                              nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
     if kind == "vgg11":
         return vgg11_narrow()
+    if kind == "vgg11_bn":
+        return vgg11_narrow(bn=True)
+    if kind == "resnet20":
+        return resnet20()
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
 
 
@@ -76,7 +107,7 @@ def rss_mib():
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 
-steps = a.steps or {"cnn": 20, "vgg11": 10}.get(a.model, 200)
+steps = a.steps or {"cnn": 20, "vgg11": 10, "vgg11_bn": 10, "resnet20": 5}.get(a.model, 200)
 batch = 128
 for rep in range(1 if a.rss else a.repeats):
     net = build(a.model)

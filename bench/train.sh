@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Interleaves Burn (flex) and PyTorch training-throughput rounds (batch 128) for the MLP, the small
-# CNN and the paper's narrow VGG-11, at 2 threads and at 1, and prints medians, bests and their
+# CNN, the paper's narrow VGG-11 and ResNet-20 (built from its layer list, batch norm and residual
+# blocks; `vgg11_bn` is the narrow VGG-11 with batch norm), at 2 threads and at 1, and prints medians, bests and their
 # ratios; then the peak resident memory of one VGG-11 training step in a fresh process for each.
 # The last lines are `ratio <model> median <x> best <y>` (Burn samples/s ÷ PyTorch samples/s at
 # 2 threads), one per model, for scripts to read.
 #
 # Needs only bash and a PyTorch venv: python3 -m venv .venv && .venv/bin/pip install torch numpy
-#   ROUNDS=3 MODELS="mlp cnn vgg11" THREADS="2 1" REPEATS=3 STEPS= bench/train.sh
-# (STEPS empty: each model's default, 200 / 20 / 10 steps per repeat.) VGG-11 trains on synthetic
-# CIFAR-shaped images on both sides; see trainer/benches/train_throughput.rs.
+#   ROUNDS=3 MODELS="mlp cnn vgg11 resnet20" THREADS="2 1" REPEATS=3 STEPS= bench/train.sh
+# (STEPS empty: each model's default, 200 / 20 / 10 / 5 steps per repeat.) VGG-11 and ResNet-20
+# train on synthetic CIFAR-shaped images on both sides; see trainer/benches/train_throughput.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 rounds="${ROUNDS:-3}"; py="${PYTHON:-.venv/bin/python}"
-models="${MODELS:-mlp cnn vgg11}"; threads="${THREADS:-2 1}"; repeats="${REPEATS:-3}"; steps="${STEPS:-}"
+models="${MODELS:-mlp cnn vgg11 resnet20}"; threads="${THREADS:-2 1}"; repeats="${REPEATS:-3}"; steps="${STEPS:-}"
 cargo bench -p trainer --bench train_throughput --no-run >/dev/null 2>&1
 burn() { RAYON_NUM_THREADS="$1" cargo bench -q -p trainer --bench train_throughput -- "${@:2}" 2>/dev/null | grep '^{'; }
 torch() { OMP_NUM_THREADS="$1" "$py" bench/torch_train.py "${@:2}" --threads "$1"; }
@@ -55,6 +56,11 @@ for m in models:
               f" | pytorch median {tm:,.0f} (best {max(torch):,.0f}) | ratio median {rm:.2f}, best {rb:.2f}  (n={len(burn)},{len(torch)})")
         if t == "2":
             ratios[m] = (rm, rb)
+for m in models:
+    shares = [r["share_data"] for r in rows if r["model"] == m and "share_data" in r and str(r["threads"]) == "2"]
+    if shares:
+        print(f"data pipeline share of a {m} step @2 threads (burn-flex): median {100 * statistics.median(shares):.2f}%"
+              f", max {100 * max(shares):.2f}% (n={len(shares)})")
 for r in rss:
     print(f"peak RSS, one {r['model']} step @{r['threads']} threads: {r['impl']} {r['peak_rss_mib']:,.0f} MiB"
           f" ({r['rss_before_step_mib']:,.0f} MiB before the step)")

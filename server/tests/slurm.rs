@@ -2,7 +2,8 @@
 //! command runs and whose settings it exports): runs and a network sweep go through Slurm with
 //! the same rows as in-process training, a job killed with `scancel` is resubmitted into the
 //! same run with no gap and no duplicate, as is one whose worker is killed with -9 or stopped
-//! (silent past ANNEAL_WORKER_STALE_SECS), and a cancelled run ends its Slurm job.
+//! (silent past ANNEAL_WORKER_STALE_SECS), a cancelled run ends its Slurm job, and a sweep on
+//! an uploaded dataset fetches it onto the node by hash.
 //! Without a cluster (ANNEAL_SLURM_URL unset) each test says so and passes vacuously; the
 //! test command refuses to go on quietly in that case (see scripts/test.sh).
 
@@ -270,4 +271,95 @@ fn a_server_killed_while_its_slurm_job_runs_adopts_it_on_restart() {
     drop(s);
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_dir_all(&ref_data);
+}
+
+/// A dataset uploaded to the server is trained on through Slurm: a 2-seed decay sweep whose
+/// jobs find it missing on the node's data directory, fetch it by content hash, verify it, keep
+/// one copy, and train every run to completion with a paired summary at the end.
+#[test]
+fn a_sweep_on_an_uploaded_dataset_runs_through_slurm() {
+    use datasets::testgen::{ImageCodec, gzip, image_folder_files, tar_bytes};
+    let Some(mut env) = cluster() else { return };
+    let data = prepare("slurm-dataset");
+    let node = data.with_extension("node");
+    let _ = std::fs::remove_dir_all(&node);
+    env.push((
+        "ANNEAL_SLURM_DATA_DIR",
+        node.to_str().expect("utf-8 path").to_owned(),
+    ));
+    let s = start(&data, &env);
+    let files = image_folder_files(
+        "",
+        &["train/", "test/"],
+        &["a", "b", "c"],
+        8,
+        (8, 8),
+        3,
+        ImageCodec::Png,
+    )
+    .expect("images");
+    let archive = gzip(&tar_bytes(&files, &[]).expect("tar"));
+    let (code, up) = s
+        .send(
+            "POST",
+            "/api/datasets?name=triples",
+            "application/octet-stream",
+            &archive,
+        )
+        .expect("upload answers");
+    assert_eq!(code, 201, "{up}");
+    let hash = up["dataset"]["hash"].as_str().expect("hash").to_owned();
+    let sweep = json!({
+        "name": "uploaded data on Slurm",
+        "main": {
+            "seed": 2,
+            "schedule": {"kind": "constant", "lr": 0.05},
+            "experiment": {
+                "kind": "net", "dataset": {"registered": {"name": "triples"}},
+                "model": {"kind": "mlp", "hidden": [16]}, "loss": "cross_entropy",
+                "optimizer": {"kind": "sgd", "momentum": 0.9},
+                "batch": 6, "epochs": 3, "checkpoint_every": 1
+            }
+        },
+        "branch_at": [1, 3],
+        "after": {"kind": "constant", "lr": 0.005},
+        "branch_length": 1,
+        "seeds": [0, 1]
+    });
+    let (code, body) = s.request("POST", "/api/sweeps", Some(&sweep)).expect("POST");
+    assert_eq!(code, 201, "{body}");
+    let ids: Vec<i64> = body["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(serde_json::Value::as_i64)
+        .collect();
+    assert_eq!(ids.len(), 6, "two seeds × (main path + two branches)");
+    for &id in &ids {
+        let status = wait_status(&s, id, &["completed", "failed", "cancelled"], 300);
+        let run = s.get(&format!("/api/runs/{id}"));
+        assert_eq!(status, "completed", "{run}");
+        assert_eq!(run["executor"], "slurm", "{run}");
+    }
+    let copy = node.join("datasets").join(format!("{hash}.ads"));
+    let bytes = std::fs::read(&copy).expect("the node's copy");
+    assert_eq!(
+        domain::hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        hash
+    );
+    let sweep_id = body["id"].as_i64().expect("sweep id");
+    let summary = s.get(&format!("/api/sweeps/{sweep_id}/summary"));
+    assert_eq!(summary["seeds"], json!([0, 1]), "{summary}");
+    assert_eq!(
+        summary["per_seed"].as_array().map(Vec::len),
+        Some(4),
+        "every (seed, decay point) finished: {summary}"
+    );
+    assert!(
+        summary["effect"]["test_loss"].is_object(),
+        "a paired verdict: {summary}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&node);
 }

@@ -5,7 +5,11 @@
 //! a runner can interleave it with `bench/torch_train.py` and compare. Threads: set
 //! RAYON_NUM_THREADS.
 //!
-//! `cargo bench -p trainer --bench train_throughput -- [mlp|cnn|vgg11] [repeats] [steps]`
+//! ResNet-20 (`resnet20`) and the narrow VGG-11 with batch norm (`vgg11_bn`) are built from their
+//! layer lists. Each line also gives the share of the step spent in the data pipeline
+//! (`share_data`: gather from the decoded cache, crop-and-flip on colour images, upload).
+//!
+//! `cargo bench -p trainer --bench train_throughput -- [mlp|cnn|vgg11|vgg11_bn|resnet20] [repeats] [steps]`
 //! `cargo bench -p trainer --bench train_throughput -- [mlp|cnn|vgg11] rss` runs one step in
 //! this fresh process and prints the resident memory before it and the peak (Linux /proc).
 
@@ -25,17 +29,31 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type B = Autodiff<Flex>;
 
-/// One SGD step on the batch `idx`, adding each phase's seconds to `phases`.
+/// One SGD step on the batch `idx`, adding each phase's seconds to `phases`: the data
+/// pipeline (gather from the decoded cache, crop-and-flip for images, upload), forward,
+/// backward, optimizer step.
 fn step(
     net: model::Net<B>,
     opt: &mut AnyOptim<B>,
     train: &datasets::Dataset,
     idx: &[usize],
-    phases: &mut [f64; 3],
+    phases: &mut [f64; 4],
 ) -> model::Net<B> {
+    let td = Instant::now();
+    let (mut x, dims) = data::gather(train, idx);
+    if train.shape[0] == 3 {
+        // As a CIFAR run with `augment` trains (its RNG stream is the run's; any will do here).
+        let aug = datasets::Augment {
+            crop_padding: 4,
+            hflip: true,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(idx.first().copied().unwrap_or(0) as u64);
+        datasets::augment_batch(&mut x, train.shape, &aug, &mut rng);
+    }
+    let x = data::to_tensor::<B>(x, dims, &FlexDevice);
+    phases[3] += td.elapsed().as_secs_f64();
     let t0 = Instant::now();
-    let (x, dims) = data::gather(train, idx);
-    let logits = net.forward(data::to_tensor::<B>(x, dims, &FlexDevice));
+    let logits = net.forward(x);
     let loss =
         trainer::net::train::batch_loss(logits, train, idx, LossKind::CrossEntropy, &FlexDevice);
     let t1 = Instant::now();
@@ -94,6 +112,20 @@ fn main() {
             },
             10,
         ),
+        "vgg11_bn" => (
+            ModelSpec::Vgg11 {
+                width: VggWidth::Narrow,
+                batch_norm: true,
+            },
+            10,
+        ),
+        // Built from its layer list, like any user's network.
+        "resnet20" => (
+            ModelSpec::Layers {
+                layers: experiment::zoo::resnet20(10),
+            },
+            5,
+        ),
         _ => (
             ModelSpec::Mlp {
                 hidden: vec![512, 512],
@@ -105,7 +137,7 @@ fn main() {
         .get(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(default_steps);
-    let train = if which == "vgg11" {
+    let train = if matches!(which, "vgg11" | "vgg11_bn" | "resnet20") {
         synthetic_cifar()
     } else {
         let spec = NetSpec {
@@ -138,7 +170,7 @@ fn main() {
         let mut net = model::build::<B>(&model_spec, train.shape, 10, &device);
         let mut opt = AnyOptim::<B>::new(&sgd);
         let (before, _) = rss_mib();
-        let mut phases = [0.0f64; 3];
+        let mut phases = [0.0f64; 4];
         net = step(net, &mut opt, &train, &batch_idx(0), &mut phases);
         let (_, peak) = rss_mib();
         drop(net);
@@ -153,11 +185,11 @@ fn main() {
         let idx: Vec<Vec<usize>> = (0..steps + 3).map(batch_idx).collect();
         // Seconds spent in forward, backward and optimizer step; flex runs eagerly, so the
         // wall time of each phase is meaningful.
-        let mut phases = [0.0f64; 3];
+        let mut phases = [0.0f64; 4];
         for i in &idx[..3] {
             net = step(net, &mut opt, &train, i, &mut phases); // warm-up: allocations, thread pool
         }
-        phases = [0.0; 3];
+        phases = [0.0; 4];
         let t = Instant::now();
         for i in &idx[3..] {
             net = step(net, &mut opt, &train, i, &mut phases);
@@ -165,11 +197,12 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         let total: f64 = phases.iter().sum::<f64>().max(1e-12);
         println!(
-            "{{\"impl\":\"burn-flex\",\"model\":\"{which}\",\"threads\":\"{threads}\",\"repeat\":{rep},\"steps\":{steps},\"batch\":{batch},\"samples_per_sec\":{:.1},\"share_forward\":{:.3},\"share_backward\":{:.3},\"share_step\":{:.3}}}",
+            "{{\"impl\":\"burn-flex\",\"model\":\"{which}\",\"threads\":\"{threads}\",\"repeat\":{rep},\"steps\":{steps},\"batch\":{batch},\"samples_per_sec\":{:.1},\"share_forward\":{:.3},\"share_backward\":{:.3},\"share_step\":{:.3},\"share_data\":{:.4}}}",
             (steps * batch) as f64 / secs,
             phases[0] / total,
             phases[1] / total,
-            phases[2] / total
+            phases[2] / total,
+            phases[3] / total
         );
     }
 }
