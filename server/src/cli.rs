@@ -224,7 +224,7 @@ mod tests {
             panic!("a layer list");
         };
         let shape = experiment::shape::infer(layers, [1, 28, 28], 10).expect("fits Fashion-MNIST");
-        assert_eq!(layers.len(), 8);
+        assert_eq!(layers.len(), 9);
         assert!(shape.params > 0);
     }
 }
