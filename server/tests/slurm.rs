@@ -326,7 +326,9 @@ fn a_sweep_on_an_uploaded_dataset_runs_through_slurm() {
         "branch_length": 1,
         "seeds": [0, 1]
     });
-    let (code, body) = s.request("POST", "/api/sweeps", Some(&sweep)).expect("POST");
+    let (code, body) = s
+        .request("POST", "/api/sweeps", Some(&sweep))
+        .expect("POST");
     assert_eq!(code, 201, "{body}");
     let ids: Vec<i64> = body["runs"]
         .as_array()

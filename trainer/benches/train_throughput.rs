@@ -47,7 +47,8 @@ fn step(
             crop_padding: 4,
             hflip: true,
         };
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(idx.first().copied().unwrap_or(0) as u64);
+        let mut rng =
+            rand_chacha::ChaCha8Rng::seed_from_u64(idx.first().copied().unwrap_or(0) as u64);
         datasets::augment_batch(&mut x, train.shape, &aug, &mut rng);
     }
     let x = data::to_tensor::<B>(x, dims, &FlexDevice);
