@@ -181,32 +181,62 @@ impl<B: Backend> Net<B> {
     /// not trained (see `flat`).
     pub fn running_state_ids(&self) -> HashSet<ParamId> {
         let mut ids = Ids(HashSet::new());
-        let mut add = |n: &BatchNorm<B>| {
+        for n in self.norms() {
             n.running_mean.visit(&mut ids);
             n.running_var.visit(&mut ids);
-        };
+        }
+        ids.0
+    }
+
+    /// Every batch norm layer, in order: in the features, inside residual blocks and their
+    /// projection shortcuts, and in the head.
+    pub fn norms(&self) -> Vec<&BatchNorm<B>> {
+        let mut out = Vec::new();
         for f in &self.features {
             match f {
-                Feature::Norm(n) => add(n),
+                Feature::Norm(n) => out.push(n),
                 Feature::Residual(r) => {
-                    for b in &r.layers {
-                        if let Block::Norm(n) = b {
-                            add(n);
-                        }
-                    }
+                    out.extend(r.layers.iter().filter_map(|b| match b {
+                        Block::Norm(n) => Some(n),
+                        _ => None,
+                    }));
                     if let ShortcutPath::Projection(p) = &r.shortcut {
-                        add(&p.norm);
+                        out.push(&p.norm);
                     }
                 }
                 _ => {}
             }
         }
-        for h in &self.head {
-            if let Head::Norm(n) = h {
-                add(n);
+        out.extend(self.head.iter().filter_map(|h| match h {
+            Head::Norm(n) => Some(n),
+            _ => None,
+        }));
+        out
+    }
+
+    /// [`Self::norms`], to change their settings (momentum).
+    pub fn norms_mut(&mut self) -> Vec<&mut BatchNorm<B>> {
+        let mut out = Vec::new();
+        for f in &mut self.features {
+            match f {
+                Feature::Norm(n) => out.push(n),
+                Feature::Residual(r) => {
+                    out.extend(r.layers.iter_mut().filter_map(|b| match b {
+                        Block::Norm(n) => Some(n),
+                        _ => None,
+                    }));
+                    if let ShortcutPath::Projection(p) = &mut r.shortcut {
+                        out.push(&mut p.norm);
+                    }
+                }
+                _ => {}
             }
         }
-        ids.0
+        out.extend(self.head.iter_mut().filter_map(|h| match h {
+            Head::Norm(n) => Some(n),
+            _ => None,
+        }));
+        out
     }
 
     /// Parameters that training changes (Burn's `num_params` also counts batch norm's

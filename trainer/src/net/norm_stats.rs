@@ -12,12 +12,11 @@
 //! PyTorch's `momentum=None` cumulative average gives.
 
 use burn::module::AutodiffModule;
-use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::data;
-use super::model::{Block, Feature, Head, Net, ShortcutPath};
+use super::model::Net;
 use datasets::Dataset;
 
 /// Batches in the sample the statistics are recomputed on.
@@ -48,7 +47,7 @@ pub fn recompute<A: AutodiffBackend>(
     }
     // Training mode is the autodiff backend's (Burn's convention); nothing is differentiated.
     let mut ad = Net::<A>::from_inner(model);
-    let momentum = norms(&ad).first().map_or(0.1, |n| n.momentum);
+    let momentum = ad.norms().first().map_or(0.1, |n| n.momentum);
     for (k, x) in sample.iter().enumerate() {
         // With momentum 1/(k+1), r_k = (k·r_{k−1} + s_k)/(k+1): the running mean of the batches.
         ad = set_momentum(ad, 1.0 / (k as f64 + 1.0));
@@ -57,51 +56,9 @@ pub fn recompute<A: AutodiffBackend>(
     set_momentum(ad, momentum).valid()
 }
 
-fn norms<B: Backend>(net: &Net<B>) -> Vec<&BatchNorm<B>> {
-    let mut out = Vec::new();
-    for f in &net.features {
-        match f {
-            Feature::Norm(n) => out.push(n),
-            Feature::Residual(r) => {
-                out.extend(r.layers.iter().filter_map(|b| match b {
-                    Block::Norm(n) => Some(n),
-                    _ => None,
-                }));
-                if let ShortcutPath::Projection(p) = &r.shortcut {
-                    out.push(&p.norm);
-                }
-            }
-            _ => {}
-        }
-    }
-    out.extend(net.head.iter().filter_map(|h| match h {
-        Head::Norm(n) => Some(n),
-        _ => None,
-    }));
-    out
-}
-
 fn set_momentum<B: Backend>(mut net: Net<B>, m: f64) -> Net<B> {
-    for f in &mut net.features {
-        match f {
-            Feature::Norm(n) => n.momentum = m,
-            Feature::Residual(r) => {
-                for b in &mut r.layers {
-                    if let Block::Norm(n) = b {
-                        n.momentum = m;
-                    }
-                }
-                if let ShortcutPath::Projection(p) = &mut r.shortcut {
-                    p.norm.momentum = m;
-                }
-            }
-            _ => {}
-        }
-    }
-    for h in &mut net.head {
-        if let Head::Norm(n) = h {
-            n.momentum = m;
-        }
+    for n in net.norms_mut() {
+        n.momentum = m;
     }
     net
 }
@@ -114,7 +71,7 @@ mod tests {
     use burn::tensor::{Distribution, TensorData};
     use experiment::ModelSpec;
 
-    use crate::net::model::build;
+    use crate::net::model::{Feature, build};
 
     #[test]
     fn statistics_are_the_sample_average_whatever_they_were() {
@@ -147,7 +104,7 @@ mod tests {
             "statistics were gathered"
         );
         assert!(
-            norms(&b).iter().all(|n| n.momentum == 0.1),
+            b.norms().iter().all(|n| n.momentum == 0.1),
             "momentum restored"
         );
     }
