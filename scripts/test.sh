@@ -9,6 +9,9 @@ step() { printf '\n\033[1;34m[test %3ds]\033[0m %s\n' $(( $(date +%s) - start ))
 
 WITH_CARGO_LEPTOS=0 scripts/setup.sh test
 source scripts/env.sh   # same artifacts as scripts/build.sh and cargo-leptos dev
+# A test run builds each crate once; incremental caches would only double target/'s size (33 GB
+# of them once) on a disk that CI shares. A developer's own cargo keeps its default.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "format"
 cargo fmt --all -- --check
