@@ -3,6 +3,7 @@ in PyTorch on CPU. Prints one JSON line per repeat.
 
     python bench/torch_train.py [mlp|cnn|vgg11|vgg11_bn|resnet20] [repeats] [steps] --threads 2
     python bench/torch_train.py vgg11 --rss --threads 2   # one step; RSS before it and peak
+    python bench/torch_train.py vgg11 1 40 --device cuda  # eager PyTorch on a GPU (the GPU check)
 
 mlp and cnn train on Fashion-MNIST; vgg11 (the paper's narrow VGG-11, no BatchNorm, as
 trainer::net::model::build makes it) on 2048 synthetic CIFAR-shaped images (3×32×32, labels
@@ -21,6 +22,7 @@ p.add_argument("steps", nargs="?", type=int, default=None)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 p.add_argument("--rss", action="store_true", help="one training step, then the resident memory")
+p.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU check")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 
@@ -41,6 +43,14 @@ else:
     y = idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz")).astype(np.int64)
     x = (x - x.mean()) / x.std()
     x, y = torch.from_numpy(x), torch.from_numpy(y)
+dev = torch.device(a.device)
+x, y = x.to(dev), y.to(dev)
+
+
+def sync():
+    """A GPU queues work: time only what has finished."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 class Block(nn.Module):
@@ -110,14 +120,14 @@ def rss_mib():
 steps = a.steps or {"cnn": 20, "vgg11": 10, "vgg11_bn": 10, "resnet20": 5}.get(a.model, 200)
 batch = 128
 for rep in range(1 if a.rss else a.repeats):
-    net = build(a.model)
+    net = build(a.model).to(dev)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     lossf = nn.CrossEntropyLoss()
     phases = [0.0, 0.0, 0.0]
     def step(s):
         t0 = time.perf_counter()
-        i = torch.arange(s * batch, (s + 1) * batch) % len(y)
+        i = torch.arange(s * batch, (s + 1) * batch, device=dev) % len(y)
         opt.zero_grad(set_to_none=True)
         loss = lossf(net(x[i]), y[i])
         t1 = time.perf_counter()
@@ -134,11 +144,13 @@ for rep in range(1 if a.rss else a.repeats):
         break
     for s in range(3):
         step(s)
+    sync()
     phases[:] = [0.0, 0.0, 0.0]
     t = time.perf_counter()
     for s in range(3, steps + 3):
         step(s)
+    sync()
     secs = time.perf_counter() - t
     print(json.dumps({"impl": f"pytorch-{torch.__version__}", "model": a.model, "threads": a.threads,
-                      "repeat": rep, "steps": steps, "batch": batch, "samples_per_sec": round(steps * batch / secs, 1),
+                      "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu", "repeat": rep, "steps": steps, "batch": batch, "samples_per_sec": round(steps * batch / secs, 1),
                       **{f"share_{k}": round(v / sum(phases), 3) for k, v in zip(("forward", "backward", "step"), phases)}}), flush=True)

@@ -35,6 +35,8 @@ if command -v apt-get >/dev/null; then
     apt_install postgresql || say "could not install postgresql: the Postgres storage tests will be skipped"
     # A single-node Slurm cluster for the Slurm executor's tests (scripts/slurm.sh).
     apt_install slurmctld slurmd slurmrestd munge slurm-client || say "could not install Slurm: the Slurm executor tests will be skipped"
+    # Mesa's software Vulkan (lavapipe): the wgpu parity test trains Burn's GPU code path on it.
+    apt_install mesa-vulkan-drivers libvulkan1 || say "could not install Mesa's Vulkan driver: the wgpu parity test will fail"
   fi
 else
   say "no apt-get: install Fashion-MNIST (and, for the tests, Chromium) yourself (see README)"

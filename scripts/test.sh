@@ -23,6 +23,9 @@ cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features 
 CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" cargo clippy -p trainer --features cuda --lib --examples -- -D warnings
 step "unit, storage and router tests"
 cargo test -p schedule -p experiment -p domain -p datasets -p trainer -p server
+step "Burn's GPU code path (wgpu: CubeCL kernels, fusion, autotune) on Mesa's software Vulkan, against the CPU"
+# Features select their own artifacts: flex and the rest of the everyday build are reused.
+CUBECL_WGPU_DEFAULT_DEVICE=Cpu cargo test -p trainer --features wgpu --test wgpu_parity -- --nocapture
 step "storage and router tests again on Postgres (the second backend)"
 pgdir=$(mktemp -d -t anneal-pg-XXXXXX)
 if pg_url=$(scripts/pg.sh start "$pgdir"); then
@@ -36,6 +39,8 @@ step "app (ssr) tests"
 cargo test -p app --features ssr
 step "build site and binary"
 scripts/build.sh
+step "the GPU check's CPU half (so that the script a GPU machine runs cannot rot)"
+scripts/gpu-check.sh cpu
 step "end-to-end (Playwright, Chromium)"
 scripts/e2e.sh debug
 step "Slurm executor on a throwaway single-node cluster (Debian's slurm packages)"

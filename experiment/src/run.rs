@@ -14,8 +14,27 @@ pub enum BackendChoice {
     /// Burn's pure-Rust `flex` CPU backend (always available).
     #[default]
     Cpu,
-    /// burn-cuda; only in binaries built with `--features cuda`.
+    /// burn-cuda on the first GPU; only in binaries built with `--features cuda`, on a machine
+    /// with an NVIDIA driver and a device.
     Cuda,
+    /// Burn's wgpu backend (Vulkan, Metal, or Mesa's software Vulkan); only in binaries built
+    /// with `--features wgpu`.
+    Wgpu,
+    /// CUDA when this binary has it and the machine has a GPU, the CPU otherwise.
+    Auto,
+}
+
+impl BackendChoice {
+    pub const ALL: [BackendChoice; 4] = [Self::Cpu, Self::Cuda, Self::Wgpu, Self::Auto];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
+            Self::Auto => "auto",
+        }
+    }
 }
 
 /// One training run: the experiment, its LR schedule and its seed.

@@ -20,7 +20,8 @@ const RUN_SPEC_HELP: &str = r#"SPEC FILE (TOML or JSON; unknown fields are rejec
   name = "optional label"
   seed = 0                       # init, data order, augmentation, dropout; CPU runs repeat bit for bit
   data_seed = 0                  # optional: draws the data (training subset, toy samples); default: seed
-  backend = "cpu"                # "cpu" (Burn flex) or "cuda" (binaries built with --features cuda)
+  backend = "cpu"                # cpu (Burn flex) | cuda (--features cuda builds, on a machine with a GPU)
+                                 #   | wgpu (--features wgpu) | auto (cuda when there is one, else cpu)
 
   [schedule]                     # the LR at every step; see schedule/SPEC.md for every kind
   kind = "constant"

@@ -1,10 +1,13 @@
-//! The GPU check (#14), run by `scripts/gpu-check.sh`: narrow VGG-11 on generated CIFAR-10-format
-//! files, trained for one epoch on the CPU (Flex) and on CUDA from the same initial weights and
-//! the same batches; the first steps' losses must agree within a tolerance, and each backend's
-//! samples/s is printed. Without the `cuda` feature (or with `--cpu-only`) only the CPU half runs,
-//! so the check itself can be tried on any machine.
+//! The GPU check, run by `scripts/gpu-check.sh`: narrow VGG-11 on generated CIFAR-10-format
+//! files, trained for one epoch on the CPU (Flex) and on CUDA (burn-cuda with fusion and autotune)
+//! from the same initial weights and the same batches; the first steps' losses must agree within
+//! a tolerance, and each backend's samples/s is printed, timed after `WARMUP` steps so that
+//! autotuning and kernel compilation stay out of it. `--json PATH` writes the figures for the
+//! script; `--write-data DIR` only writes the generated files (for the script's CLI sweep).
+//! Without the `cuda` feature (or with `--cpu-only`) only the CPU half runs, so the check itself
+//! runs in the test command and cannot rot.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::backend::Autodiff;
@@ -32,10 +35,21 @@ const COMPARED_STEPS: usize = 5;
 const TOLERANCE: f64 = 1e-2;
 const BATCH: usize = 128;
 const LR: f64 = 0.01;
+/// Steps before the clock starts: the first ones on a GPU compile kernels and autotune them.
+const WARMUP: usize = 3;
 
 struct Trained {
     losses: Vec<f64>,
     samples_per_sec: f64,
+}
+
+impl Trained {
+    fn json(&self) -> String {
+        format!(
+            "{{\"samples_per_sec\": {:.1}, \"first_losses\": {:?}}}",
+            self.samples_per_sec, self.losses
+        )
+    }
 }
 
 fn spec() -> NetSpec {
@@ -62,7 +76,7 @@ fn spec() -> NetSpec {
 }
 
 /// One epoch over the images in order, without dropout (`deterministic`), so both devices do
-/// the same arithmetic and differ only in float rounding.
+/// the same arithmetic and differ only in float rounding. The clock runs from step `WARMUP` on.
 fn epoch<B: AutodiffBackend>(mut model: Net<B>, data: &Prepared, device: &B::Device) -> Trained {
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
@@ -74,8 +88,14 @@ fn epoch<B: AutodiffBackend>(mut model: Net<B>, data: &Prepared, device: &B::Dev
     let n = data.train.labels.len();
     let order: Vec<usize> = (0..n).collect();
     let mut losses = Vec::new();
-    let started = Instant::now();
+    let mut started = Instant::now();
+    let mut timed = 0;
     for (i, idx) in order.chunks(BATCH).enumerate() {
+        if i == WARMUP {
+            // Reading a value waits for the device to finish the work queued so far.
+            let _ = model.forward(probe::<B>(data, device)).sum().into_scalar();
+            started = Instant::now();
+        }
         let (x, dims) = data::gather(&data.train, idx);
         let logits = model.forward(data::to_tensor::<B>(x, dims, device));
         let loss = batch_loss(logits, &data.train, idx, LossKind::Mse, device);
@@ -84,14 +104,20 @@ fn epoch<B: AutodiffBackend>(mut model: Net<B>, data: &Prepared, device: &B::Dev
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(LR, model, grads);
+        if i >= WARMUP {
+            timed += idx.len();
+        }
     }
-    // Reading a value waits for the device to finish the epoch's queued work.
-    let probe = data::to_tensor::<B>(data::gather(&data.train, &[0]).0, [1, 3, 32, 32], device);
-    let _ = model.forward(probe).sum().into_scalar();
+    let _ = model.forward(probe::<B>(data, device)).sum().into_scalar();
     Trained {
         losses,
-        samples_per_sec: n as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        samples_per_sec: timed as f64 / started.elapsed().as_secs_f64().max(1e-9),
     }
+}
+
+fn probe<B: Backend>(data: &Prepared, device: &B::Device) -> burn::tensor::Tensor<B, 4> {
+    let [c, h, w] = data.train.shape;
+    data::to_tensor::<B>(data::gather(&data.train, &[0]).0, [1, c, h, w], device)
 }
 
 /// The model with its dropout turned off: the masks are random draws that each backend makes
@@ -112,33 +138,72 @@ fn report(name: &str, t: &Trained) {
     );
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let mut images: usize = 2_560;
-    let mut cpu_only = false;
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--cpu-only" => cpu_only = true,
+struct Args {
+    images: usize,
+    cpu_only: bool,
+    json: Option<PathBuf>,
+    write_data: Option<PathBuf>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut a = Args {
+        images: 2_560,
+        cpu_only: false,
+        json: None,
+        write_data: None,
+    };
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--cpu-only" => a.cpu_only = true,
             "--images" => {
-                images = args
-                    .next()
-                    .ok_or("--images needs a number")?
+                a.images = value("--images")?
                     .parse()
                     .map_err(|e| format!("--images: {e}"))?;
             }
+            "--json" => a.json = Some(value("--json")?.into()),
+            "--write-data" => a.write_data = Some(value("--write-data")?.into()),
             other => {
-                return Err(format!("unknown argument {other:?} (--images N, --cpu-only)").into());
+                return Err(format!(
+                    "unknown argument {other:?} (--images N, --cpu-only, --json PATH, --write-data DIR)"
+                ));
             }
         }
     }
-    let root = std::env::temp_dir().join(format!("anneal-gpu-check-{}", std::process::id()));
-    let result = check(&root, images, cpu_only);
-    let _ = std::fs::remove_dir_all(&root);
-    result
+    if a.images < (WARMUP + 1) * BATCH {
+        return Err(format!(
+            "--images: at least {} (one timed batch after the warm-up)",
+            (WARMUP + 1) * BATCH
+        ));
+    }
+    Ok(a)
 }
 
-fn check(root: &Path, images: usize, cpu_only: bool) -> Result<(), Box<dyn std::error::Error>> {
-    datasets::testgen::write_cifar10(&root.join("cifar"), images.div_ceil(5), 100, 1)?;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a = args()?;
+    if let Some(dir) = &a.write_data {
+        datasets::testgen::write_cifar10(dir, a.images.div_ceil(5), 100, 1)?;
+        println!(
+            "wrote {} generated CIFAR-10-format images to {}",
+            a.images,
+            dir.display()
+        );
+        return Ok(());
+    }
+    let root = std::env::temp_dir().join(format!("anneal-gpu-check-{}", std::process::id()));
+    let result = check(&root, &a);
+    let _ = std::fs::remove_dir_all(&root);
+    let json = result?;
+    if let Some(path) = &a.json {
+        std::fs::write(path, json)?;
+    }
+    Ok(())
+}
+
+/// Trains both halves; the figures as a JSON object.
+fn check(root: &Path, a: &Args) -> Result<String, Box<dyn std::error::Error>> {
+    datasets::testgen::write_cifar10(&root.join("cifar"), a.images.div_ceil(5), 100, 1)?;
     let spec = spec();
     let data = data::prepare(&spec, root, 0)?;
     println!(
@@ -153,15 +218,24 @@ fn check(root: &Path, images: usize, cpu_only: bool) -> Result<(), Box<dyn std::
         data.train.num_classes,
         &cpu,
     ));
+    // Burn draws a parameter's initial values when it is first read, separately in every clone:
+    // read them once here, or the record would hold other numbers than the CPU trains from.
+    let _ = trainer::net::flat::flatten(&init);
     let bytes = BinBytesRecorder::<FullPrecisionSettings>::default()
         .record(init.clone().into_record(), ())?;
     let on_cpu = epoch(init, &data, &cpu);
     report("cpu (flex)", &on_cpu);
-    if cpu_only {
+    let head = format!(
+        "\"model\": \"narrow vgg-11\", \"images\": {}, \"batch\": {BATCH}, \"warmup_steps\": {WARMUP}, \"cpu\": {}",
+        data.train.labels.len(),
+        on_cpu.json()
+    );
+    if a.cpu_only {
         println!("--cpu-only: CUDA not tried");
-        return Ok(());
+        return Ok(format!("{{{head}}}"));
     }
-    cuda(&spec, &data, bytes, &on_cpu)
+    let tail = cuda(&spec, &data, bytes, &on_cpu)?;
+    Ok(format!("{{{head}, {tail}}}"))
 }
 
 #[cfg(feature = "cuda")]
@@ -170,8 +244,11 @@ fn cuda(
     data: &Prepared,
     bytes: Vec<u8>,
     on_cpu: &Trained,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<String, Box<dyn std::error::Error>> {
     type Gpu = Autodiff<burn::backend::Cuda>;
+    // Without a driver or a device Burn would panic; this says which is missing.
+    let name = trainer::device::cuda_device_name()?;
+    println!("cuda:0 {name}");
     let dev = burn::backend::cuda::CudaDevice::new(0);
     let record = BinBytesRecorder::<FullPrecisionSettings>::default().load(bytes, &dev)?;
     let model = deterministic::<Gpu>(build(
@@ -197,7 +274,10 @@ fn cuda(
         return Err("CUDA and CPU losses disagree".into());
     }
     println!("gpu check passed");
-    Ok(())
+    Ok(format!(
+        "\"device\": {name:?}, \"cuda\": {}, \"worst_relative_loss_difference\": {worst:e}, \"tolerance\": {TOLERANCE:e}",
+        on_gpu.json()
+    ))
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -206,6 +286,6 @@ fn cuda(
     _data: &Prepared,
     _bytes: Vec<u8>,
     _on_cpu: &Trained,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<String, Box<dyn std::error::Error>> {
     Err("this binary was built without the `cuda` feature: build it with scripts/gpu-check.sh build, or pass --cpu-only".into())
 }

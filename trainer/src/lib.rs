@@ -29,8 +29,10 @@ pub enum TrainError {
     InvalidSpec(String),
     #[error("data: {0}")]
     Data(#[from] datasets::DataError),
-    #[error("the {0} backend is not compiled into this binary (rebuild with `--features cuda`)")]
+    #[error("the {0} backend is not compiled into this binary (rebuild with `--features {0}`)")]
     BackendUnavailable(&'static str),
+    #[error("no device for this backend: {0}")]
+    NoDevice(String),
     #[error("could not record results: {0}")]
     Sink(#[from] SinkError),
     #[error("tensor data: {0}")]

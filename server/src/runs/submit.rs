@@ -11,10 +11,17 @@ impl RunService {
     /// What this server cannot run of `spec` (backend, data), as field errors under `prefix`.
     fn unrunnable(&self, spec: &RunSpec, prefix: &str) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if !trainer::device::is_available(spec.backend) {
+        // Here (local or worker processes), this machine must have the device; on a cluster the node is
+        // asked when the job starts, and only a backend this binary lacks is refused now.
+        let why = if self.executor.name() == crate::executor::ExecutorName::Slurm {
+            trainer::device::unbuilt(spec.backend)
+        } else {
+            trainer::device::unavailable(spec.backend)
+        };
+        if let Some(why) = why {
             errors.push(FieldError {
                 field: format!("{prefix}backend"),
-                message: "this server was built without CUDA; rebuild with `--features cuda` or choose cpu".into(),
+                message: why,
             });
         }
         if let experiment::Experiment::Net(net) = &spec.experiment

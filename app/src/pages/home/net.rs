@@ -2,7 +2,8 @@
 
 use domain::wire::{DatasetInfo, FieldError};
 use experiment::{
-    DatasetChoice, DatasetFacts, LossKind, ModelSpec, NetSpec, OptimizerSpec, VggWidth,
+    BackendChoice, DatasetChoice, DatasetFacts, LossKind, ModelSpec, NetSpec, OptimizerSpec,
+    VggWidth,
 };
 use leptos::prelude::*;
 
@@ -74,6 +75,8 @@ pub(super) struct NetForm {
     weight_decay: RwSignal<String>,
     pub(super) batch: RwSignal<String>,
     pub(super) epochs: RwSignal<String>,
+    /// Where it trains: `cpu`, `auto`, `cuda` or `wgpu` (the server refuses what it lacks).
+    backend: RwSignal<String>,
 }
 
 impl NetForm {
@@ -95,7 +98,18 @@ impl NetForm {
             weight_decay: s("0.0001"),
             batch: s("25"),
             epochs: s("60"),
+            backend: s("cpu"),
         }
+    }
+
+    /// The device the form asks for (an unknown value reads as the CPU).
+    pub(super) fn backend(self) -> BackendChoice {
+        self.backend.with_untracked(|b| {
+            BackendChoice::ALL
+                .into_iter()
+                .find(|c| c.as_str() == b)
+                .unwrap_or_default()
+        })
     }
 
     /// The spec the fields describe; a field that doesn't parse is reported in `errs` and read
@@ -278,11 +292,13 @@ pub(super) fn NetFields(
             <NumField label="batch" field=experiment::fields::net::BATCH value=net.batch errors/>
             <NumField label="epochs" field=experiment::fields::net::EPOCHS value=net.epochs errors/>
             <NumField label="seed" field=experiment::fields::SEED value=seed errors/>
+            <ChoiceField label="device" field="backend" value=net.backend
+                options=&[("cpu", "CPU"), ("auto", "auto: a CUDA GPU if the server has one"), ("cuda", "CUDA GPU"), ("wgpu", "wgpu (Vulkan / Metal)")]/>
         </div>
         <Show when=move || net.model.with(|m| m == LAYERS)>
             <ModelEditor draft=net.layers facts batch/>
         </Show>
-        // The server's refusals of a dataset not fetched or a backend not built have no input to sit under.
+        // The server's refusals of a dataset not fetched or a device it lacks have no input to sit under.
         <Show when=move || errors.with(|es| es.iter().any(|e| DATASET_FIELDS.contains(&e.field.as_str())))>
             <p class="form-error" id="net-errors">
                 {move || errors.get().iter().filter(|e| DATASET_FIELDS.contains(&e.field.as_str())).map(|e| e.message.clone()).collect::<Vec<_>>().join(" ")}

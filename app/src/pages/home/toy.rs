@@ -72,6 +72,7 @@ impl ToyForm {
             });
             return Err(errs);
         };
+        let backend = net.map_or(BackendChoice::Cpu, NetForm::backend);
         let experiment = match net {
             Some(n) => Experiment::Net(n.to_net(&mut errs)),
             None => Experiment::Toy(toy),
@@ -82,7 +83,7 @@ impl ToyForm {
             schedule,
             seed,
             data_seed: None,
-            backend: BackendChoice::Cpu,
+            backend,
         };
         if let Err(more) = spec.validate() {
             // A field that didn't parse already has the clearer message.
