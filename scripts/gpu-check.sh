@@ -77,7 +77,8 @@ case "${1:-}" in
     ;;
   cpu)
     source scripts/env.sh
-    cargo build -p trainer --example gpu_check
+    # The test command's package set: the same feature unification, so its artifacts are reused.
+    cargo build -p schedule -p experiment -p domain -p datasets -p trainer -p server --example gpu_check
     lscpu | grep -m1 "Model name" || true
     mkdir -p "$out"
     target/debug/examples/gpu_check --cpu-only --images "${2:-640}" --json "$out/burn-cpu.json"
@@ -86,7 +87,7 @@ case "${1:-}" in
     [[ -x target/debug/anneal ]] || cargo build -p server --bin anneal
     bin=target/debug
     work=$(mktemp -d -t anneal-gpu-check-XXXXXX)
-    target/debug/examples/gpu_check --write-data "$work/cpu/cifar" --images 1280
+    target/debug/examples/gpu_check --write-data "$work/cpu/cifar" --images 640
     cli_sweep cpu "$work/cpu"
     python3 - "$work/cpu/anneal.db" <<'PY'
 import sqlite3, sys

@@ -34,7 +34,7 @@ use crate::executor::{Executor, ExecutorName};
 /// | `ANNEAL_SLURM_CPUS` | `1` | CPUs per job |
 /// | `ANNEAL_SLURM_MAX_JOBS` | `32` | runs in flight on the cluster at once (landscapes keep `ANNEAL_MAX_CONCURRENT` local slots) |
 /// | `ANNEAL_SLURM_MEMORY_MB` | unset | memory per job (MB) |
-/// | `ANNEAL_SLURM_GPUS` | unset | GPUs per job (a `gres:gpu:N` TRES request; pair it with a CUDA build and `backend = "cuda"`) |
+/// | `ANNEAL_SLURM_GPUS` | unset | GPUs per job (a `gres:gpu:N` TRES request; pair it with a CUDA build and `backend = "cuda"` or `"auto"`) |
 /// | `ANNEAL_SLURM_DATA_DIR` | `ANNEAL_DATA_DIR` | where the nodes find datasets |
 /// | `ANNEAL_SLURM_LOG_DIR` | `/tmp` | where the jobs' output goes on the nodes |
 /// | `ANNEAL_DATASET_MAX_BYTES` | `2147483648` (2 GiB) | the largest dataset upload (413 beyond, refused by its declared length before it is read) |
