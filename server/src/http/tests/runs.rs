@@ -148,11 +148,41 @@ async fn invalid_specs_get_field_level_422() {
         .await;
     assert_eq!(body["fields"][0]["field"], "seed", "{body}");
 
-    let cuda = toy_body(10, 1).replace("\"seed\":1", "\"seed\":1,\"backend\":\"cuda\"");
-    let (code, body) = app.post_json("/api/runs", &cuda).await;
+    let on = |backend: &str| {
+        toy_body(10, 1).replace(
+            "\"seed\":1",
+            &format!("\"seed\":1,\"backend\":\"{backend}\""),
+        )
+    };
+    let (code, body) = app.post_json("/api/runs", &on("cuda")).await;
     if !cfg!(feature = "cuda") {
         assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["fields"][0]["field"], "backend");
+        let why = body["fields"][0]["message"].as_str().unwrap_or_default();
+        assert!(why.contains("--features cuda"), "{why}");
+    }
+    let (code, body) = app.post_json("/api/runs", &on("wgpu")).await;
+    if !cfg!(feature = "wgpu") {
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], "backend");
+    }
+    let (code, body) = app.post_json("/api/runs", &on("tpu")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "backend", "{body}");
+    // "auto" is always runnable: a GPU where there is one, the CPU here.
+    let (code, body) = app.post_json("/api/runs", &on("auto")).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let events = app
+        .stream(&format!("/api/runs/{id}/events"), None, 10_000)
+        .await;
+    assert_eq!(
+        events.last().map(|e| e.data["status"].clone()),
+        Some(json!("completed"))
+    );
+    let (_, run) = app.get(&format!("/api/runs/{id}")).await;
+    if !cfg!(feature = "cuda") {
+        assert_eq!(run["backend"], "flex", "{run}");
     }
 }
 
