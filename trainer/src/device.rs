@@ -88,11 +88,6 @@ pub fn unbuilt(choice: BackendChoice) -> Option<String> {
     (!built).then(|| unavailable(choice)).flatten()
 }
 
-/// Whether this binary can train on `choice` here.
-pub fn is_available(choice: BackendChoice) -> bool {
-    resolve(choice).is_ok()
-}
-
 /// The first CUDA device's name ("NVIDIA H100 80GB HBM3"), or why there is none. Asks the
 /// driver directly, without building a Burn device: a missing driver is an answer, not a panic.
 #[cfg(feature = "cuda")]

@@ -253,14 +253,20 @@ impl TestApp {
         let (code, body) = self.post_json("/api/runs", &toy_body(200, 20)).await;
         assert_eq!(code, StatusCode::CREATED, "{body}");
         let id = body["id"].as_i64().expect("id");
+        self.assert_completes(id, 10_000).await;
+        id
+    }
+
+    /// Follows run `id`'s stream (at most `max` events) and asserts it ends completed.
+    async fn assert_completes(&self, id: i64, max: usize) {
         let events = self
-            .stream(&format!("/api/runs/{id}/events"), None, 10_000)
+            .stream(&format!("/api/runs/{id}/events"), None, max)
             .await;
         assert_eq!(
             events.last().map(|e| e.data["status"].clone()),
-            Some(json!("completed"))
+            Some(json!("completed")),
+            "run {id}"
         );
-        id
     }
 }
 

@@ -173,13 +173,7 @@ async fn invalid_specs_get_field_level_422() {
     let (code, body) = app.post_json("/api/runs", &on("auto")).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     let id = body["id"].as_i64().expect("id");
-    let events = app
-        .stream(&format!("/api/runs/{id}/events"), None, 10_000)
-        .await;
-    assert_eq!(
-        events.last().map(|e| e.data["status"].clone()),
-        Some(json!("completed"))
-    );
+    app.assert_completes(id, 10_000).await;
     let (_, run) = app.get(&format!("/api/runs/{id}")).await;
     if !cfg!(feature = "cuda") {
         assert_eq!(run["backend"], "flex", "{run}");

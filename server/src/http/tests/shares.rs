@@ -253,13 +253,7 @@ async fn a_share_token_opens_nothing_that_mutates() {
         }
     }
     // The run was neither cancelled nor anything else: it finishes on its own.
-    let events = app
-        .stream(&format!("/api/runs/{run}/events"), None, 10_000)
-        .await;
-    assert_eq!(
-        events.last().map(|e| e.data["status"].clone()),
-        Some(json!("completed"))
-    );
+    app.assert_completes(run, 10_000).await;
     let (code, _, _) = app.get_text(&format!("/s/{share_token}")).await;
     assert_eq!(code, StatusCode::OK, "the link itself still reads");
     app.runs.shutdown().await;

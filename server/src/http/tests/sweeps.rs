@@ -23,13 +23,7 @@ async fn sweeps_run_and_export_their_verdict() {
         .collect();
     assert_eq!(runs.len(), 4);
     let last = *runs.last().expect("a branch");
-    let done = app
-        .stream(&format!("/api/runs/{last}/events"), None, 100_000)
-        .await;
-    assert_eq!(
-        done.last().map(|e| e.data["status"].clone()),
-        Some(json!("completed"))
-    );
+    app.assert_completes(last, 100_000).await;
     let (_, sweep) = app.get(&format!("/api/sweeps/{id}")).await;
     assert_eq!(sweep["runs"][2]["branch_at"], 1500);
     let (code, summary) = app.get(&format!("/api/sweeps/{id}/summary")).await;
